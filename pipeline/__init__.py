@@ -1,0 +1,1 @@
+"""Video and audio I/O, parameter transfer, editing, dubbing, compositing, provenance and the `dvp` CLI."""

@@ -1,0 +1,1 @@
+"""Cameras, rasterisation and conditioning images (built in the rendering issue)."""

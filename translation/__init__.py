@@ -1,0 +1,1 @@
+"""The space-time rendering-to-video network (built in the translation issue)."""
