@@ -1,0 +1,268 @@
+"""What a media file contains, read from ffmpeg's own report.
+
+ffprobe is not available everywhere (imageio-ffmpeg ships ffmpeg alone), so this
+parses the stream summary that `ffmpeg -i FILE` prints, and counts frames with a
+stream-copy pass that reads packets without decoding them. Every way a file can
+be unusable is turned into a `MediaError` that says which file, what is wrong
+and what to do, before any long job starts on it.
+"""
+from __future__ import annotations
+
+import re
+import subprocess
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import NamedTuple
+
+from pipeline.errors import MediaError
+from pipeline.ffmpeg_exe import ffmpeg_path
+
+# `Stream #0:1[0x2](und): Audio: aac (LC) ...`; ffmpeg >= 7 indents streams that
+# belong to a stream group, so leading space varies.
+_STREAM = re.compile(r"^\s*Stream #\d+:(\d+)[^:]*: (\w+): (.*)$")
+_ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
+_TIMECODE = re.compile(r"^\s*timecode\s*:\s*(\S+)", re.MULTILINE)
+_DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+
+
+@dataclass(frozen=True)
+class AudioStream:
+    index: int  # stream index in the file, as in ffmpeg's `-map 0:INDEX`
+    codec: str
+    sample_rate: int
+    channels: int  # 0 when ffmpeg reports a layout this module does not know
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """The first video stream of a file, and the file's audio streams.
+
+    width, height and sar describe the coded frames; rotation is the clockwise
+    turn (0, 90, 180 or 270 degrees) a player applies for display, as in the
+    `rotate` tag phones write. fps is the nominal rate (ffmpeg's tbr), the rate
+    at which `VideoReader` samples a variable-frame-rate stream. frame_count is
+    exact (packets counted); duration is the video's own length in seconds.
+    """
+
+    path: str
+    codec: str
+    pix_fmt: str
+    width: int
+    height: int
+    sar: Fraction
+    rotation: int
+    fps: Fraction
+    frame_count: int
+    duration: float
+    variable_frame_rate: bool
+    audio: tuple[AudioStream, ...]
+    timecode: str | None
+
+    @property
+    def display_width(self) -> int:
+        return self._display_size()[0]
+
+    @property
+    def display_height(self) -> int:
+        return self._display_size()[1]
+
+    def _display_size(self) -> tuple[int, int]:
+        """Square-pixel size as shown: non-square pixels widen or narrow the
+        width (kept even so it stays encodable), then rotation may swap axes."""
+        width = self.width if self.sar == 1 else 2 * max(1, round(self.width * self.sar / 2))
+        return (self.height, width) if self.rotation in (90, 270) else (width, self.height)
+
+
+def probe(path: str | Path) -> VideoInfo:
+    """Describe the video in `path`, or raise MediaError if it cannot be used."""
+    header = _read_header(path)
+    streams = _streams(header)
+    video = _first_video(path, streams)
+    fields = _fields(video.summary)
+    size = re.search(r"\b(\d+)x(\d+)\b", fields[2] if len(fields) > 2 else "")
+    if size is None:
+        raise MediaError(f"{path}: ffmpeg reports no frame size for its video stream; re-encode it, e.g. to H.264.")
+    avg = _rate(video.summary, "fps")
+    tbr = _rate(video.summary, "tbr")
+    # tbr is the finest regular rate of the timestamps, so sampling at it loses no
+    # frames; some containers with variable rate report their timebase (1k) instead.
+    fps = tbr if tbr and not (avg and tbr > 2 * avg) else avg
+    if not fps:
+        raise MediaError(f"{path}: ffmpeg cannot tell the frame rate of its video stream; re-encode it at a constant rate.")
+    frame_count = _count_frames(path)
+    if frame_count == 0:
+        raise MediaError(f"{path}: its video stream contains no frames. Export the video again.")
+    sar = re.search(r"SAR (\d+):(\d+)", video.summary)
+    # ffmpeg prints the display matrix's counter-clockwise angle.
+    ccw = next((float(m[1]) for m in map(_ROTATION.search, video.details) if m), 0.0)
+    timecode = _TIMECODE.search(header)
+    return VideoInfo(
+        path=str(path),
+        codec=fields[0].split()[0],
+        pix_fmt=fields[1].split("(")[0],
+        width=int(size[1]),
+        height=int(size[2]),
+        sar=Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1),
+        rotation=round(-ccw / 90) * 90 % 360,
+        fps=fps,
+        frame_count=frame_count,
+        duration=float(frame_count / avg) if avg else _container_duration(header),
+        variable_frame_rate=bool(avg and tbr and abs(avg - tbr) > tbr / 100),
+        audio=_audio_streams(streams),
+        timecode=timecode[1] if timecode else None,
+    )
+
+
+def probe_audio(path: str | Path) -> tuple[AudioStream, ...]:
+    """The audio streams of any media file (video or audio), checked like `probe`."""
+    return _audio_streams(_streams(_read_header(path)))
+
+
+def _read_header(path: str | Path) -> str:
+    """ffmpeg's report on opening `path`; MediaError if it cannot be opened."""
+    file = Path(path)
+    if not file.exists():
+        raise MediaError(f"{path}: no such file. Check the path (relative paths start from {Path.cwd()}).")
+    if file.is_dir():
+        raise MediaError(f"{path}: is a directory, not a media file. Give the path of a file inside it.")
+    if file.stat().st_size == 0:
+        raise MediaError(f"{path}: is empty (0 bytes), probably from a failed download or copy. Fetch or export it again.")
+    report = _ffmpeg("-i", f"file:{file}").stderr
+    if "Input #0" not in report:
+        raise MediaError(f"{path}: {_open_failure(report)}")
+    return report
+
+
+def _open_failure(report: str) -> str:
+    """A user-facing reason why ffmpeg could not open a file, from its report."""
+    if "misdetection possible" in report:  # ffmpeg guessed a format from the name alone
+        return (
+            "not a media file (its contents match no video or audio format: it may be text or "
+            "a web page saved under a video name). Check that the right file was given."
+        )
+    if "moov atom not found" in report:
+        return (
+            "the MP4/MOV index ('moov atom') is missing, so the file is truncated: a download "
+            "or copy was cut short, or a recording was not finalised. Fetch or export it again."
+        )
+    if "Invalid data found when processing input" in report:
+        return "not a media file ffmpeg can read (invalid data), or badly damaged. Check the file or export it again."
+    return f"ffmpeg cannot open it ({_last_line(report)}). Check the file or export it again."
+
+
+class _Stream(NamedTuple):
+    index: int
+    kind: str  # Video, Audio, Data, Subtitle, Attachment
+    summary: str  # the rest of the `Stream #0:N: Kind:` line
+    details: list[str]  # the stream's metadata and side-data lines
+
+
+def _streams(header: str) -> list[_Stream]:
+    """The streams listed in ffmpeg's report, by index."""
+    streams: list[_Stream] = []
+    current: list[str] = []  # where the lines under a stream line belong
+    for line in header.splitlines():
+        match = _STREAM.match(line)
+        if match:
+            current = []
+            streams.append(_Stream(int(match[1]), match[2], match[3], current))
+        elif line.lstrip().startswith("Stream group"):
+            current = []
+        else:
+            current.append(line)
+    return sorted(streams, key=lambda stream: stream.index)
+
+
+def _first_video(path: str | Path, streams: list[_Stream]) -> _Stream:
+    """The stream `-map 0:V:0` selects: the first video that is not cover art."""
+    for stream in streams:
+        if stream.kind == "Video" and "(attached pic)" not in stream.summary:
+            return stream
+    if not streams:
+        raise MediaError(f"{path}: contains no streams at all (an empty container). Export the video again.")
+    found = ", ".join(f"{s.kind.lower()} ({s.summary.split()[0].rstrip(',')})" for s in streams)
+    raise MediaError(f"{path}: has no video stream, only {found}. Give a video file here; audio-only files are for dub audio.")
+
+
+def _audio_streams(streams: list[_Stream]) -> tuple[AudioStream, ...]:
+    audio = []
+    for stream in streams:
+        if stream.kind == "Audio":
+            fields = _fields(stream.summary)
+            rate = re.search(r"(\d+) Hz", stream.summary)
+            layout = fields[2] if len(fields) > 2 else ""
+            audio.append(AudioStream(stream.index, fields[0].split()[0], int(rate[1]) if rate else 0, _channels(layout)))
+    return tuple(audio)
+
+
+def _fields(summary: str) -> list[str]:
+    """Split a stream summary at top-level commas: `yuv420p(tv, bt709)` is one field."""
+    fields, depth, start = [], 0, 0
+    for i, char in enumerate(summary):
+        depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
+        if char == "," and depth == 0:
+            fields.append(summary[start:i].strip())
+            start = i + 1
+    return [*fields, summary[start:].strip()]
+
+
+# Layouts ffmpeg names by word; numbered ones ("5.1(side)") add up their parts.
+_NAMED_LAYOUTS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8, "cube": 8, "hexadecagonal": 16}
+
+
+def _channels(layout: str) -> int:
+    name = layout.split("(")[0]
+    if name in _NAMED_LAYOUTS:
+        return _NAMED_LAYOUTS[name]
+    if re.fullmatch(r"\d+(\.\d+)+", name):
+        return sum(int(part) for part in name.split("."))
+    count = re.fullmatch(r"(\d+) channels", name)
+    return int(count[1]) if count else 0
+
+
+def _rate(line: str, label: str) -> Fraction | None:
+    """A rate such as `29.97 fps` or `1k tbr`, as a Fraction.
+
+    ffmpeg prints rates to two decimals, so NTSC rates (30000/1001 and kin) are
+    recovered from their rounded form rather than kept as 2997/100.
+    """
+    match = re.search(rf"(\d+(?:\.\d+)?)(k?) {label}\b", line)
+    if match is None:
+        return None
+    value = Fraction(match[1]) * (1000 if match[2] else 1)
+    ntsc = round(value * Fraction(1001, 1000))
+    if value.denominator != 1 and abs(value * Fraction(1001, 1000) - ntsc) < Fraction(1, 100):
+        return Fraction(ntsc * 1000, 1001)
+    return value
+
+
+def _container_duration(header: str) -> float:
+    match = _DURATION.search(header)
+    return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3]) if match else 0.0
+
+
+def _count_frames(path: str | Path) -> int:
+    """Exact number of frames of the first video stream, by reading its packets."""
+    result = _ffmpeg("-i", f"file:{path}", "-map", "0:V:0", "-c", "copy", "-f", "null", "-")
+    counts = re.findall(r"frame=\s*(\d+)", result.stderr)
+    if not counts:
+        raise MediaError(f"{path}: ffmpeg cannot read its video packets ({_last_line(result.stderr)}). Export it again.")
+    return int(counts[-1])
+
+
+def _ffmpeg(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run ffmpeg for its report on stderr; its exit status is judged by callers."""
+    return subprocess.run(
+        [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", *args],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        errors="replace",
+        check=False,
+    )
+
+
+def _last_line(report: str) -> str:
+    lines = report.strip().splitlines()
+    return lines[-1].strip() if lines else "no reason given"
