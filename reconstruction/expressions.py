@@ -56,6 +56,10 @@ NAMED_CONTROLS: dict[str, str] = {
     "nose_sneer": "nose wings up 3 mm",
 }
 
+# The controls every actor's performance is described by first.
+CORE_CONTROLS = ("jaw_open", "smile_left", "smile_right", "lip_pucker", "lip_funnel", "mouth_left",
+                 "mouth_right", "brow_raise", "brow_lower", "blink_left", "blink_right")
+
 JAW_ANGLE_RAD = np.deg2rad(15.0)
 DETAIL_SIGMA_CM = 1.6
 DETAIL_AMPLITUDE_CM = 0.3
@@ -77,8 +81,9 @@ def spread(shape: np.ndarray, handles: np.ndarray, moves: np.ndarray, radius: fl
     """
     d = np.linalg.norm(shape[:, None, :] - shape[handles][None, :, :], axis=-1)
     k = np.exp(-0.5 * (d / (0.35 * radius)) ** 2) + 1e-12
-    blend = (k / k.sum(axis=1, keepdims=True)) @ moves
-    return blend * np.exp(-0.5 * (d.min(axis=1) / radius) ** 2)[:, None]
+    field = (k / k.sum(axis=1, keepdims=True)) @ moves * np.exp(-0.5 * (d.min(axis=1) / radius) ** 2)[:, None]
+    field[handles] = moves
+    return field
 
 
 @dataclass(frozen=True)
@@ -121,8 +126,15 @@ def _jaw_weight(f: FaceLandmarks) -> np.ndarray:
 
 def _hinge(f: FaceLandmarks) -> np.ndarray:
     s = f.shape
+    """Effective centre of the jaw's opening motion: behind the face at mouth height.
+
+    The condyle slides forward as the jaw turns, so the chin travels about twice
+    as far down as back; a pivot level with the mouth and behind the cheek edge
+    reproduces that with a single rotation.
+    """
     side = s[[234, 454]].mean(axis=0)  # cheek edge, in front of the ears
-    return np.array([0.0, side[1] - 1.5, side[2] - 1.5])
+    mouth = 0.5 * (s[13] + s[14])
+    return np.array([0.0, mouth[1], side[2] + 1.0])
 
 
 def _rotate_x(points: np.ndarray, centre: np.ndarray, angle: float) -> np.ndarray:

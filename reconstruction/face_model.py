@@ -87,6 +87,11 @@ class FaceModel(ABC):
     def num_named(self) -> int:
         """How many leading coefficients are named, interpretable controls."""
 
+    @property
+    def core_controls(self) -> list[int]:
+        """Indices of the controls fitting should prefer (the others are dearer)."""
+        return list(range(self.num_named))
+
     @abstractmethod
     def expression_basis(self, identity: np.ndarray) -> np.ndarray:
         """Displacement per unit coefficient (K, V, 3) on this identity's neutral shape."""
@@ -135,9 +140,15 @@ class MediaPipeFaceModel(FaceModel):
     def num_named(self) -> int:
         return len(expressions.NAMED_CONTROLS)
 
+    @property
+    def core_controls(self) -> list[int]:
+        return [self.expression_names.index(n) for n in expressions.CORE_CONTROLS]
+
     def expression_basis(self, identity: np.ndarray) -> np.ndarray:
         face = expressions.FaceLandmarks(shape=identity, topology=self.topology)
-        return np.concatenate([expressions.named_fields(face), expressions.detail_fields(face)])
+        basis = np.concatenate([expressions.named_fields(face), expressions.detail_fields(face)])
+        basis[np.abs(basis) < 1e-6] = 0.0  # Gaussian tails would be denormal floats: exact zeros are far faster
+        return basis
 
     def eyes(self, identity: np.ndarray) -> Eyes:
         """Eyeballs placed like the mean face's, relative to this actor's eye corners.

@@ -1,0 +1,326 @@
+"""Frames in and out of video files as numpy arrays, streamed through ffmpeg.
+
+Frames travel as raw RGB24 through a pipe one at a time, so memory stays at a
+frame or two whatever the video's length. The reader hands out frames as a
+player would show them (constant rate, square pixels, rotation applied), since
+everything downstream assumes that; the writer never leaves a half-written file
+where a finished one is expected.
+"""
+from __future__ import annotations
+
+import math
+import os
+import re
+import secrets
+import subprocess
+import threading
+from collections import deque
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from types import TracebackType
+from typing import IO, Literal
+
+import numpy as np
+
+from pipeline.errors import MediaError
+from pipeline.ffmpeg_exe import ffmpeg_path
+from pipeline.probe import VideoInfo, probe, probe_audio
+
+Rate = Fraction | int | float | str
+Codec = Literal["h264", "prores"]
+
+
+class VideoReader:
+    """The frames of a video as RGB uint8 arrays (H, W, 3), at a constant rate.
+
+    Frames come at `fps` (the source's nominal rate by default): ffmpeg's fps
+    filter repeats or drops frames, so variable-rate input comes out constant.
+    Non-square pixels are resampled to square ones and rotation metadata is
+    applied, so `width` x `height` is the display size. `frame_count` is the
+    number of frames iteration is expected to yield.
+
+    Each iteration runs one ffmpeg process; breaking out of the loop or leaving
+    the `with` block stops it. A file that fails to decode part-way raises
+    MediaError naming the frame.
+    """
+
+    def __init__(self, path: str | Path, fps: Rate | None = None, max_frames: int | None = None) -> None:
+        self.path = str(path)
+        self.info: VideoInfo = probe(path)
+        self.fps = _rate(fps) if fps is not None else self.info.fps
+        self.width = self.info.display_width
+        self.height = self.info.display_height
+        expected = math.floor(self.info.duration * self.fps + 0.5)  # the fps filter rounds half up
+        self.frame_count = expected if max_frames is None else min(expected, max_frames)
+        self._max_frames = max_frames
+        self._frames: Iterator[np.ndarray] | None = None
+
+    def __iter__(self) -> Iterator[np.ndarray]:
+        self.close()
+        self._frames = self._stream()
+        return self._frames
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the ffmpeg process of an iteration still under way."""
+        if self._frames is not None:
+            self._frames.close()  # runs _stream's cleanup
+            self._frames = None
+
+    def _stream(self) -> Iterator[np.ndarray]:
+        filters = [f"fps={self.fps}"]
+        if self.info.sar != 1:
+            filters.append(f"scale={self.width}:{self.height},setsar=1")
+        limit = [] if self._max_frames is None else ["-frames:v", str(self._max_frames)]
+        process, stderr = _start_ffmpeg(
+            ["-i", f"file:{self.path}", "-map", "0:V:0", "-vf", ",".join(filters), *limit,
+             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+        )
+        assert process.stdout is not None
+        index = 0
+        try:
+            while True:
+                frame = np.empty((self.height, self.width, 3), np.uint8)
+                size = process.stdout.readinto(memoryview(frame).cast("B"))
+                if size < frame.nbytes:
+                    break
+                yield frame
+                index += 1
+            process.wait()
+            errors = stderr.text()
+            if process.returncode != 0 or size or (errors and index < self.frame_count):
+                raise MediaError(
+                    f"{self.path}: decoding failed at frame {index} of {self.frame_count} ({_reason(process, stderr)}). "
+                    f"The file is damaged or cut short: export or download it again, "
+                    f"or read only its intact start with max_frames={index}."
+                )
+        finally:
+            _stop(process)
+
+
+def read_frames(path: str | Path, fps: Rate | None = None, max_frames: int | None = None) -> Iterator[np.ndarray]:
+    """Frames of `path` as `VideoReader` gives them, for a plain `for` loop."""
+    with VideoReader(path, fps=fps, max_frames=max_frames) as reader:
+        yield from reader
+
+
+@dataclass(frozen=True)
+class _Format:
+    suffix: str
+    muxer: str
+    pix_fmt: str
+    video_codec: tuple[str, ...]
+    audio_codec: tuple[str, ...]
+    finish: tuple[str, ...]  # muxer options for the final file only
+
+
+_FORMATS: dict[str, _Format] = {
+    "h264": _Format(".mp4", "mp4", "yuv420p", ("-c:v", "libx264"), ("-c:a", "aac", "-b:a", "192k"),
+                    ("-movflags", "+faststart")),
+    "prores": _Format(".mov", "mov", "yuv422p10le", ("-c:v", "prores_ks", "-profile:v", "3", "-vendor", "apl0"),
+                      ("-c:a", "pcm_s16le"), ()),
+}
+_TIMECODE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")
+# Frames are tagged BT.709 and converted with its matrix, so players and
+# VideoReader (which follows the tag) agree on the colours.
+_BT709 = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
+
+
+class VideoWriter:
+    """Encodes RGB uint8 frames to an H.264 MP4 or a ProRes 422 HQ MOV.
+
+    Frames go to a hidden `.dvp-tmp-*` file beside `path`, renamed onto it only
+    when the `with` block ends without error: an exception, or ffmpeg failing,
+    deletes it, so a file at `path` is always a finished video. Odd sizes are
+    padded with black to even ones, which 4:2:0 and 4:2:2 chroma need (ProRes
+    would crop instead). `audio` names a file whose first audio stream is muxed
+    in, cut to the video's length; `timecode` ("HH:MM:SS:FF") is written as the
+    start timecode.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        fps: Rate,
+        width: int,
+        height: int,
+        codec: Codec = "h264",
+        audio: str | Path | None = None,
+        timecode: str | None = None,
+        crf: int = 18,
+    ) -> None:
+        self.path = Path(path)
+        self.fps = _rate(fps)
+        self.width, self.height = width, height
+        if codec not in _FORMATS:
+            raise ValueError(f"codec must be one of {sorted(_FORMATS)}, not {codec!r}")
+        self._format = _FORMATS[codec]
+        if self.path.suffix.lower() != self._format.suffix:
+            raise ValueError(f"{codec} video is written as {self._format.suffix}, but the path is {self.path}")
+        if width < 1 or height < 1 or self.fps <= 0:
+            raise ValueError(f"cannot write {width}x{height} video at {self.fps} fps")
+        if timecode is not None and not _TIMECODE.fullmatch(timecode):
+            raise ValueError(f"timecode must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
+        if not self.path.parent.is_dir():
+            raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
+        if audio is not None and not probe_audio(audio):
+            raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
+        self.audio = audio
+        self.timecode = timecode
+        self.frames_written = 0
+        self._temps = [self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")]
+        pad = "pad=ceil(iw/2)*2:ceil(ih/2)*2," if width % 2 or height % 2 else ""
+        quality = ("-crf", str(crf)) if codec == "h264" else ()
+        self._process, self._stderr = _start_ffmpeg(
+            ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}", "-framerate", str(self.fps),
+             "-i", "pipe:0",
+             "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv,format={self._format.pix_fmt}",
+             *self._format.video_codec, *quality, *_BT709,
+             *(() if audio else self._finish_args()),
+             "-f", self._format.muxer, f"file:{self._temps[0]}"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.DEVNULL,
+        )
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._discard()
+
+    def write(self, frame: np.ndarray) -> None:
+        """Append one RGB uint8 frame of shape (height, width, 3)."""
+        if self._process.stdin is None or self._process.stdin.closed:
+            raise ValueError(f"{self.path}: write() after the writer was closed")
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(
+                f"frame {self.frames_written} is {frame.dtype} {frame.shape}; "
+                f"this writer takes uint8 ({self.height}, {self.width}, 3) RGB"
+            )
+        try:
+            self._process.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+        except BrokenPipeError:
+            self._discard()
+            raise MediaError(
+                f"{self.path}: ffmpeg stopped encoding at frame {self.frames_written} ({_reason(self._process, self._stderr)})."
+            ) from None
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Finish the file and move it into place, or clean up and raise MediaError."""
+        if self._process.stdin is None or self._process.stdin.closed:
+            return
+        try:
+            self._process.stdin.close()
+            self._process.wait()
+            if self.frames_written == 0:
+                raise MediaError(f"{self.path}: no frames were written, so no video was saved.")
+            if self._process.returncode != 0:
+                raise MediaError(f"{self.path}: ffmpeg failed to encode the video ({_reason(self._process, self._stderr)}).")
+            if self.audio is not None:
+                self._temps.append(self._temps[0].with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}"))
+                self._mux_audio(self._temps[0], self._temps[1])
+            os.replace(self._temps[-1], self.path)
+        finally:
+            self._discard()
+
+    def _discard(self) -> None:
+        """Stop ffmpeg and delete the temporary files; the target is left untouched."""
+        if self._process.stdin is not None and not self._process.stdin.closed:
+            try:
+                self._process.stdin.close()
+            except BrokenPipeError:
+                pass  # ffmpeg has already gone, which is what we want
+        _stop(self._process)
+        for temp in self._temps:
+            temp.unlink(missing_ok=True)
+
+    def _mux_audio(self, video: Path, output: Path) -> None:
+        """Copy the encoded video into `output` with the first audio stream of
+        `self.audio` re-encoded beside it, ending where the video ends."""
+        seconds = self.frames_written / self.fps
+        process, stderr = _start_ffmpeg(
+            ["-i", f"file:{video}", "-i", f"file:{self.audio}", "-map", "0:v:0", "-map", "1:a:0",
+             "-c:v", "copy", *self._format.audio_codec, "-t", f"{float(seconds):.6f}", *self._finish_args(),
+             "-f", self._format.muxer, f"file:{output}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        if process.wait() != 0:
+            raise MediaError(f"{self.path}: adding the audio of {self.audio} failed ({_reason(process, stderr)}).")
+
+    def _finish_args(self) -> tuple[str, ...]:
+        """Options that belong to the pass that writes the final file."""
+        timecode = ("-timecode", self.timecode) if self.timecode else ()
+        return (*timecode, *self._format.finish)
+
+
+def _rate(value: Rate) -> Fraction:
+    """A frame rate as an exact fraction; 29.97 and 30000/1001 both work."""
+    return Fraction(value).limit_denominator(1001)
+
+
+def _reason(process: subprocess.Popen[bytes], stderr: _StderrTail) -> str:
+    """Why an ended ffmpeg failed: its last complaints, without `[h264 @ 0x55...]` prefixes."""
+    lines = [re.sub(r"\[[^\]]* @ 0x[0-9a-f]+\]\s*", "", line).rstrip(".") for line in stderr.text().splitlines()[-3:]]
+    if lines:
+        return "; ".join(lines)
+    if process.returncode < 0:
+        return f"ffmpeg was killed by signal {-process.returncode}"
+    return f"ffmpeg exited with status {process.returncode}"
+
+
+class _StderrTail:
+    """Reads a process's stderr in a thread and keeps its last lines.
+
+    A full stderr pipe would block ffmpeg while we block on its stdout, so it is
+    drained as it comes; keeping only a tail bounds memory on noisy files.
+    """
+
+    def __init__(self, stream: IO[bytes], keep: int = 20) -> None:
+        self._lines: deque[str] = deque(maxlen=keep)
+        self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
+        self._thread.start()
+
+    def _drain(self, stream: IO[bytes]) -> None:
+        with stream:
+            for line in stream:
+                if line.strip():
+                    self._lines.append(line.decode(errors="replace").strip())
+
+    def text(self) -> str:
+        """Everything kept, once the process has closed its stderr."""
+        self._thread.join()
+        return "\n".join(self._lines)
+
+
+def _start_ffmpeg(args: list[str], stdin: int, stdout: int) -> tuple[subprocess.Popen[bytes], _StderrTail]:
+    process = subprocess.Popen(
+        [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", *args],
+        stdin=stdin,
+        stdout=stdout,
+        stderr=subprocess.PIPE,
+    )
+    assert process.stderr is not None
+    return process, _StderrTail(process.stderr)
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """End `process` if it still runs, and reap it so no zombie is left."""
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    if process.stdout is not None:
+        process.stdout.close()

@@ -1,0 +1,323 @@
+"""Probing, reading and writing video, on tiny synthetic clips and on the real footage."""
+from __future__ import annotations
+
+import re
+import subprocess
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import psutil
+import pytest
+
+from pipeline.errors import MediaError
+from pipeline.ffmpeg_exe import ffmpeg_path
+from pipeline.probe import AudioStream, probe, probe_audio
+from pipeline.video import VideoReader, VideoWriter, read_frames
+
+
+def ffmpeg(*args: str | Path) -> None:
+    subprocess.run([ffmpeg_path(), "-v", "error", "-nostdin", "-y", *map(str, args)], check=True)
+
+
+def make_clip(path: Path, *out_args: str, size: str = "64x48", rate: str = "25", seconds: float = 1,
+              audio: bool = False, source: str = "testsrc2") -> Path:
+    """A synthetic clip (H.264 unless out_args say otherwise), with a sine tone if asked."""
+    sound = ["-f", "lavfi", "-i", f"sine=d={seconds}:sample_rate=16000"] if audio else []
+    ffmpeg("-f", "lavfi", "-i", f"{source}=s={size}:r={rate}:d={seconds}", *sound,
+           "-c:v", "libx264", "-pix_fmt", "yuv420p", *out_args, path)
+    return path
+
+
+def psnr(a: np.ndarray, b: np.ndarray) -> float:
+    mse = np.mean((a.astype(np.float64) - b) ** 2)
+    return float("inf") if mse == 0 else 10 * np.log10(255**2 / mse)
+
+
+def no_child_processes() -> bool:
+    return not psutil.Process().children(recursive=True)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """2 s, 64x48, 25 fps, with mono AAC audio and a start timecode."""
+    return make_clip(tmp_path_factory.mktemp("clip") / "clip.mp4", "-timecode", "01:02:03:04", seconds=2, audio=True)
+
+
+# --- probe ---------------------------------------------------------------
+
+
+def test_probe_reports_the_stream(clip: Path) -> None:
+    info = probe(clip)
+    assert (info.codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p", 64, 48)
+    assert (info.fps, info.frame_count, info.duration) == (25, 50, pytest.approx(2.0))
+    assert (info.sar, info.rotation, info.variable_frame_rate) == (1, 0, False)
+    assert info.audio == (AudioStream(index=1, codec="aac", sample_rate=16000, channels=1),)
+    assert info.timecode == "01:02:03:04"
+    assert (info.display_width, info.display_height) == (64, 48)
+
+
+def test_ntsc_rate_is_exact(tmp_path: Path) -> None:
+    info = probe(make_clip(tmp_path / "ntsc.mp4", rate="30000/1001", seconds=0.5))
+    assert info.fps == Fraction(30000, 1001)
+    assert not info.variable_frame_rate
+
+
+def test_non_square_pixels_are_resampled_to_square(tmp_path: Path) -> None:
+    path = make_clip(tmp_path / "sar.mp4", "-vf", "setsar=15/16", seconds=0.4)
+    info = probe(path)
+    assert info.sar == Fraction(15, 16)
+    assert (info.display_width, info.display_height) == (60, 48)
+    frames = list(read_frames(path))
+    assert len(frames) == 10
+    assert all(frame.shape == (48, 60, 3) for frame in frames)
+
+
+def test_rotation_metadata_is_honoured(tmp_path: Path) -> None:
+    plain = make_clip(tmp_path / "plain.mp4", size="64x32", seconds=0.2)
+    turned = tmp_path / "turned.mp4"
+    # 90 degrees counter-clockwise for display, which is 270 clockwise.
+    ffmpeg("-display_rotation", "90", "-i", plain, "-c", "copy", turned)
+    info = probe(turned)
+    assert info.rotation == 270
+    assert (info.display_width, info.display_height) == (32, 64)
+    with VideoReader(turned) as reader:
+        assert (reader.width, reader.height) == (32, 64)
+        frames = list(reader)
+    for upright, shown in zip(read_frames(plain), frames, strict=True):
+        assert shown.shape == (64, 32, 3)
+        assert psnr(np.rot90(upright), shown) > 30
+
+
+# --- reading -------------------------------------------------------------
+
+
+def test_variable_frame_rate_comes_out_constant(tmp_path: Path) -> None:
+    # Frame k is k shades brighter than frame 0. Frames 0-24 come at 25 fps, then
+    # 25-49 at 12.5 fps: 2.96 s in all, so 74 frames at a constant 25 fps.
+    path = make_clip(tmp_path / "vfr.mp4", "-vf", "geq=lum=16+N*4:cb=128:cr=128,setpts='round(if(lt(N,25),N,2*N-25)/25/TB)'",
+                     "-fps_mode", "vfr", "-bf", "0", seconds=2, source="color")
+    info = probe(path)
+    assert info.variable_frame_rate
+    assert (info.fps, info.frame_count) == (25, 50)
+    with VideoReader(path) as reader:
+        brightness = [round(float(frame.mean())) for frame in reader]
+    assert len(brightness) == reader.frame_count == 74
+    shades = sorted(set(brightness))
+    assert len(shades) == 50
+    # The slow half is shown twice as long: each of its frames comes twice.
+    assert [shades.index(b) for b in brightness] == [i if i < 25 else (i + 25) // 2 for i in range(74)]
+
+
+def test_reader_resamples_rate_and_stops_at_max_frames(clip: Path) -> None:
+    assert sum(1 for _ in read_frames(clip, fps=10)) == VideoReader(clip, fps=10).frame_count == 20
+    with VideoReader(clip, max_frames=7) as reader:
+        assert reader.frame_count == 7
+        assert len(list(reader)) == 7
+    assert no_child_processes()
+
+
+def test_breaking_out_stops_ffmpeg(clip: Path) -> None:
+    with VideoReader(clip) as reader:
+        for _ in reader:
+            break
+    assert no_child_processes()
+
+
+def test_decode_failure_names_the_frame(tmp_path: Path) -> None:
+    # With the index at the front the header survives the cut: frames run out part-way.
+    whole = make_clip(tmp_path / "whole.mp4", "-movflags", "+faststart", size="128x96", seconds=4)
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    with pytest.raises(MediaError, match=r"cut\.mp4: decoding failed at frame \d+ of \d+ .*max_frames="):
+        for _ in read_frames(cut):
+            pass
+    assert no_child_processes()
+
+
+# --- writing -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("codec", "suffix", "pix_fmt"), [("h264", ".mp4", "yuv420p"), ("prores", ".mov", "yuv422p10le")])
+def test_round_trip_keeps_the_pixels(tmp_path: Path, codec: str, suffix: str, pix_fmt: str) -> None:
+    frames = list(read_frames(make_clip(tmp_path / "src.mp4", "-crf", "0", size="128x96", seconds=0.4)))
+    out = tmp_path / f"out{suffix}"
+    with VideoWriter(out, fps=25, width=128, height=96, codec=codec) as writer:  # type: ignore[arg-type]
+        for frame in frames:
+            writer.write(frame)
+    info = probe(out)
+    assert (info.codec, info.pix_fmt, info.fps, info.frame_count) == (codec, pix_fmt, 25, len(frames))
+    for original, copy in zip(frames, read_frames(out), strict=True):
+        assert psnr(original, copy) > 30
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out" + suffix, "src.mp4"]
+
+
+def test_odd_sizes_are_padded_to_even(tmp_path: Path) -> None:
+    frame = np.full((33, 63, 3), 200, np.uint8)
+    with VideoWriter(tmp_path / "odd.mp4", fps=25, width=63, height=33) as writer:
+        writer.write(frame)
+    (shown,) = read_frames(tmp_path / "odd.mp4")
+    assert shown.shape == (34, 64, 3)
+    assert psnr(frame, shown[:33, :63]) > 30
+
+
+@pytest.mark.parametrize(("codec", "suffix", "audio_codec"), [("h264", ".mp4", "aac"), ("prores", ".mov", "pcm_s16le")])
+def test_audio_and_timecode_are_muxed(tmp_path: Path, clip: Path, codec: str, suffix: str, audio_codec: str) -> None:
+    out = tmp_path / f"dub{suffix}"
+    with VideoWriter(out, 25, 64, 48, codec=codec, audio=clip, timecode="10:00:00:00") as writer:  # type: ignore[arg-type]
+        for frame in read_frames(clip, max_frames=10):
+            writer.write(frame)
+    info = probe(out)
+    assert [(a.codec, a.sample_rate) for a in info.audio] == [(audio_codec, 16000)]
+    assert info.timecode == "10:00:00:00"
+    assert info.frame_count == 10
+    # The 2 s of audio are cut to the 0.4 s of video.
+    report = subprocess.run([ffmpeg_path(), "-i", out], capture_output=True, text=True).stderr
+    assert re.search(r"Duration: 00:00:00\.4\d", report)
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_exception_inside_with_leaves_no_file(tmp_path: Path) -> None:
+    target = tmp_path / "out.mp4"
+    with pytest.raises(RuntimeError), VideoWriter(target, 25, 64, 48) as writer:
+        writer.write(np.zeros((48, 64, 3), np.uint8))
+        raise RuntimeError("boom")
+    assert list(tmp_path.iterdir()) == []
+    assert no_child_processes()
+
+
+def kill_ffmpeg() -> None:
+    for child in psutil.Process().children():
+        child.kill()
+        child.wait()
+
+
+@pytest.mark.parametrize(("crf", "crash"), [(-100, None), (18, kill_ffmpeg)], ids=["refused", "crashed"])
+def test_failed_write_keeps_the_previous_file(tmp_path: Path, crf: int, crash) -> None:  # noqa: ANN001
+    target = tmp_path / "out.mp4"
+    target.write_bytes(b"previous")
+    with pytest.raises(MediaError, match=r"out\.mp4: ffmpeg"), VideoWriter(target, 25, 64, 48, crf=crf) as writer:
+        for i in range(30):
+            if i == 10 and crash:
+                crash()
+            writer.write(np.zeros((48, 64, 3), np.uint8))
+    assert target.read_bytes() == b"previous"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.mp4"]
+    assert no_child_processes()
+
+
+def test_writer_rejects_no_frames_and_wrong_frames(tmp_path: Path) -> None:
+    with pytest.raises(MediaError, match="no frames"), VideoWriter(tmp_path / "empty.mp4", 25, 64, 48):
+        pass
+    with pytest.raises(ValueError, match=r"uint8 \(48, 64, 3\)"), VideoWriter(tmp_path / "f.mp4", 25, 64, 48) as writer:
+        writer.write(np.zeros((48, 64, 3), np.float32))
+    with pytest.raises(ValueError, match=r"\.mov"):
+        VideoWriter(tmp_path / "x.mp4", 25, 64, 48, codec="prores")
+    assert list(tmp_path.iterdir()) == []
+
+
+# --- bad input -----------------------------------------------------------
+
+
+def truncated(tmp_path: Path) -> Path:
+    """Half of an MP4 whose index (moov) comes last, as most cameras write it."""
+    whole = make_clip(tmp_path / "whole.mp4", seconds=1)
+    cut = tmp_path / "truncated.mp4"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    whole.unlink()
+    return cut
+
+
+def audio_only(tmp_path: Path) -> Path:
+    ffmpeg("-f", "lavfi", "-i", "sine=d=0.5", tmp_path / "speech.m4a")
+    return tmp_path / "speech.m4a"
+
+
+def no_frames(tmp_path: Path) -> Path:
+    """A Y4M stream header with no frame after it."""
+    path = tmp_path / "empty.y4m"
+    path.write_bytes(b"YUV4MPEG2 W64 H48 F25:1 Ip A1:1 C420jpeg\n")
+    return path
+
+
+def text_file(tmp_path: Path) -> Path:
+    path = tmp_path / "notes.mp4"
+    path.write_text("not a video\n")
+    return path
+
+
+def zero_bytes(tmp_path: Path) -> Path:
+    path = tmp_path / "zero.mp4"
+    path.touch()
+    return path
+
+
+def directory(tmp_path: Path) -> Path:
+    path = tmp_path / "folder.mp4"
+    path.mkdir()
+    return path
+
+
+def missing(tmp_path: Path) -> Path:
+    return tmp_path / "missing.mp4"
+
+
+BAD_INPUTS = [
+    (missing, "no such file"),
+    (directory, "is a directory"),
+    (text_file, "not a media file"),
+    (truncated, "truncated"),
+    (audio_only, "no video stream"),
+    (zero_bytes, r"empty \(0 bytes\)"),
+    (no_frames, "no frames"),
+]
+
+
+@pytest.mark.parametrize(("make", "problem"), BAD_INPUTS, ids=[make.__name__ for make, _ in BAD_INPUTS])
+def test_bad_input_raises_media_error(tmp_path: Path, make, problem: str) -> None:  # noqa: ANN001
+    path = make(tmp_path)
+    before = set(tmp_path.iterdir())
+    with pytest.raises(MediaError, match=f"^{re.escape(str(path))}: .*{problem}"):
+        probe(path)
+    with pytest.raises(MediaError, match=problem):
+        VideoReader(path)
+    if make is not audio_only:  # a fine source of sound, unlike the others
+        with pytest.raises(MediaError, match=f"^{re.escape(str(path))}: "):
+            VideoWriter(tmp_path / "out.mp4", 25, 64, 48, audio=path)
+    assert set(tmp_path.iterdir()) == before
+
+
+def test_audio_for_the_writer_must_have_sound(tmp_path: Path) -> None:
+    silent = make_clip(tmp_path / "silent.mp4", seconds=0.2)
+    assert probe_audio(silent) == ()
+    with pytest.raises(MediaError, match="silent.mp4: has no audio stream"):
+        VideoWriter(tmp_path / "out.mp4", 25, 64, 48, audio=silent)
+    assert [p.name for p in tmp_path.iterdir()] == ["silent.mp4"]
+
+
+# --- real footage --------------------------------------------------------
+
+
+def test_footage_non_square_pixels(footage: Path) -> None:
+    info = probe(footage / "lp_d9.mp4")
+    assert (info.width, info.height, info.sar) == (512, 480, Fraction(15, 16))
+    # 512 coded pixels of 15/16 width show as 480 square ones: the picture is square.
+    assert (info.display_width, info.display_height) == (480, 480)
+    assert (info.fps, info.frame_count, info.variable_frame_rate) == (30, 587, False)
+    assert [a.codec for a in info.audio] == ["aac"]
+
+
+def test_footage_with_speech(footage: Path) -> None:
+    info = probe(footage / "hdtf_aoc.mp4")
+    assert (info.codec, info.fps, info.frame_count, info.duration) == ("mpeg4", 25, 200, 8.0)
+    assert info.audio == (AudioStream(index=1, codec="aac", sample_rate=16000, channels=2),)
+
+
+def test_footage_streams_every_frame_at_display_size(footage: Path) -> None:
+    # The README says 588 frames; the file holds 587 (19.57 s of video, 19.6 s of audio).
+    with VideoReader(footage / "lp_d9.mp4") as reader:
+        count = 0
+        for frame in reader:
+            assert frame.shape == (480, 480, 3)
+            count += 1
+    assert count == reader.frame_count == 587
