@@ -13,7 +13,6 @@ import subprocess
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import NamedTuple
 
 from pipeline.errors import MediaError
 from pipeline.ffmpeg_exe import ffmpeg_path
@@ -28,6 +27,8 @@ _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 
 @dataclass(frozen=True)
 class AudioStream:
+    """An audio stream as ffmpeg reports it, for choosing what to mux or dub."""
+
     index: int  # stream index in the file, as in ffmpeg's `-map 0:INDEX`
     codec: str
     sample_rate: int
@@ -42,7 +43,8 @@ class VideoInfo:
     turn (0, 90, 180 or 270 degrees) a player applies for display, as in the
     `rotate` tag phones write. fps is the nominal rate (ffmpeg's tbr), the rate
     at which `VideoReader` samples a variable-frame-rate stream. frame_count is
-    exact (packets counted); duration is the video's own length in seconds.
+    exact (packets counted); duration is the video's own length in seconds
+    (frames over the average rate), which the audio may outlast.
     """
 
     path: str
@@ -89,7 +91,7 @@ def probe(path: str | Path) -> VideoInfo:
     # frames; some containers with variable rate report their timebase (1k) instead.
     fps = tbr if tbr and not (avg and tbr > 2 * avg) else avg
     if not fps:
-        raise MediaError(f"{path}: ffmpeg cannot tell the frame rate of its video stream; re-encode it at a constant rate.")
+        raise MediaError(f"{path}: ffmpeg cannot tell the frame rate of its video; re-encode it at a fixed rate.")
     frame_count = _count_frames(path)
     if frame_count == 0:
         raise MediaError(f"{path}: its video stream contains no frames. Export the video again.")
@@ -127,7 +129,7 @@ def _read_header(path: str | Path) -> str:
     if file.is_dir():
         raise MediaError(f"{path}: is a directory, not a media file. Give the path of a file inside it.")
     if file.stat().st_size == 0:
-        raise MediaError(f"{path}: is empty (0 bytes), probably from a failed download or copy. Fetch or export it again.")
+        raise MediaError(f"{path}: is empty (0 bytes), probably a failed download or copy. Fetch or export it again.")
     report = _ffmpeg("-i", f"file:{file}").stderr
     if "Input #0" not in report:
         raise MediaError(f"{path}: {_open_failure(report)}")
@@ -151,7 +153,8 @@ def _open_failure(report: str) -> str:
     return f"ffmpeg cannot open it ({_last_line(report)}). Check the file or export it again."
 
 
-class _Stream(NamedTuple):
+@dataclass(frozen=True)
+class _Stream:
     index: int
     kind: str  # Video, Audio, Data, Subtitle, Attachment
     summary: str  # the rest of the `Stream #0:N: Kind:` line
@@ -182,7 +185,7 @@ def _first_video(path: str | Path, streams: list[_Stream]) -> _Stream:
     if not streams:
         raise MediaError(f"{path}: contains no streams at all (an empty container). Export the video again.")
     found = ", ".join(f"{s.kind.lower()} ({s.summary.split()[0].rstrip(',')})" for s in streams)
-    raise MediaError(f"{path}: has no video stream, only {found}. Give a video file here; audio-only files are for dub audio.")
+    raise MediaError(f"{path}: has no video stream, only {found}. Give a video here; audio files are for dub audio.")
 
 
 def _audio_streams(streams: list[_Stream]) -> tuple[AudioStream, ...]:
@@ -191,14 +194,15 @@ def _audio_streams(streams: list[_Stream]) -> tuple[AudioStream, ...]:
         if stream.kind == "Audio":
             fields = _fields(stream.summary)
             rate = re.search(r"(\d+) Hz", stream.summary)
-            layout = fields[2] if len(fields) > 2 else ""
-            audio.append(AudioStream(stream.index, fields[0].split()[0], int(rate[1]) if rate else 0, _channels(layout)))
+            channels = _channels(fields[2]) if len(fields) > 2 else 0
+            audio.append(AudioStream(stream.index, fields[0].split()[0], int(rate[1]) if rate else 0, channels))
     return tuple(audio)
 
 
 def _fields(summary: str) -> list[str]:
     """Split a stream summary at top-level commas: `yuv420p(tv, bt709)` is one field."""
-    fields, depth, start = [], 0, 0
+    fields: list[str] = []
+    depth = start = 0
     for i, char in enumerate(summary):
         depth += {"(": 1, "[": 1, ")": -1, "]": -1}.get(char, 0)
         if char == "," and depth == 0:
@@ -208,7 +212,9 @@ def _fields(summary: str) -> list[str]:
 
 
 # Layouts ffmpeg names by word; numbered ones ("5.1(side)") add up their parts.
-_NAMED_LAYOUTS = {"mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8, "cube": 8, "hexadecagonal": 16}
+_NAMED_LAYOUTS = {
+    "mono": 1, "stereo": 2, "downmix": 2, "quad": 4, "hexagonal": 6, "octagonal": 8, "cube": 8, "hexadecagonal": 16,
+}
 
 
 def _channels(layout: str) -> int:
@@ -247,7 +253,8 @@ def _count_frames(path: str | Path) -> int:
     result = _ffmpeg("-i", f"file:{path}", "-map", "0:V:0", "-c", "copy", "-f", "null", "-")
     counts = re.findall(r"frame=\s*(\d+)", result.stderr)
     if not counts:
-        raise MediaError(f"{path}: ffmpeg cannot read its video packets ({_last_line(result.stderr)}). Export it again.")
+        reason = _last_line(result.stderr)
+        raise MediaError(f"{path}: ffmpeg cannot read its video packets ({reason}). Export the video again.")
     return int(counts[-1])
 
 

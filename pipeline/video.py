@@ -8,6 +8,8 @@ where a finished one is expected.
 """
 from __future__ import annotations
 
+import contextlib
+import io
 import math
 import os
 import re
@@ -15,19 +17,21 @@ import secrets
 import subprocess
 import threading
 from collections import deque
-from collections.abc import Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from types import TracebackType
-from typing import IO, Literal
+from typing import IO, Literal, cast
 
 import numpy as np
+import numpy.typing as npt
 
 from pipeline.errors import MediaError
 from pipeline.ffmpeg_exe import ffmpeg_path
 from pipeline.probe import VideoInfo, probe, probe_audio
 
+Frame = npt.NDArray[np.uint8]
 Rate = Fraction | int | float | str
 Codec = Literal["h264", "prores"]
 
@@ -55,9 +59,9 @@ class VideoReader:
         expected = math.floor(self.info.duration * self.fps + 0.5)  # the fps filter rounds half up
         self.frame_count = expected if max_frames is None else min(expected, max_frames)
         self._max_frames = max_frames
-        self._frames: Iterator[np.ndarray] | None = None
+        self._frames: Generator[Frame, None, None] | None = None
 
-    def __iter__(self) -> Iterator[np.ndarray]:
+    def __iter__(self) -> Iterator[Frame]:
         self.close()
         self._frames = self._stream()
         return self._frames
@@ -74,7 +78,7 @@ class VideoReader:
             self._frames.close()  # runs _stream's cleanup
             self._frames = None
 
-    def _stream(self) -> Iterator[np.ndarray]:
+    def _stream(self) -> Generator[Frame, None, None]:
         filters = [f"fps={self.fps}"]
         if self.info.sar != 1:
             filters.append(f"scale={self.width}:{self.height},setsar=1")
@@ -85,12 +89,12 @@ class VideoReader:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
         )
-        assert process.stdout is not None
+        pipe = cast(io.BufferedReader, process.stdout)
         index = 0
         try:
             while True:
                 frame = np.empty((self.height, self.width, 3), np.uint8)
-                size = process.stdout.readinto(memoryview(frame).cast("B"))
+                size = pipe.readinto(frame.data.cast("B"))
                 if size < frame.nbytes:
                     break
                 yield frame
@@ -99,15 +103,15 @@ class VideoReader:
             errors = stderr.text()
             if process.returncode != 0 or size or (errors and index < self.frame_count):
                 raise MediaError(
-                    f"{self.path}: decoding failed at frame {index} of {self.frame_count} ({_reason(process, stderr)}). "
-                    f"The file is damaged or cut short: export or download it again, "
-                    f"or read only its intact start with max_frames={index}."
+                    f"{self.path}: decoding failed at frame {index} of {self.frame_count} "
+                    f"({_reason(process, stderr)}). The file is damaged or cut short: export or download it "
+                    f"again, or read only its intact start with max_frames={index}."
                 )
         finally:
             _stop(process)
 
 
-def read_frames(path: str | Path, fps: Rate | None = None, max_frames: int | None = None) -> Iterator[np.ndarray]:
+def read_frames(path: str | Path, fps: Rate | None = None, max_frames: int | None = None) -> Iterator[Frame]:
     """Frames of `path` as `VideoReader` gives them, for a plain `for` loop."""
     with VideoReader(path, fps=fps, max_frames=max_frames) as reader:
         yield from reader
@@ -115,6 +119,8 @@ def read_frames(path: str | Path, fps: Rate | None = None, max_frames: int | Non
 
 @dataclass(frozen=True)
 class _Format:
+    """How one `codec` choice is encoded and packaged."""
+
     suffix: str
     muxer: str
     pix_fmt: str
@@ -124,10 +130,22 @@ class _Format:
 
 
 _FORMATS: dict[str, _Format] = {
-    "h264": _Format(".mp4", "mp4", "yuv420p", ("-c:v", "libx264"), ("-c:a", "aac", "-b:a", "192k"),
-                    ("-movflags", "+faststart")),
-    "prores": _Format(".mov", "mov", "yuv422p10le", ("-c:v", "prores_ks", "-profile:v", "3", "-vendor", "apl0"),
-                      ("-c:a", "pcm_s16le"), ()),
+    "h264": _Format(
+        suffix=".mp4",
+        muxer="mp4",
+        pix_fmt="yuv420p",
+        video_codec=("-c:v", "libx264"),
+        audio_codec=("-c:a", "aac", "-b:a", "192k"),
+        finish=("-movflags", "+faststart"),  # index first, so playback can start while downloading
+    ),
+    "prores": _Format(
+        suffix=".mov",
+        muxer="mov",
+        pix_fmt="yuv422p10le",
+        video_codec=("-c:v", "prores_ks", "-profile:v", "3", "-vendor", "apl0"),  # 3: 422 HQ
+        audio_codec=("-c:a", "pcm_s16le"),
+        finish=(),
+    ),
 }
 _TIMECODE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")
 # Frames are tagged BT.709 and converted with its matrix, so players and
@@ -194,13 +212,15 @@ class VideoWriter:
     def __enter__(self) -> VideoWriter:
         return self
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         if exc_type is None:
             self.close()
         else:
             self._discard()
 
-    def write(self, frame: np.ndarray) -> None:
+    def write(self, frame: Frame) -> None:
         """Append one RGB uint8 frame of shape (height, width, 3)."""
         if self._process.stdin is None or self._process.stdin.closed:
             raise ValueError(f"{self.path}: write() after the writer was closed")
@@ -210,12 +230,11 @@ class VideoWriter:
                 f"this writer takes uint8 ({self.height}, {self.width}, 3) RGB"
             )
         try:
-            self._process.stdin.write(memoryview(np.ascontiguousarray(frame)).cast("B"))
+            self._process.stdin.write(np.ascontiguousarray(frame).data.cast("B"))
         except BrokenPipeError:
             self._discard()
-            raise MediaError(
-                f"{self.path}: ffmpeg stopped encoding at frame {self.frames_written} ({_reason(self._process, self._stderr)})."
-            ) from None
+            reason = _reason(self._process, self._stderr)
+            raise MediaError(f"{self.path}: ffmpeg quit at frame {self.frames_written} ({reason}).") from None
         self.frames_written += 1
 
     def close(self) -> None:
@@ -228,7 +247,8 @@ class VideoWriter:
             if self.frames_written == 0:
                 raise MediaError(f"{self.path}: no frames were written, so no video was saved.")
             if self._process.returncode != 0:
-                raise MediaError(f"{self.path}: ffmpeg failed to encode the video ({_reason(self._process, self._stderr)}).")
+                reason = _reason(self._process, self._stderr)
+                raise MediaError(f"{self.path}: ffmpeg failed to encode the video ({reason}).")
             if self.audio is not None:
                 self._temps.append(self._temps[0].with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}"))
                 self._mux_audio(self._temps[0], self._temps[1])
@@ -239,10 +259,8 @@ class VideoWriter:
     def _discard(self) -> None:
         """Stop ffmpeg and delete the temporary files; the target is left untouched."""
         if self._process.stdin is not None and not self._process.stdin.closed:
-            try:
+            with contextlib.suppress(BrokenPipeError):  # ffmpeg has gone already, as we want
                 self._process.stdin.close()
-            except BrokenPipeError:
-                pass  # ffmpeg has already gone, which is what we want
         _stop(self._process)
         for temp in self._temps:
             temp.unlink(missing_ok=True)
@@ -272,9 +290,12 @@ def _rate(value: Rate) -> Fraction:
     return Fraction(value).limit_denominator(1001)
 
 
+_PREFIX = re.compile(r"\[[^\]]* @ 0x[0-9a-f]+\]\s*")
+
+
 def _reason(process: subprocess.Popen[bytes], stderr: _StderrTail) -> str:
     """Why an ended ffmpeg failed: its last complaints, without `[h264 @ 0x55...]` prefixes."""
-    lines = [re.sub(r"\[[^\]]* @ 0x[0-9a-f]+\]\s*", "", line).rstrip(".") for line in stderr.text().splitlines()[-3:]]
+    lines = [_PREFIX.sub("", line).rstrip(".") for line in stderr.text().splitlines()[-3:]]
     if lines:
         return "; ".join(lines)
     if process.returncode < 0:

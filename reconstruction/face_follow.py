@@ -1,0 +1,58 @@
+"""Choose one face in a shot and keep following it.
+
+Detectors return every face in a frame in no particular order. The tracked face
+is chosen in the first frame that has faces (the largest, or the N-th from the
+left with `--face N`) and then followed by position: each frame takes the
+detection nearest to where the face was last seen, if it is close enough and of
+a similar size. Otherwise the face is lost in that frame (marked invalid, never
+swapped for another person).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pipeline.errors import NoFaceError
+from reconstruction.landmarks import FaceDetection
+
+MAX_JUMP = 0.6  # largest move between frames, in face sizes
+GROWTH_PER_LOST_FRAME = 0.15  # how much further the face may be found after each lost frame
+SIZE_RATIO = 1.8  # largest change of apparent size between sightings
+
+
+class FaceFollower:
+    def __init__(self, choose: str | int = "largest"):
+        if choose != "largest" and not (isinstance(choose, int) and choose >= 0):
+            raise ValueError("choose must be 'largest' or a face index >= 0")
+        self.choose = choose
+        self._centre: np.ndarray | None = None
+        self._size = 0.0
+        self._lost = 0
+
+    def _first(self, faces: list[FaceDetection], frame_index: int) -> FaceDetection:
+        if self.choose == "largest":
+            return max(faces, key=lambda f: f.size)
+        ordered = sorted(faces, key=lambda f: f.centre[0])
+        if self.choose >= len(ordered):
+            raise NoFaceError(
+                f"--face {self.choose} asks for face {self.choose} (counting from 0, left to right), "
+                f"but frame {frame_index}, the first with faces, has only {len(ordered)}; "
+                f"use --face 0..{len(ordered) - 1} or leave --face out to take the largest face")
+        return ordered[self.choose]
+
+    def update(self, faces: list[FaceDetection], frame_index: int) -> FaceDetection | None:
+        """The followed face in this frame, or None when it is not there."""
+        if not faces:
+            self._lost += 1
+            return None
+        if self._centre is None:
+            face = self._first(faces, frame_index)
+        else:
+            reach = MAX_JUMP * self._size * (1 + GROWTH_PER_LOST_FRAME * self._lost)
+            dist = [np.linalg.norm(f.centre - self._centre) for f in faces]
+            face = faces[int(np.argmin(dist))]
+            ratio = face.size / max(self._size, 1e-6)
+            if min(dist) > reach or not (1 / SIZE_RATIO <= ratio <= SIZE_RATIO):
+                self._lost += 1
+                return None
+        self._centre, self._size, self._lost = face.centre, face.size, 0
+        return face
