@@ -38,7 +38,7 @@ from reconstruction.track import Track
 
 FIT_BATCH = 256
 FILTER_CHUNK = 1024
-IDENTITY_FRAMES = 80
+IDENTITY_FRAMES = 60
 ALBEDO_FRAMES = 40
 
 

@@ -19,7 +19,7 @@ import numpy as np
 
 from reconstruction import expressions
 from reconstruction.canonical import load_canonical
-from reconstruction.topology import LEFT_IRIS, NUM_LANDMARKS, NUM_MESH_VERTICES, RIGHT_IRIS, Topology, mediapipe_topology
+from reconstruction.topology import LEFT_IRIS, NUM_LANDMARKS, NUM_MESH_VERTICES, RIGHT_IRIS, Topology, facing_camera, mediapipe_topology
 
 EYEBALL_RADIUS_CM = 1.2
 
@@ -119,7 +119,7 @@ class MediaPipeFaceModel(FaceModel):
 
     @cached_property
     def topology(self) -> Topology:
-        return mediapipe_topology()
+        return facing_camera(mediapipe_topology(), self._neutral)
 
     @property
     def num_vertices(self) -> int:

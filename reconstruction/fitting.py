@@ -159,7 +159,7 @@ def initial_params(actor: ActorModel, observed: np.ndarray) -> FrameParams:
 
 
 def fit_frames(actor: ActorModel, observed: np.ndarray, init: FrameParams | None = None,
-               iterations: int = 8) -> FrameParams:
+               iterations: int = 5) -> FrameParams:
     """Fit pose, expression and gaze to landmarks (B, L, >=2) in pixels. Frames are independent."""
     params = init if init is not None else initial_params(actor, observed)
     f = actor.camera.focal
@@ -222,7 +222,7 @@ def fit_frames(actor: ActorModel, observed: np.ndarray, init: FrameParams | None
 
 
 def estimate_identity(model: FaceModel, camera: PinholeCamera, landmarks: np.ndarray,
-                      backend: str, rounds: int = 3) -> np.ndarray:
+                      backend: str, rounds: int = 2) -> np.ndarray:
     """The actor's neutral shape from a sample of frames' landmarks (N, L, 3)."""
     identity = model.neutral()
     num_points = landmarks.shape[1]

@@ -8,6 +8,8 @@ frame. Only vertices that face the camera take part.
 """
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 
 MIN_FACING = 0.25  # cosine between normal and view direction below which a vertex is ignored
@@ -59,6 +61,7 @@ def fit_lighting(albedo: np.ndarray, colours: np.ndarray, normals: np.ndarray, m
 
 def fit_albedo(colours: np.ndarray, normals: np.ndarray, mask: np.ndarray, rounds: int = 3) -> np.ndarray:
     """Albedo (V, 3) from a sample of frames, alternating with their lighting."""
+    warnings.filterwarnings("ignore", "All-NaN slice", RuntimeWarning)  # never-visible vertices
     masked = np.where(mask[..., None], colours, np.nan)
     albedo = np.nan_to_num(np.nanmedian(masked, axis=0), nan=0.5)
     for _ in range(rounds):

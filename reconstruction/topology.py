@@ -50,7 +50,7 @@ def _ordered_chain(edges, start: int, end: int) -> list[int]:
 class Topology:
     """Triangles, edges and named vertex sets of the face mesh."""
 
-    triangles: np.ndarray  # (T, 3) int32, normals (v1-v0)x(v2-v0) point out of the face
+    triangles: np.ndarray  # (T, 3) int32, consistently wound (see `facing_camera` for the side)
     edges: np.ndarray  # (E, 2) int32, unique undirected edges (for wireframes)
     regions: dict[str, tuple[int, ...]]
 
@@ -128,6 +128,15 @@ def mediapipe_topology() -> Topology:
     regions["mouth_corners"] = (61, 291)  # right, left (outer)
     ring = np.array(sorted({tuple(sorted(e)) for e in edges}), dtype=np.int32)
     return Topology(triangles=triangles, edges=ring, regions=regions)
+
+
+def facing_camera(topology: Topology, vertices: np.ndarray) -> Topology:
+    """The same topology wound so that normals (v1-v0)x(v2-v0) point to -z (out of a frontal face)."""
+    tri = topology.triangles
+    normals = np.cross(vertices[tri[:, 1]] - vertices[tri[:, 0]], vertices[tri[:, 2]] - vertices[tri[:, 0]])
+    if (normals[:, 2] < 0).mean() >= 0.5:
+        return topology
+    return Topology(triangles=np.ascontiguousarray(tri[:, ::-1]), edges=topology.edges, regions=topology.regions)
 
 
 def mirror_map(vertices: np.ndarray) -> np.ndarray:
