@@ -23,7 +23,7 @@ from reconstruction.topology import LEFT_IRIS, NUM_MESH_VERTICES, RIGHT_IRIS, To
 
 # name -> one-line meaning; the order is the order of the coefficients.
 NAMED_CONTROLS: dict[str, str] = {
-    "jaw_open": "lower jaw rotates 15 degrees about the jaw hinge (chin about 3 cm down)",
+    "jaw_open": "lower jaw turns 15 degrees about its hinge: chin about 1.8 cm down and 1.4 cm back",
     "smile_left": "left mouth corner up 6 mm, out 5 mm, back 3 mm, cheek lifted",
     "smile_right": "right mouth corner up 6 mm, out 5 mm, back 3 mm, cheek lifted",
     "lip_pucker": "lips pushed 6 mm forward and drawn 35 % towards the mouth centre",

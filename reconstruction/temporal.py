@@ -1,20 +1,21 @@
 """Temporal clean-up of landmark tracks: short gaps filled, jitter removed without lag.
 
-The smoother is a symmetric (centred) Gaussian kernel over neighbouring frames,
-so a landmark moving at constant speed comes out exactly where it was: no lag.
-Its width adapts per landmark and frame to how fast the landmark moves: at rest
-it averages about +-3 frames (detector jitter falls roughly by half), and under
-fast motion it shrinks to a single frame, so quick head turns, blinks and lip
-closures keep their full amplitude and timing. Speeds are measured in
-interocular distances per frame, so the behaviour does not depend on resolution.
+The smoother is a bilateral filter in time: each landmark is averaged with
+itself in up to 4 frames on either side, weighted by a Gaussian of the frame
+distance *and* of how far the landmark is from where it is now. Detector
+jitter (a fraction of a pixel) is averaged away; real motion moves the
+neighbours far out of range, so they drop out and fast head turns, blinks and
+lip closures keep their full amplitude and timing. The kernel is symmetric, so
+steady motion comes out with no lag. Distances are measured in interocular
+distances, so the behaviour does not depend on resolution.
 """
 from __future__ import annotations
 
 import numpy as np
 
 RADIUS = 4  # frames on each side the kernel may reach
-SIGMA_AT_REST = 2.0  # frames
-SPEED_SCALE = 0.006  # interocular distances per frame at which the kernel has shrunk to half
+SIGMA_FRAMES = 2.0
+RANGE = 0.012  # interocular distances: about 3x mediapipe's jitter on a still face
 
 
 def fill_gaps(points: np.ndarray, valid: np.ndarray, max_gap: int) -> np.ndarray:
@@ -34,30 +35,27 @@ def fill_gaps(points: np.ndarray, valid: np.ndarray, max_gap: int) -> np.ndarray
 
 
 def smooth(points: np.ndarray, valid: np.ndarray, interocular: np.ndarray) -> np.ndarray:
-    """Zero-lag, motion-adaptive smoothing of landmark trajectories.
+    """Zero-lag, edge-preserving smoothing of landmark trajectories.
 
-    points: (F, L, C) with C >= 2; valid: (F,) bool (invalid frames neither
-    contribute nor change); interocular: (F,) pixels. Returns a new array.
+    points: (F, L, C) with C >= 2 (all channels are smoothed, the range test
+    uses x and y); valid: (F,) bool (invalid frames neither contribute nor
+    change); interocular: (F,) pixels. Returns a new array.
     """
     n = len(points)
-    xy = points[..., :2].astype(np.float64)
-    scale = np.where(valid, interocular, np.nan)[:, None]
-    speed = np.zeros(points.shape[:2])
-    if n > 2:
-        speed[1:-1] = np.linalg.norm(xy[2:] - xy[:-2], axis=-1) / 2 / scale[1:-1]
-        speed[0], speed[-1] = speed[1], speed[-2]
-    speed = np.nan_to_num(speed, nan=np.inf)
-    sigma = SIGMA_AT_REST / (1.0 + (speed / SPEED_SCALE) ** 2)
-    out = points.astype(np.float64).copy()
+    pts = np.nan_to_num(points.astype(np.float64))
+    reach = (RANGE * np.where(valid, interocular, 1.0))[:, None]  # (F, 1) pixels
+    acc = np.zeros_like(pts)
     total = np.zeros(points.shape[:2])
-    acc = np.zeros(points.shape)
     for k in range(-RADIUS, RADIUS + 1):
         lo, hi = max(0, -k), min(n, n - k)
         if lo >= hi:
             continue
-        w = np.exp(-0.5 * k * k / np.maximum(sigma[lo:hi], 1e-3) ** 2) * valid[lo + k:hi + k, None]
-        acc[lo:hi] += w[..., None] * points[lo + k:hi + k]
+        here, there = pts[lo:hi], pts[lo + k:hi + k]
+        d2 = ((there[..., :2] - here[..., :2]) ** 2).sum(-1) / reach[lo:hi] ** 2
+        w = np.exp(-0.5 * (k / SIGMA_FRAMES) ** 2 - 0.5 * d2) * valid[lo + k:hi + k, None]
+        acc[lo:hi] += w[..., None] * there
         total[lo:hi] += w
+    out = points.astype(np.float64).copy()
     ok = valid[:, None] & (total > 0)
     out[ok] = acc[ok] / total[ok][:, None]
     return out.astype(points.dtype)

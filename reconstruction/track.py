@@ -92,6 +92,6 @@ def load_track(path: str | os.PathLike) -> Track:
             arrays = {name: data[name] for name in PER_FRAME + PER_ACTOR}
     except TrackFormatError:
         raise
-    except (OSError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
+    except (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, json.JSONDecodeError) as exc:
         raise TrackFormatError(f"{path} is not a readable dvp track file ({exc}); re-run `dvp track`") from exc
     return Track(header=header, **arrays)

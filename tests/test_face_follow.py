@@ -1,0 +1,43 @@
+"""Choosing one face and following it by position."""
+import numpy as np
+import pytest
+
+from pipeline.errors import NoFaceError
+from reconstruction.face_follow import FaceFollower
+from reconstruction.landmarks import FaceDetection
+
+
+def face(cx, cy, size):
+    pts = np.array([[cx - size / 2, cy - size / 2, 0], [cx + size / 2, cy + size / 2, 0]], np.float32)
+    return FaceDetection(points=pts, box=(cx - size / 2, cy - size / 2, cx + size / 2, cy + size / 2))
+
+
+def test_largest_face_is_chosen_and_kept_when_the_detector_reorders():
+    f = FaceFollower("largest")
+    small, big = face(100, 100, 60), face(300, 100, 120)
+    assert f.update([small, big], 0) is big
+    moved = face(310, 104, 118)
+    assert f.update([moved, face(105, 100, 60)], 1) is moved
+    # The other person grows larger than ours: we still follow ours.
+    ours = face(315, 106, 118)
+    assert f.update([face(110, 100, 200), ours], 2) is ours
+
+
+def test_face_index_counts_from_the_left():
+    f = FaceFollower(1)
+    a, b, c = face(400, 100, 50), face(100, 100, 50), face(250, 100, 50)
+    assert f.update([a, b, c], 0) is c
+
+
+def test_index_beyond_the_faces_present_is_a_clear_error():
+    with pytest.raises(NoFaceError, match="has only 2"):
+        FaceFollower(5).update([face(100, 100, 50), face(300, 100, 50)], 12)
+
+
+def test_lost_face_is_not_swapped_for_another_person():
+    f = FaceFollower("largest")
+    f.update([face(100, 100, 80)], 0)
+    assert f.update([], 1) is None
+    assert f.update([face(400, 300, 80)], 2) is None  # someone else, far away
+    back = face(108, 102, 80)
+    assert f.update([face(400, 300, 80), back], 3) is back
