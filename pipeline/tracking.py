@@ -36,8 +36,8 @@ from reconstruction.temporal import RADIUS, fill_gaps, smooth
 from reconstruction.topology import NUM_MESH_VERTICES
 from reconstruction.track import Track
 
-FIT_BATCH = 256
-FILTER_CHUNK = 1024
+FIT_BATCH = 128
+FILTER_CHUNK = 256
 IDENTITY_FRAMES = 60
 ALBEDO_FRAMES = 40
 
@@ -110,6 +110,7 @@ def track_video(video: str | os.PathLike, output: str | os.PathLike, preview: st
     try:
         data, num_points, detect_s, decode_s = _detect_pass(reader, scratch_dir, opts)
         timings["decode"], timings["landmarks"] = decode_s, detect_s
+        peaks = {"landmarks": _rss_mib()}
         frames = len(data["valid"]) if data else 0
         detected = np.asarray(data["valid"]).astype(bool) if data else np.zeros(0, bool)
         if frames == 0:
@@ -121,12 +122,15 @@ def track_video(video: str | os.PathLike, output: str | os.PathLike, preview: st
         t0 = time.perf_counter()
         landmarks, valid, interpolated = _clean_landmarks(data, store, opts, model, num_points)
         timings["filtering"] = time.perf_counter() - t0
+        peaks["filtering"] = _rss_mib()
         t0 = time.perf_counter()
         actor, params, errors = _fit(landmarks, valid, data["points"], detected, store, camera, model, opts)
         timings["fitting"] = time.perf_counter() - t0
+        peaks["fitting"] = _rss_mib()
         t0 = time.perf_counter()
         albedo, sh = _light(actor, params, valid, data["colours"], store)
         timings["lighting"] = time.perf_counter() - t0
+        peaks["lighting"] = _rss_mib()
         header = {
             "source": {"file": video.name, "width": reader.width, "height": reader.height,
                        "fps": str(reader.fps), "frame_count": frames, "coded_width": reader.info.width,
@@ -148,12 +152,14 @@ def track_video(video: str | os.PathLike, output: str | os.PathLike, preview: st
         t0 = time.perf_counter()
         track.save(output)
         timings["writing"] = time.perf_counter() - t0
+        peaks["writing"] = _rss_mib()
         if preview is not None:
             t0 = time.perf_counter()
             render_preview(video, track, actor, preview, show_progress=opts.show_progress)
             timings["preview"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - started
         result = _report(video, output, frames, detected, valid, interpolated, errors, timings, actor)
+        result["peak_memory_mib_after_stage"] = {k: round(v, 1) for k, v in peaks.items()}
         if report is not None:
             _write_json(Path(report), result)
         return result
