@@ -1,8 +1,8 @@
 """Benchmark `dvp track`: frames/s per stage, whole command, peak memory; FAN for comparison.
 
 Runs the real command in a fresh process per clip (so peak memory is that
-run's own), on hdtf_aoc, lp_d9 and lp_d9 looped four times (to show that memory
-does not grow with length). Then times face-alignment's FAN landmark network on
+run's own), on every clip of the footage folder and on lp_d9 looped four times
+(to show that memory does not grow with length). Then times face-alignment's FAN landmark network on
 256x256 face crops cut from the same clips, with RANDOM weights (its real
 weights cannot be downloaded here): the timing is valid, its output is not.
 
@@ -28,6 +28,7 @@ from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
 from pipeline.video import VideoReader  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 
+FAN_CLIPS = ("hdtf_aoc.mp4", "lp_d9.mp4")
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", Path(__file__).resolve().parents[2] / "shared" / "footage"))
 
 
@@ -63,13 +64,13 @@ def main() -> None:
         looped = folder / "lp_d9_x4.mp4"
         subprocess.run([ffmpeg_path(), "-v", "error", "-stream_loop", "3", "-i", str(args.footage / "lp_d9.mp4"),
                         "-c", "copy", str(looped)], check=True)
-        clips = [args.footage / "hdtf_aoc.mp4", args.footage / "lp_d9.mp4", looped]
+        clips = sorted(args.footage.glob("*.mp4")) + [looped]
         rows = []
         fan = {}
         for clip in clips:
             rep = run_track(clip, folder)
             rows.append((clip.name, rep))
-            if clip != looped:
+            if clip.name in FAN_CLIPS:
                 try:
                     from reconstruction.landmarks_fan import fan_network_fps
 
@@ -78,6 +79,12 @@ def main() -> None:
                     fan[clip.name] = f"n/a ({exc.__class__.__name__})"
     fps = lambda r, k: f"{r['frames_per_second'][k]:.0f}"  # noqa: E731
     print(f"dvp track on {os.cpu_count()} CPU cores, torch threads {torch.get_num_threads()}\n")
+    print("| clip | frames | size (square px) | valid | interpolated | NME | reprojection px |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in rows:
+        print(f"| {name} | {r['frames']} | {r['size']} | {r['valid_ratio']:.3f} | {r['interpolated_frames']} | "
+              f"{r['nme']:.4f} | {r['reprojection_error_px']:.2f} |")
+    print()
     print("| clip | frames | size (square px) | decode fps | landmarks fps | fitting fps | whole command fps | peak memory MiB | FAN fps (random weights) |")
     print("|---|---|---|---|---|---|---|---|---|")
     for name, r in rows:

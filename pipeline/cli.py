@@ -59,14 +59,44 @@ def _run_track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_demo(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("demo", help="run the main job on inputs that need no download",
+                       description="Track a clip made from scikit-image's astronaut portrait (moved rigidly), "
+                                   "and the real clips in ../shared/footage (or $DVP_FOOTAGE) when present.")
+    p.add_argument("-o", "--output", default="demo_out", help="folder for the results (default demo_out)")
+
+
+def _run_demo(args: argparse.Namespace) -> int:
+    import os
+    from pathlib import Path
+
+    from pipeline.demo import astronaut_clip
+    from pipeline.tracking import track_video
+
+    out = Path(args.output)
+    out.mkdir(parents=True, exist_ok=True)
+    videos = [out / "astronaut.mp4"]
+    astronaut_clip(videos[0])
+    footage = Path(os.environ.get("DVP_FOOTAGE", "../shared/footage"))
+    if (footage / "hdtf_aoc.mp4").is_file():
+        videos.append(footage / "hdtf_aoc.mp4")
+    for video in videos:
+        stem = out / video.stem
+        report = track_video(video, f"{stem}.track.npz", preview=f"{stem}.preview.mp4", report=f"{stem}.report.json")
+        print(f"{video.name}: {report['valid_frames']}/{report['frames']} frames fitted, NME {report['nme']:.4f}, "
+              f"{report['frames_per_second']['total']:.0f} frames/s -> {stem}.track.npz, {stem}.preview.mp4")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dvp", description="Deep Video Portraits: reenactment and dubbing of real video.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_track(sub)
+    _add_demo(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     try:
-        return {"track": _run_track}[args.command](args)
+        return {"track": _run_track, "demo": _run_demo}[args.command](args)
     except DvpError as exc:
         print(f"dvp {args.command}: error: {exc}", file=sys.stderr)
         return 2
