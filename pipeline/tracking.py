@@ -27,7 +27,7 @@ from pipeline.overlay import draw_overlay
 from pipeline.progress import progress
 from pipeline.video import VideoReader, VideoWriter
 from reconstruction.camera import PinholeCamera
-from reconstruction.face_follow import FaceFollower
+from reconstruction.face_follow import FaceTracker
 from reconstruction.face_model import FaceModel, default_model
 from reconstruction.fitting import ActorModel, FrameParams, estimate_identity, fit_frames, interocular_px
 from reconstruction.illumination import facing, fit_albedo, fit_lighting, vertex_normals
@@ -180,9 +180,8 @@ def _timed(items, clock: list[float]):
 
 
 def _detect_pass(reader: VideoReader, folder: Path, opts: TrackOptions):
-    detector = create_detector(opts.backend, max_faces=opts.max_faces)
-    follower = FaceFollower(opts.face)
-    num_points = detector.num_points
+    tracker = FaceTracker(lambda n: create_detector(opts.backend, max_faces=n), opts.face, opts.max_faces)
+    num_points = tracker.detector.num_points
     scratch = _Scratch(folder, {"points": ((num_points, 3), "float32"),
                                 "colours": ((NUM_MESH_VERTICES, 3), "uint8"), "valid": ((), "uint8")})
     decode_clock = [0.0]
@@ -192,13 +191,13 @@ def _detect_pass(reader: VideoReader, folder: Path, opts: TrackOptions):
     try:
         frames = progress(_timed(reader, decode_clock), reader.frame_count, "landmarks", opts.show_progress)
         for index, frame in enumerate(frames):
-            face = follower.update(detector.detect(frame), index)
+            face = tracker.update(frame, index)
             if face is None:
                 scratch.append(points=missing, colours=no_colour, valid=np.uint8(0))
             else:
                 scratch.append(points=face.points, colours=_sample_colours(frame, face.points), valid=np.uint8(1))
     finally:
-        detector.close()
+        tracker.close()
         reader.close()
     detect_s = time.perf_counter() - started - decode_clock[0]
     return scratch.finish(), num_points, detect_s, decode_clock[0]

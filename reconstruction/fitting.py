@@ -159,7 +159,7 @@ def initial_params(actor: ActorModel, observed: np.ndarray) -> FrameParams:
 
 
 def fit_frames(actor: ActorModel, observed: np.ndarray, init: FrameParams | None = None,
-               iterations: int = 5) -> FrameParams:
+               iterations: int = 4) -> FrameParams:
     """Fit pose, expression and gaze to landmarks (B, L, >=2) in pixels. Frames are independent."""
     params = init if init is not None else initial_params(actor, observed)
     f = actor.camera.focal

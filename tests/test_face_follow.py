@@ -41,3 +41,38 @@ def test_lost_face_is_not_swapped_for_another_person():
     assert f.update([face(400, 300, 80)], 2) is None  # someone else, far away
     back = face(108, 102, 80)
     assert f.update([face(400, 300, 80), back], 3) is back
+
+
+class ScriptedDetector:
+    """Returns, per frame, the faces a script gives for its max_faces setting."""
+
+    def __init__(self, script, max_faces, log):
+        self.script, self.max_faces = script, max_faces
+        log.append(max_faces)
+
+    def detect(self, frame):
+        return self.script(int(frame[0, 0, 0]), self.max_faces)  # the frame's value is its index
+
+    def close(self):
+        pass
+
+
+def test_tracker_takes_the_single_face_fast_path_and_falls_back_when_another_person_appears():
+    from reconstruction.face_follow import SINGLE_FACE_AFTER, FaceTracker
+
+    ours, other = face(100, 100, 80), face(400, 100, 80)
+
+    def script(i, max_faces):
+        if i < 20:
+            return [ours]
+        # From frame 20 a second person is there, and a one-face detector latches onto them.
+        return [other] if max_faces == 1 else [other, ours]
+
+    log = []
+    tracker = FaceTracker(lambda n: ScriptedDetector(script, n, log), "largest", max_faces=3)
+    frames = [np.full((2, 2, 3), i, np.uint8) for i in range(30)]
+    got = [tracker.update(f, i) for i, f in enumerate(frames)]
+    assert log[:2] == [3, 1], "switched to one face after a run of single-face frames"
+    assert tracker.single is False and log[-1] == 3, "switched back when the one face was someone else"
+    assert all(g is ours for g in got), "our actor is never lost or swapped"
+    assert SINGLE_FACE_AFTER < 20
