@@ -116,3 +116,22 @@ def test_truncated_footage_clip_is_refused(footage, tmp_path, capsys):
     assert main(["track", str(cut), "-o", str(tmp_path / "o.npz"), "-q"]) == 2
     assert "cut.mp4" in capsys.readouterr().err
     assert not (tmp_path / "o.npz").exists()
+
+
+def test_lost_frames_are_interpolated_or_marked_invalid(tmp_path):
+    """Frames 10-12 blank (a short gap: filled), frames 20-29 blank (too long: left invalid)."""
+    from pipeline.demo import astronaut_motion
+
+    path = tmp_path / "gaps.mp4"
+    with VideoWriter(path, 25, 384, 384) as w:
+        for i, (roll, dx, dy, zoom) in enumerate(astronaut_motion(36)):
+            blank = 10 <= i <= 12 or 20 <= i <= 29
+            w.write(np.zeros((384, 384, 3), np.uint8) if blank else astronaut_frame(roll, dx, dy, zoom))
+    report = tmp_path / "r.json"
+    assert main(["track", str(path), "-o", str(tmp_path / "t.npz"), "--report", str(report), "--max-gap", "5",
+                 "-q"]) == 0
+    rep = json.loads(report.read_text())
+    assert rep["interpolated_frames"] == 3 and rep["invalid_frames"] == 10 and rep["detected_frames"] == 23
+    track = load_track(tmp_path / "t.npz")
+    assert track.interpolated[10:13].all() and track.valid[10:13].all()
+    assert not track.valid[20:30].any() and np.isnan(track.rotation[20:30]).all()
