@@ -6,7 +6,6 @@ following one face through the shot is `reconstruction.face_follow`'s job.
 """
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -68,8 +67,6 @@ class MediaPipeDetector:
 
     def __init__(self, max_faces: int = 3, min_detection_confidence: float = 0.5,
                  min_tracking_confidence: float = 0.5):
-        os.environ.setdefault("GLOG_minloglevel", "2")  # mediapipe's C++ start-up chatter
-        os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
         try:
             from mediapipe.python.solutions import face_mesh
         except Exception as exc:  # pragma: no cover - depends on the install
