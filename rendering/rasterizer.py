@@ -1,0 +1,163 @@
+"""A vectorised triangle rasteriser in PyTorch that returns PyTorch3D-style fragments.
+
+Why not PyTorch3D: no package of it installs here, and its CPU rasteriser manages
+about 6 frames/s on the face mesh at 256 x 256 where this one does hundreds.
+`rendering.pytorch3d_backend` uses the real thing when it is importable.
+
+How: every triangle is projected, and the pixels of its bounding box are tested
+at once with edge functions; triangles are grouped by box size (powers of two)
+so a few large triangles do not pad all the small ones, and groups are cut into
+chunks so memory stays bounded. Pixel
+centres sit at (x + 0.5, y + 0.5). A pixel exactly on an edge belongs to one of
+the two triangles sharing it, by a fixed rule on the edge's direction, and each
+edge is evaluated from its lower-indexed vertex so that both neighbours compute
+exactly opposite values: no cracks, no double coverage. Depth is interpolated
+perspective-correctly and the nearest candidate per pixel wins (scatter-min), ties
+going to the lower face index. Back faces (clockwise on screen) are dropped when
+`cull_backfaces` is set (front faces are wound so that (v1 - v0) x (v2 - v0)
+points at the camera, as the face mesh is), otherwise rasterised like front faces.
+
+Output (PyTorch3D's `Fragments` layout, K = 1 face per pixel), in image order:
+row 0 at the top, column 0 at the left (OpenCV's pixel grid):
+  pix_to_face (N, H, W, 1) int64, index into the packed faces (frame n's faces
+      are offset by n * F), -1 for background;
+  zbuf (N, H, W, 1) camera-space depth, -1 for background;
+  bary_coords (N, H, W, 1, 3) perspective-correct barycentrics, -1 for background;
+  dists (N, H, W, 1) signed distance to the nearest edge of the face in NDC units
+      (2 / image size per pixel; negative inside), -1 for background.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+
+MAX_CANDIDATE_PIXELS = 1 << 22  # pixel tests per chunk: bounds memory whatever the triangle sizes
+
+
+@dataclass
+class Fragments:
+    pix_to_face: torch.Tensor
+    zbuf: torch.Tensor
+    bary_coords: torch.Tensor
+    dists: torch.Tensor
+    faces_per_mesh: int
+
+    @property
+    def face_index(self) -> torch.Tensor:
+        """(N, H, W) face index within each frame's own mesh, -1 for background."""
+        p = self.pix_to_face[..., 0]
+        return torch.where(p >= 0, p % max(self.faces_per_mesh, 1), p)
+
+
+def _edge(ax, ay, bx, by, px, py):
+    """Twice the signed area of (a, b, p)."""
+    return (px - ax) * (by - ay) - (py - ay) * (bx - ax)
+
+
+def rasterize(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, height: int, width: int,
+              cull_backfaces: bool = False) -> Fragments:
+    """Rasterise N meshes that share one face list.
+
+    pixels: (N, V, 2) projected vertex positions in pixels (x right, y down);
+    depth: (N, V) camera-space depth (> 0 in front of the camera);
+    faces: (F, 3) int64 vertex indices.
+    """
+    n, f = pixels.shape[0], faces.shape[0]
+    dt = pixels.dtype
+    faces = faces.long()
+    tri = pixels[:, faces]  # (N, F, 3, 2)
+    tri_z = depth[:, faces]  # (N, F, 3)
+    area = _edge(*(tri[..., i, j] for i in range(3) for j in range(2)))
+    visible = (area.abs() > 1e-12) & (tri_z > 1e-6).all(-1)
+    if cull_backfaces:
+        visible &= area > 0  # front: (v1 - v0) x (v2 - v0) points at the camera, as the face mesh is wound
+    lo_x = torch.clamp(torch.ceil(tri[..., 0].amin(-1) - 0.5), 0, width)
+    hi_x = torch.clamp(torch.floor(tri[..., 0].amax(-1) - 0.5), -1, width - 1)
+    lo_y = torch.clamp(torch.ceil(tri[..., 1].amin(-1) - 0.5), 0, height)
+    hi_y = torch.clamp(torch.floor(tri[..., 1].amax(-1) - 0.5), -1, height - 1)
+    span_x, span_y = hi_x - lo_x + 1, hi_y - lo_y + 1
+    visible &= (span_x > 0) & (span_y > 0)
+    out = _empty(n, height, width, dt, f)
+    bn, bf = visible.nonzero(as_tuple=True)
+    if len(bn) == 0:
+        return out
+    boxes = (lo_x[bn, bf], lo_y[bn, bf], hi_x[bn, bf], hi_y[bn, bf])
+    size = torch.maximum(span_x[bn, bf], span_y[bn, bf])
+    bucket = torch.ceil(torch.log2(size)).long()  # triangles of similar size are padded together
+    parts = []
+    for level in bucket.unique().tolist():
+        members = (bucket == level).nonzero(as_tuple=True)[0]
+        side = 1 << level
+        chunk = max(1, MAX_CANDIDATE_PIXELS // (side * side))
+        for start in range(0, len(members), chunk):
+            sel = members[start:start + chunk]
+            t, rows, cols, lam, dist = _cover(tri[bn[sel], bf[sel]], area[bn[sel], bf[sel]], faces[bf[sel]],
+                                              [b[sel] for b in boxes], side)
+            parts.append((sel[t], rows, cols, lam, dist))
+    cand, yy, xx, lam, dist = (torch.cat(x) for x in zip(*parts))
+    frame, face_id = bn[cand], bf[cand]
+    inv_z = lam / tri_z[frame, face_id]  # perspective-correct: interpolate 1/z
+    z = 1.0 / inv_z.sum(-1)
+    bary = inv_z * z[:, None]
+    pix = (frame * height + yy) * width + xx
+    zmin = torch.full((n * height * width,), float("inf"), dtype=dt).scatter_reduce(0, pix, z, "amin")
+    nearest = z <= zmin[pix]
+    first = torch.full((n * height * width,), torch.iinfo(torch.int64).max, dtype=torch.int64).scatter_reduce(
+        0, pix[nearest], face_id[nearest], "amin")
+    win = nearest & (face_id == first[pix])
+    p = pix[win]
+    out.pix_to_face.view(-1)[p] = face_id[win] + frame[win] * f
+    out.zbuf.view(-1)[p] = z[win]
+    out.bary_coords.view(-1, 3)[p] = bary[win]
+    out.dists.view(-1)[p] = dist[win] * (2.0 / max(height, width))
+    return out
+
+
+def _cover(v, area, vidx, box, side):
+    """Pixels covered by a group of triangles padded to side x side boxes.
+
+    Returns candidate index, pixel row, pixel column, screen barycentrics and
+    signed distance (pixels, negative inside) for every covered pixel.
+    """
+    dt = v.dtype
+    lo_x, lo_y, hi_x, hi_y = box
+    off = torch.arange(side, dtype=dt)
+    px = lo_x[:, None, None] + off[None, None, :]
+    py = lo_y[:, None, None] + off[None, :, None]
+    inside = (px <= hi_x[:, None, None]) & (py <= hi_y[:, None, None])
+    cx, cy = px + 0.5, py + 0.5
+    sign = torch.sign(area)
+    ws = []
+    for i in range(3):  # edge i is opposite vertex i
+        ia, ib = (i + 1) % 3, (i + 2) % 3
+        # Evaluate each edge from its lower-indexed vertex, so neighbours get exactly opposite values.
+        swap = vidx[:, ia] > vidx[:, ib]
+        a = torch.where(swap[:, None], v[:, ib], v[:, ia])
+        b = torch.where(swap[:, None], v[:, ia], v[:, ib])
+        flip = torch.where(swap, -sign, sign)[:, None, None]
+        w = _edge(a[:, 0, None, None], a[:, 1, None, None], b[:, 0, None, None], b[:, 1, None, None], cx, cy) * flip
+        # On the edge itself, a pixel goes to the triangle for which the edge runs up, or right if level.
+        d = (v[:, ib] - v[:, ia]) * sign[:, None]
+        owns = (d[:, 1] < 0) | ((d[:, 1] == 0) & (d[:, 0] > 0))
+        inside = inside & ((w > 0) | ((w == 0) & owns[:, None, None]))
+        ws.append(w)
+    t, yy, xx = inside.nonzero(as_tuple=True)
+    w = torch.stack([x[t, yy, xx] for x in ws], -1)
+    lam = w / area.abs()[t, None]
+    lengths = torch.stack([(v[t, (i + 2) % 3] - v[t, (i + 1) % 3]).norm(dim=-1) for i in range(3)], -1)
+    dist = -(w / lengths.clamp_min(1e-12)).amin(-1)
+    rows = (lo_y[t] + yy).long()
+    cols = (lo_x[t] + xx).long()
+    return t, rows, cols, lam, dist
+
+
+def _empty(n: int, h: int, w: int, dt, faces: int) -> Fragments:
+    return Fragments(
+        pix_to_face=torch.full((n, h, w, 1), -1, dtype=torch.int64),
+        zbuf=torch.full((n, h, w, 1), -1.0, dtype=dt),
+        bary_coords=torch.full((n, h, w, 1, 3), -1.0, dtype=dt),
+        dists=torch.full((n, h, w, 1), -1.0, dtype=dt),
+        faces_per_mesh=faces,
+    )
