@@ -272,12 +272,14 @@ def _light(actor: ActorModel, params: dict, valid: np.ndarray, colours, store: _
 
     sample = idx[np.linspace(0, len(idx) - 1, min(ALBEDO_FRAMES, len(idx))).astype(int)]
     normals, mask = geometry(sample)
-    albedo = fit_albedo(np.asarray(colours[sample], dtype=np.float64) / 255.0, normals, mask)
+    albedo = np.zeros((actor.model.num_vertices, 3))  # the iris points have no colour of their own
+    albedo[:NUM_MESH_VERTICES] = fit_albedo(np.asarray(colours[sample], dtype=np.float64) / 255.0, normals, mask)
     sh = store.new_array("sh", (n, 9, 3))
     for i in range(0, len(idx), FIT_BATCH):
         batch = idx[i:i + FIT_BATCH]
         normals, mask = geometry(batch)
-        sh[batch] = fit_lighting(albedo, np.asarray(colours[batch], dtype=np.float64) / 255.0, normals, mask)
+        sh[batch] = fit_lighting(albedo[:NUM_MESH_VERTICES], np.asarray(colours[batch], dtype=np.float64) / 255.0,
+                                 normals, mask)
     return albedo, sh
 
 

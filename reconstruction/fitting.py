@@ -248,3 +248,28 @@ def estimate_identity(model: FaceModel, camera: PinholeCamera, landmarks: np.nda
         updated[verts] = np.median(expr_free, axis=0)
         identity = model.normalise_identity(updated)
     return identity
+
+
+def actor_from_track(track, model: FaceModel | None = None) -> ActorModel:
+    """The fitted actor of a Track, refusing a track made with another face model."""
+    from pipeline.errors import TrackFormatError
+    from reconstruction.face_model import default_model
+
+    model = model or default_model()
+    info = track.header["model"]
+    if (info["name"], info["version"]) != (model.name, model.version):
+        raise TrackFormatError(
+            f"the track was fitted with face model {info['name']} v{info['version']}, but this dvp uses "
+            f"{model.name} v{model.version}; re-run `dvp track` on the video")
+    camera = PinholeCamera(**track.header["camera"])
+    detector = track.header["detector"]
+    return ActorModel.build(model, track.identity.astype(np.float64), camera, detector["backend"],
+                            detector["num_points"])
+
+
+def track_params(track, frames: np.ndarray) -> FrameParams:
+    """The fitted parameters of some frames of a Track, as float64."""
+    return FrameParams(rotation=track.rotation[frames].astype(np.float64),
+                       translation=track.translation[frames].astype(np.float64),
+                       expression=track.expression[frames].astype(np.float64),
+                       gaze=track.gaze[frames].astype(np.float64))

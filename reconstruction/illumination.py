@@ -15,15 +15,22 @@ import numpy as np
 MIN_FACING = 0.25  # cosine between normal and view direction below which a vertex is ignored
 
 
-def sh_basis(normals: np.ndarray) -> np.ndarray:
-    """The 9 real SH basis functions (..., 9) for unit normals (..., 3)."""
+def sh_basis(normals):
+    """The 9 real SH basis functions (..., 9) for unit normals (..., 3); numpy arrays or torch tensors."""
     x, y, z = normals[..., 0], normals[..., 1], normals[..., 2]
-    return np.stack([
-        0.282095 * np.ones_like(x),
+    stack = np.stack if isinstance(normals, np.ndarray) else _torch_stack
+    return stack([
+        0.282095 * (x * 0 + 1),
         0.488603 * y, 0.488603 * z, 0.488603 * x,
         1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1),
         1.092548 * x * z, 0.546274 * (x * x - y * y),
     ], axis=-1)
+
+
+def _torch_stack(items, axis):
+    import torch
+
+    return torch.stack(items, dim=axis)
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:

@@ -24,7 +24,8 @@ row 0 at the top, column 0 at the left (OpenCV's pixel grid):
   zbuf (N, H, W, 1) camera-space depth, -1 for background;
   bary_coords (N, H, W, 1, 3) perspective-correct barycentrics, -1 for background;
   dists (N, H, W, 1) signed distance to the nearest edge of the face in NDC units
-      (2 / image size per pixel; negative inside), -1 for background.
+      (2 / image size per pixel; negative inside), -1 for background; computed
+      only with `with_dists=True` (None otherwise), since shading does not need it.
 """
 from __future__ import annotations
 
@@ -34,6 +35,7 @@ import torch
 
 
 MAX_CANDIDATE_PIXELS = 1 << 22  # pixel tests per chunk: bounds memory whatever the triangle sizes
+MIN_BOX = 4  # boxes narrower than 4 pixels are padded to 4: fewer, larger groups
 
 
 @dataclass
@@ -41,7 +43,7 @@ class Fragments:
     pix_to_face: torch.Tensor
     zbuf: torch.Tensor
     bary_coords: torch.Tensor
-    dists: torch.Tensor
+    dists: torch.Tensor | None  # None unless asked for (`with_dists=True`)
     faces_per_mesh: int
 
     @property
@@ -56,8 +58,9 @@ def _edge(ax, ay, bx, by, px, py):
     return (px - ax) * (by - ay) - (py - ay) * (bx - ax)
 
 
+
 def rasterize(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, height: int, width: int,
-              cull_backfaces: bool = False) -> Fragments:
+              cull_backfaces: bool = False, with_dists: bool = False) -> Fragments:
     """Rasterise N meshes that share one face list.
 
     pixels: (N, V, 2) projected vertex positions in pixels (x right, y down);
@@ -65,6 +68,8 @@ def rasterize(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, he
     faces: (F, 3) int64 vertex indices.
     """
     n, f = pixels.shape[0], faces.shape[0]
+    if f >= 1 << 24:
+        raise ValueError(f"at most {1 << 24} faces per mesh, not {f}")
     dt = pixels.dtype
     faces = faces.long()
     tri = pixels[:, faces]  # (N, F, 3, 2)
@@ -79,85 +84,99 @@ def rasterize(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, he
     hi_y = torch.clamp(torch.floor(tri[..., 1].amax(-1) - 0.5), -1, height - 1)
     span_x, span_y = hi_x - lo_x + 1, hi_y - lo_y + 1
     visible &= (span_x > 0) & (span_y > 0)
-    out = _empty(n, height, width, dt, f)
+    out = _empty(n, height, width, dt, f, with_dists)
     bn, bf = visible.nonzero(as_tuple=True)
     if len(bn) == 0:
         return out
     boxes = (lo_x[bn, bf], lo_y[bn, bf], hi_x[bn, bf], hi_y[bn, bf])
-    size = torch.maximum(span_x[bn, bf], span_y[bn, bf])
-    bucket = torch.ceil(torch.log2(size)).long()  # triangles of similar size are padded together
+    # Triangles whose boxes round up to the same power-of-two width and height are padded together.
+    # Boxes are padded to powers of two (at least MIN_BOX) and grouped by padded width and height.
+    pad_x, pad_y = _padded(span_x[bn, bf]), _padded(span_y[bn, bf])
+    bucket = pad_x * 65536 + pad_y
     parts = []
-    for level in bucket.unique().tolist():
-        members = (bucket == level).nonzero(as_tuple=True)[0]
-        side = 1 << level
-        chunk = max(1, MAX_CANDIDATE_PIXELS // (side * side))
+    for key in bucket.unique().tolist():
+        members = (bucket == key).nonzero(as_tuple=True)[0]
+        side_x, side_y = key // 65536, key % 65536
+        chunk = max(1, MAX_CANDIDATE_PIXELS // (side_x * side_y))
         for start in range(0, len(members), chunk):
             sel = members[start:start + chunk]
             t, rows, cols, lam, dist = _cover(tri[bn[sel], bf[sel]], area[bn[sel], bf[sel]], faces[bf[sel]],
-                                              [b[sel] for b in boxes], side)
+                                              [b[sel] for b in boxes], side_x, side_y, with_dists)
             parts.append((sel[t], rows, cols, lam, dist))
-    cand, yy, xx, lam, dist = (torch.cat(x) for x in zip(*parts))
+    cand, yy, xx, lam = (torch.cat(x) for x in list(zip(*parts))[:4])
+    dist = torch.cat([part[4] for part in parts]) if with_dists else None
     frame, face_id = bn[cand], bf[cand]
     inv_z = lam / tri_z[frame, face_id]  # perspective-correct: interpolate 1/z
     z = 1.0 / inv_z.sum(-1)
     bary = inv_z * z[:, None]
     pix = (frame * height + yy) * width + xx
-    zmin = torch.full((n * height * width,), float("inf"), dtype=dt).scatter_reduce(0, pix, z, "amin")
-    nearest = z <= zmin[pix]
-    first = torch.full((n * height * width,), torch.iinfo(torch.int64).max, dtype=torch.int64).scatter_reduce(
-        0, pix[nearest], face_id[nearest], "amin")
-    win = nearest & (face_id == first[pix])
+    # One scatter-min decides depth and ties: the bits of a positive float32 sort like the number,
+    # so (depth bits, face index) packed in an int64 orders by depth first, then face index.
+    key = (z.float().view(torch.int32).long() << 24) | face_id
+    best = torch.full((n * height * width,), torch.iinfo(torch.int64).max, dtype=torch.int64).scatter_reduce(
+        0, pix, key, "amin")
+    win = key == best[pix]
     p = pix[win]
     out.pix_to_face.view(-1)[p] = face_id[win] + frame[win] * f
     out.zbuf.view(-1)[p] = z[win]
     out.bary_coords.view(-1, 3)[p] = bary[win]
-    out.dists.view(-1)[p] = dist[win] * (2.0 / max(height, width))
+    if with_dists:
+        out.dists.view(-1)[p] = dist[win] * (2.0 / max(height, width))
     return out
 
 
-def _cover(v, area, vidx, box, side):
-    """Pixels covered by a group of triangles padded to side x side boxes.
+def _padded(span: torch.Tensor) -> torch.Tensor:
+    """The smallest power of two, at least MIN_BOX, that holds each span."""
+    return (2 ** torch.ceil(torch.log2(span.clamp_min(MIN_BOX)) - 1e-9)).long()
+
+
+def _cover(v, area, vidx, box, side_x, side_y, with_dists):
+    """Pixels covered by a group of triangles padded to side_x x side_y boxes.
 
     Returns candidate index, pixel row, pixel column, screen barycentrics and
     signed distance (pixels, negative inside) for every covered pixel.
     """
     dt = v.dtype
     lo_x, lo_y, hi_x, hi_y = box
-    off = torch.arange(side, dtype=dt)
-    px = lo_x[:, None, None] + off[None, None, :]
-    py = lo_y[:, None, None] + off[None, :, None]
+    px = lo_x[:, None, None] + torch.arange(side_x, dtype=dt)[None, None, :]
+    py = lo_y[:, None, None] + torch.arange(side_y, dtype=dt)[None, :, None]
     inside = (px <= hi_x[:, None, None]) & (py <= hi_y[:, None, None])
     cx, cy = px + 0.5, py + 0.5
     sign = torch.sign(area)
     ws = []
     for i in range(3):  # edge i is opposite vertex i
         ia, ib = (i + 1) % 3, (i + 2) % 3
-        # Evaluate each edge from its lower-indexed vertex, so neighbours get exactly opposite values.
+        # The edge as a linear function w = A x + B y + C, set up from its lower-indexed vertex:
+        # the neighbour sharing the edge gets exactly -A, -B, -C, hence exactly -w.
         swap = vidx[:, ia] > vidx[:, ib]
         a = torch.where(swap[:, None], v[:, ib], v[:, ia])
         b = torch.where(swap[:, None], v[:, ia], v[:, ib])
-        flip = torch.where(swap, -sign, sign)[:, None, None]
-        w = _edge(a[:, 0, None, None], a[:, 1, None, None], b[:, 0, None, None], b[:, 1, None, None], cx, cy) * flip
+        flip = torch.where(swap, -sign, sign)
+        coef_a, coef_b = (b[:, 1] - a[:, 1]) * flip, (a[:, 0] - b[:, 0]) * flip
+        coef_c = -(coef_a * a[:, 0] + coef_b * a[:, 1])
+        w = coef_a[:, None, None] * cx + coef_b[:, None, None] * cy + coef_c[:, None, None]
         # On the edge itself, a pixel goes to the triangle for which the edge runs up, or right if level.
         d = (v[:, ib] - v[:, ia]) * sign[:, None]
         owns = (d[:, 1] < 0) | ((d[:, 1] == 0) & (d[:, 0] > 0))
-        inside = inside & ((w > 0) | ((w == 0) & owns[:, None, None]))
+        inside &= (w > 0) | ((w == 0) & owns[:, None, None])
         ws.append(w)
     t, yy, xx = inside.nonzero(as_tuple=True)
-    w = torch.stack([x[t, yy, xx] for x in ws], -1)
-    lam = w / area.abs()[t, None]
-    lengths = torch.stack([(v[t, (i + 2) % 3] - v[t, (i + 1) % 3]).norm(dim=-1) for i in range(3)], -1)
-    dist = -(w / lengths.clamp_min(1e-12)).amin(-1)
+    w = torch.stack([x[t, yy, xx] for x in ws[:2]], -1) / area.abs()[t, None]
+    lam = torch.cat([w, 1 - w.sum(-1, keepdim=True)], -1)  # barycentrics sum to one
+    dist = None
+    if with_dists:
+        lengths = torch.stack([(v[:, (i + 2) % 3] - v[:, (i + 1) % 3]).norm(dim=-1) for i in range(3)], -1)
+        dist = -(lam * area.abs()[t, None] / lengths[t].clamp_min(1e-12)).amin(-1)
     rows = (lo_y[t] + yy).long()
     cols = (lo_x[t] + xx).long()
     return t, rows, cols, lam, dist
 
 
-def _empty(n: int, h: int, w: int, dt, faces: int) -> Fragments:
+def _empty(n: int, h: int, w: int, dt, faces: int, with_dists: bool) -> Fragments:
     return Fragments(
         pix_to_face=torch.full((n, h, w, 1), -1, dtype=torch.int64),
         zbuf=torch.full((n, h, w, 1), -1.0, dtype=dt),
         bary_coords=torch.full((n, h, w, 1, 3), -1.0, dtype=dt),
-        dists=torch.full((n, h, w, 1), -1.0, dtype=dt),
+        dists=torch.full((n, h, w, 1), -1.0, dtype=dt) if with_dists else None,
         faces_per_mesh=faces,
     )

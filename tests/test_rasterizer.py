@@ -41,7 +41,7 @@ def test_matches_brute_force_on_random_meshes(seed):
     faces = rng.integers(0, nv, (nf, 3))
     faces = faces[(faces[:, 0] != faces[:, 1]) & (faces[:, 1] != faces[:, 2]) & (faces[:, 0] != faces[:, 2])]
     ref_face, ref_bary, ref_z = brute_force(pixels, depth, faces, h, w)
-    fr = rasterize(torch.tensor(pixels)[None], torch.tensor(depth)[None], torch.tensor(faces), h, w)
+    fr = rasterize(torch.tensor(pixels)[None], torch.tensor(depth)[None], torch.tensor(faces), h, w, with_dists=True)
     got = fr.pix_to_face[0, ..., 0].numpy()
     covered = ref_face >= 0
     assert covered.sum() > 500
@@ -49,7 +49,9 @@ def test_matches_brute_force_on_random_meshes(seed):
     assert (got[~covered] == -1).mean() >= 0.999
     same = covered & (got == ref_face)
     assert np.abs(fr.bary_coords[0, ..., 0, :].numpy()[same] - ref_bary[same]).max() < 1e-4
-    assert np.abs(fr.zbuf[0, ..., 0].numpy()[same] - ref_z[same]).max() < 1e-6 * 10
+    assert np.abs(fr.zbuf[0, ..., 0].numpy()[same] - ref_z[same]).max() < 1e-5
+    d = fr.dists[0, ..., 0].numpy()
+    assert (d[covered & same] <= 0).all() and (d[~covered & (got == -1)] == -1).all()
 
 
 def _grid_mesh(n, cell, origin):

@@ -1,0 +1,51 @@
+"""Choosing a rasteriser: the built-in one or PyTorch3D, behind one call.
+
+Both take camera-space vertices (OpenCV frame: x right, y down, z forward) and
+a pinhole camera, and return `Fragments` in image order. `auto` picks PyTorch3D
+only when it is importable *and* a CUDA device is there: on a CPU the built-in
+rasteriser is far faster (PyTorch3D 0.7.9's CPU rasteriser measured about 6
+frames/s on this face mesh at 256 x 256).
+"""
+from __future__ import annotations
+
+import torch
+
+from pipeline.errors import BackendUnavailableError
+from reconstruction.camera import PinholeCamera
+from rendering.rasterizer import Fragments, rasterize
+
+CHOICES = ("auto", "builtin", "pytorch3d")
+
+
+def pytorch3d_available() -> bool:
+    try:
+        import pytorch3d  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def resolve(name: str) -> str:
+    """The backend `name` stands for here: 'builtin' or 'pytorch3d'."""
+    if name not in CHOICES:
+        raise ValueError(f"unknown rasteriser {name!r}; choose one of {', '.join(CHOICES)}")
+    if name == "auto":
+        return "pytorch3d" if pytorch3d_available() and torch.cuda.is_available() else "builtin"
+    if name == "pytorch3d" and not pytorch3d_available():
+        raise BackendUnavailableError(
+            "--rasterizer pytorch3d needs the pytorch3d package, which is not installed here; install it "
+            "(see pytorch3d's INSTALL.md for a build matching your torch and CUDA) or use --rasterizer builtin")
+    return name
+
+
+def rasterize_mesh(vertices: torch.Tensor, faces: torch.Tensor, camera: PinholeCamera, height: int, width: int,
+                   backend: str = "builtin", cull_backfaces: bool = False, with_dists: bool = False) -> Fragments:
+    """Rasterise N meshes (N, V, 3) sharing `faces` (F, 3) as seen by `camera` at height x width."""
+    if resolve(backend) == "pytorch3d":
+        from rendering.pytorch3d_backend import rasterize_pytorch3d
+
+        return rasterize_pytorch3d(vertices, faces, camera, height, width, cull_backfaces)
+    z = vertices[..., 2]
+    pixels = camera.focal * vertices[..., :2] / z.clamp_min(1e-9)[..., None] + torch.tensor(
+        [camera.cx, camera.cy], dtype=vertices.dtype)
+    return rasterize(pixels, z, faces, height, width, cull_backfaces, with_dists)

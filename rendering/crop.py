@@ -1,0 +1,68 @@
+"""One fixed square crop per shot, holding the head through its whole range of motion.
+
+The network sees the same window on the frame throughout a shot (as in Deep
+Video Portraits), so the crop is the union of the fitted face's image boxes
+over every valid frame, widened for hair (half a face above) and for neck and
+ears (a quarter face on the other sides), then made square. Boxes are whole
+pixels of the source frame and may reach past its edges, which are padded with
+black. The box is stored with every output so results can be composited back.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import cv2
+import numpy as np
+
+from reconstruction.camera import PinholeCamera
+from reconstruction.fitting import ActorModel, track_params
+from reconstruction.topology import NUM_MESH_VERTICES
+
+TOP_MARGIN = 0.5  # face sizes above the face (hair)
+SIDE_MARGIN = 0.25  # face sizes left, right and below
+BATCH = 256
+
+
+@dataclass(frozen=True)
+class CropBox:
+    x0: int  # left edge in source pixels (may be negative)
+    y0: int  # top edge
+    side: int  # width and height in source pixels
+
+    def camera(self, camera: PinholeCamera, size: int) -> PinholeCamera:
+        """The camera that sees the crop, resampled to size x size pixels."""
+        s = size / self.side
+        return PinholeCamera(focal=camera.focal * s, cx=(camera.cx - self.x0) * s, cy=(camera.cy - self.y0) * s,
+                             width=size, height=size)
+
+    def cut(self, frame: np.ndarray, size: int) -> np.ndarray:
+        """The crop of an RGB frame at size x size, black where it reaches past the frame."""
+        h, w = frame.shape[:2]
+        x0, y0, x1, y1 = self.x0, self.y0, self.x0 + self.side, self.y0 + self.side
+        pad = max(0, -x0, -y0, x1 - w, y1 - h)
+        if pad:
+            frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
+        patch = frame[y0 + pad:y1 + pad, x0 + pad:x1 + pad]
+        interp = cv2.INTER_AREA if self.side > size else cv2.INTER_LINEAR
+        return cv2.resize(patch, (size, size), interpolation=interp)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def shot_crop(track, actor: ActorModel) -> CropBox:
+    """The crop box of a tracked shot (see the module notes)."""
+    valid = np.flatnonzero(track.valid)
+    lo, hi, sizes = np.full(2, np.inf), np.full(2, -np.inf), []
+    for i in range(0, len(valid), BATCH):
+        frames = valid[i:i + BATCH]
+        px = actor.camera.project(actor.camera_points(track_params(track, frames))[:, :NUM_MESH_VERTICES])
+        a, b = px.min(axis=1), px.max(axis=1)
+        lo, hi = np.minimum(lo, a.min(axis=0)), np.maximum(hi, b.max(axis=0))
+        sizes.append((b - a).max(axis=1))
+    face = float(np.median(np.concatenate(sizes)))
+    x0, x1 = lo[0] - SIDE_MARGIN * face, hi[0] + SIDE_MARGIN * face
+    y0, y1 = lo[1] - TOP_MARGIN * face, hi[1] + SIDE_MARGIN * face
+    side = int(np.ceil(max(x1 - x0, y1 - y0)))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    return CropBox(x0=int(round(cx - side / 2)), y0=int(round(cy - side / 2)), side=side)
