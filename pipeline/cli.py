@@ -59,6 +59,34 @@ def _run_track(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_render(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("render", help="render the conditioning images of a tracked video",
+                       description="Render the network's conditioning (colour, correspondence, eye gaze) for every "
+                                   "frame of a Track inside the shot's fixed crop, and write a side-by-side preview "
+                                   "video and a contact sheet.")
+    p.add_argument("track", help="track file from `dvp track`")
+    p.add_argument("--video", required=True, help="the video the track was made from")
+    p.add_argument("-o", "--output", required=True, help="preview video to write (.mp4)")
+    p.add_argument("--size", type=int, default=256, help="conditioning resolution in pixels (default 256; 512 supported)")
+    p.add_argument("--report", help="also write a JSON report: crop box, speed, memory, channel layout")
+    p.add_argument("--contact-sheet", help="contact sheet PNG (default: the preview's name with .png)")
+    p.add_argument("--frames", type=int, help="render only the first N frames (a quick look)")
+    p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"],
+                   help="auto (default): PyTorch3D when installed and a GPU is present, else the built-in one")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from pipeline.render_preview import render_video
+
+    report = render_video(args.track, args.video, args.output, size=args.size, report=args.report,
+                          rasterizer=args.rasterizer, contact_sheet=args.contact_sheet, max_frames=args.frames,
+                          show_progress=not args.quiet)
+    print(json.dumps({k: report[k] for k in ("frames", "valid_frames", "size", "rasterizer", "crop", "photometric_error",
+                                             "conditioning_frames_per_second", "frames_per_second")}))
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job on inputs that need no download",
                        description="Track a clip made from scikit-image's astronaut portrait (moved rigidly), "
@@ -92,11 +120,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="dvp", description="Deep Video Portraits: reenactment and dubbing of real video.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_track(sub)
+    _add_render(sub)
     _add_demo(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     try:
-        return {"track": _run_track, "demo": _run_demo}[args.command](args)
+        return {"track": _run_track, "render": _run_render, "demo": _run_demo}[args.command](args)
     except DvpError as exc:
         print(f"dvp {args.command}: error: {exc}", file=sys.stderr)
         return 2

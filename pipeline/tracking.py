@@ -10,7 +10,6 @@ removed however the run ends; the track and report are written atomically.
 """
 from __future__ import annotations
 
-import json
 import os
 import resource
 import shutil
@@ -22,6 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from pipeline.atomic import write_json
 from pipeline.errors import DvpError, NoFaceError
 from pipeline.overlay import draw_overlay
 from pipeline.progress import progress
@@ -161,7 +161,7 @@ def track_video(video: str | os.PathLike, output: str | os.PathLike, preview: st
         result = _report(video, output, frames, detected, valid, interpolated, errors, timings, actor)
         result["peak_memory_mib_after_stage"] = {k: round(v, 1) for k, v in peaks.items()}
         if report is not None:
-            _write_json(Path(report), result)
+            write_json(report, result)
         return result
     finally:
         shutil.rmtree(scratch_dir, ignore_errors=True)
@@ -331,12 +331,3 @@ def _report(video, output, frames, detected, valid, interpolated, errors, timing
         "peak_memory_mib": round(_rss_mib(), 1),
         "focal_length_px": actor.camera.focal,
     }
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(f".dvp-tmp-{path.name}")
-    try:
-        tmp.write_text(json.dumps(data, indent=2) + "\n")
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
