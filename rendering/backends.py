@@ -12,7 +12,7 @@ import torch
 
 from pipeline.errors import BackendUnavailableError
 from reconstruction.camera import PinholeCamera
-from rendering.rasterizer import Fragments, rasterize
+from rendering.rasterizer import Fragments, PackedFragments, rasterize, rasterize_packed
 
 CHOICES = ("auto", "builtin", "pytorch3d")
 
@@ -38,6 +38,13 @@ def resolve(name: str) -> str:
     return name
 
 
+def _project(vertices: torch.Tensor, camera: PinholeCamera) -> tuple[torch.Tensor, torch.Tensor]:
+    z = vertices[..., 2]
+    pixels = camera.focal * vertices[..., :2] / z.clamp_min(1e-9)[..., None] + torch.tensor(
+        [camera.cx, camera.cy], dtype=vertices.dtype)
+    return pixels, z
+
+
 def rasterize_mesh(vertices: torch.Tensor, faces: torch.Tensor, camera: PinholeCamera, height: int, width: int,
                    backend: str = "builtin", cull_backfaces: bool = False, with_dists: bool = False) -> Fragments:
     """Rasterise N meshes (N, V, 3) sharing `faces` (F, 3) as seen by `camera` at height x width."""
@@ -45,7 +52,18 @@ def rasterize_mesh(vertices: torch.Tensor, faces: torch.Tensor, camera: PinholeC
         from rendering.pytorch3d_backend import rasterize_pytorch3d
 
         return rasterize_pytorch3d(vertices, faces, camera, height, width, cull_backfaces)
-    z = vertices[..., 2]
-    pixels = camera.focal * vertices[..., :2] / z.clamp_min(1e-9)[..., None] + torch.tensor(
-        [camera.cx, camera.cy], dtype=vertices.dtype)
+    pixels, z = _project(vertices, camera)
     return rasterize(pixels, z, faces, height, width, cull_backfaces, with_dists)
+
+
+def rasterize_mesh_packed(vertices: torch.Tensor, faces: torch.Tensor, camera: PinholeCamera, height: int,
+                          width: int, backend: str = "builtin", cull_backfaces: bool = False) -> PackedFragments:
+    """The covered pixels only (what shaders need), from either backend."""
+    if resolve(backend) == "pytorch3d":
+        frags = rasterize_mesh(vertices, faces, camera, height, width, backend, cull_backfaces)
+        face = frags.face_index.reshape(-1)
+        pixel = (face >= 0).nonzero(as_tuple=True)[0]
+        return PackedFragments(pixel=pixel, face=face[pixel], zbuf=frags.zbuf.reshape(-1)[pixel],
+                               bary_coords=frags.bary_coords.reshape(-1, 3)[pixel], dists=None)
+    pixels, z = _project(vertices, camera)
+    return rasterize_packed(pixels, z, faces, height, width, cull_backfaces)

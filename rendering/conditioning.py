@@ -29,7 +29,7 @@ from reconstruction.face_model import FaceModel, default_model
 from reconstruction.fitting import ActorModel, actor_from_track, track_params
 from reconstruction.illumination import sh_basis, vertex_normals
 from reconstruction.topology import NUM_MESH_VERTICES, Topology
-from rendering.backends import rasterize_mesh
+from rendering.backends import rasterize_mesh_packed
 from rendering.crop import CropBox
 
 SKIN, RIGHT_EYE, LEFT_EYE, MOUTH = 0, 1, 2, 3
@@ -105,13 +105,11 @@ class ConditioningRenderer:
         verts = self.actor.camera_points(params)
         normals = np.zeros_like(verts)
         normals[:, :NUM_MESH_VERTICES] = vertex_normals(verts[:, :NUM_MESH_VERTICES], self.model.topology.triangles)
-        frags = rasterize_mesh(torch.as_tensor(verts, dtype=torch.float32), self.faces, self.camera, s, s,
-                               self.backend, cull_backfaces=True)
-        face = frags.face_index.reshape(-1)  # (B * H * W,)
-        pix = (face >= 0).nonzero(as_tuple=True)[0]
-        f = face[pix]
+        frags = rasterize_mesh_packed(torch.as_tensor(verts, dtype=torch.float32), self.faces, self.camera, s, s,
+                                      self.backend, cull_backfaces=True)
+        pix, f = frags.pixel, frags.face
         b = pix // (s * s)
-        bary = frags.bary_coords.reshape(-1, 3)[pix].float()  # (P, 3)
+        bary = frags.bary_coords.float()  # (P, 3)
         sh = torch.as_tensor(self.track.sh[np.asarray(frames)[ok]], dtype=torch.float32)  # (B, 9, 3)
         shading = torch.einsum("bvk,bkc->bvc", sh_basis(torch.as_tensor(normals, dtype=torch.float32)), sh)
         # Per-vertex attributes (shading | albedo | correspondence) laid out per face, one contiguous

@@ -59,14 +59,40 @@ def _edge(ax, ay, bx, by, px, py):
 
 
 
+@dataclass
+class PackedFragments:
+    """The covered pixels only, one entry per pixel: what shaders need, without full-size images."""
+
+    pixel: torch.Tensor  # (P,) int64 flat index n * H * W + y * W + x
+    face: torch.Tensor  # (P,) int64 face index within the frame's mesh
+    zbuf: torch.Tensor  # (P,)
+    bary_coords: torch.Tensor  # (P, 3)
+    dists: torch.Tensor | None  # (P,) NDC units, or None
+
+
 def rasterize(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, height: int, width: int,
               cull_backfaces: bool = False, with_dists: bool = False) -> Fragments:
-    """Rasterise N meshes that share one face list.
+    """Rasterise N meshes that share one face list, into PyTorch3D-style full-image fragments.
 
     pixels: (N, V, 2) projected vertex positions in pixels (x right, y down);
     depth: (N, V) camera-space depth (> 0 in front of the camera);
     faces: (F, 3) int64 vertex indices.
     """
+    n, f = pixels.shape[0], faces.shape[0]
+    packed = rasterize_packed(pixels, depth, faces, height, width, cull_backfaces, with_dists)
+    out = _empty(n, height, width, pixels.dtype, f, with_dists)
+    p = packed.pixel
+    out.pix_to_face.view(-1)[p] = packed.face + (p // (height * width)) * f
+    out.zbuf.view(-1)[p] = packed.zbuf
+    out.bary_coords.view(-1, 3)[p] = packed.bary_coords
+    if with_dists:
+        out.dists.view(-1)[p] = packed.dists
+    return out
+
+
+def rasterize_packed(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, height: int, width: int,
+                     cull_backfaces: bool = False, with_dists: bool = False) -> PackedFragments:
+    """Like `rasterize`, but returns only the covered pixels (see `PackedFragments`)."""
     n, f = pixels.shape[0], faces.shape[0]
     if f >= 1 << 24:
         raise ValueError(f"at most {1 << 24} faces per mesh, not {f}")
@@ -84,12 +110,10 @@ def rasterize(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, he
     hi_y = torch.clamp(torch.floor(tri[..., 1].amax(-1) - 0.5), -1, height - 1)
     span_x, span_y = hi_x - lo_x + 1, hi_y - lo_y + 1
     visible &= (span_x > 0) & (span_y > 0)
-    out = _empty(n, height, width, dt, f, with_dists)
     bn, bf = visible.nonzero(as_tuple=True)
     if len(bn) == 0:
-        return out
+        return _no_fragments(dt, with_dists)
     boxes = (lo_x[bn, bf], lo_y[bn, bf], hi_x[bn, bf], hi_y[bn, bf])
-    # Triangles whose boxes round up to the same power-of-two width and height are padded together.
     # Boxes are padded to powers of two (at least MIN_BOX) and grouped by padded width and height.
     pad_x, pad_y = _padded(span_x[bn, bf]), _padded(span_y[bn, bf])
     bucket = pad_x * 65536 + pad_y
@@ -116,13 +140,8 @@ def rasterize(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Tensor, he
     best = torch.full((n * height * width,), torch.iinfo(torch.int64).max, dtype=torch.int64).scatter_reduce(
         0, pix, key, "amin")
     win = key == best[pix]
-    p = pix[win]
-    out.pix_to_face.view(-1)[p] = face_id[win] + frame[win] * f
-    out.zbuf.view(-1)[p] = z[win]
-    out.bary_coords.view(-1, 3)[p] = bary[win]
-    if with_dists:
-        out.dists.view(-1)[p] = dist[win] * (2.0 / max(height, width))
-    return out
+    return PackedFragments(pixel=pix[win], face=face_id[win], zbuf=z[win], bary_coords=bary[win],
+                           dists=dist[win] * (2.0 / max(height, width)) if with_dists else None)
 
 
 def _padded(span: torch.Tensor) -> torch.Tensor:
@@ -170,6 +189,13 @@ def _cover(v, area, vidx, box, side_x, side_y, with_dists):
     rows = (lo_y[t] + yy).long()
     cols = (lo_x[t] + xx).long()
     return t, rows, cols, lam, dist
+
+
+def _no_fragments(dt, with_dists: bool) -> PackedFragments:
+    empty = torch.zeros(0, dtype=torch.int64)
+    return PackedFragments(pixel=empty, face=empty, zbuf=torch.zeros(0, dtype=dt),
+                           bary_coords=torch.zeros(0, 3, dtype=dt),
+                           dists=torch.zeros(0, dtype=dt) if with_dists else None)
 
 
 def _empty(n: int, h: int, w: int, dt, faces: int, with_dists: bool) -> Fragments:
