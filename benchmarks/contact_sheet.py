@@ -1,4 +1,4 @@
-"""A contact sheet PNG: evenly spaced frames from each video, one row per video.
+"""A contact sheet image: evenly spaced frames from each video, one row per video.
 
     python benchmarks/contact_sheet.py A.preview.mp4 B.preview.mp4 -o docs/track_preview.jpg
 """
@@ -18,7 +18,7 @@ from pipeline.video import VideoReader  # noqa: E402
 
 def row(video: str, count: int, height: int) -> np.ndarray:
     reader = VideoReader(video)
-    wanted = set(np.linspace(0, reader.frame_count - 1, count).astype(int))
+    wanted = set(((np.arange(count) + 0.5) * reader.frame_count / count).astype(int))  # centred in equal parts
     tiles = [cv2.resize(f, (round(f.shape[1] * height / f.shape[0]), height), interpolation=cv2.INTER_AREA)
              for i, f in enumerate(reader) if i in wanted]
     return np.concatenate(tiles, axis=1)

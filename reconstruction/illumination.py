@@ -9,6 +9,7 @@ frame. Only vertices that face the camera take part.
 from __future__ import annotations
 
 import warnings
+from functools import lru_cache
 
 import numpy as np
 
@@ -27,7 +28,7 @@ def sh_basis(normals):
     ], axis=-1)
 
 
-def _torch_stack(items, axis):
+def _torch_stack(items, axis):  # noqa: D103
     import torch
 
     return torch.stack(items, dim=axis)
@@ -38,11 +39,20 @@ def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:
     flat = vertices.reshape(-1, *vertices.shape[-2:])
     a, b, c = (flat[:, triangles[:, i]] for i in range(3))
     face_n = np.cross(b - a, c - a)  # (B, T, 3), length = twice the area
-    normals = np.zeros_like(flat)
-    for i in range(3):
-        np.add.at(normals, (slice(None), triangles[:, i]), face_n)
+    incidence = _incidence(triangles.tobytes(), len(triangles), flat.shape[1])
+    normals = (incidence @ face_n.transpose(1, 0, 2).reshape(len(triangles), -1))  # sum over each vertex's faces
+    normals = normals.reshape(flat.shape[1], len(flat), 3).transpose(1, 0, 2)
     normals /= np.maximum(np.linalg.norm(normals, axis=-1, keepdims=True), 1e-12)
     return normals.reshape(vertices.shape)
+
+
+@lru_cache(maxsize=8)
+def _incidence(triangles: bytes, count: int, vertices: int):
+    """Sparse (V, T) matrix with a one where vertex v is a corner of triangle t."""
+    from scipy.sparse import csr_matrix
+
+    tri = np.frombuffer(triangles, dtype=np.int64 if len(triangles) == count * 24 else np.int32).reshape(count, 3)
+    return csr_matrix((np.ones(tri.size), (tri.ravel(), np.repeat(np.arange(count), 3))), shape=(vertices, count))
 
 
 def facing(vertices: np.ndarray, normals: np.ndarray) -> np.ndarray:

@@ -6,9 +6,10 @@ every pixel inside the face belongs to a labelled region: skin, right eye, left
 eye or mouth opening. Three shaders then read the same fragments:
 
 - colour: albedo lit by the frame's spherical-harmonic lighting, evaluated at
-  the vertices and interpolated (second-order SH lighting is smooth enough for
-  that, and it costs a ninth of per-pixel shading); the eyes are shaded as white
-  sclera with a grey iris and a black pupil, the mouth opening dark;
+  the vertices and interpolated (Gouraud: second-order SH lighting is smooth
+  enough for that, and it is far cheaper than per-pixel shading); the eyes are
+  shaded as white sclera with a grey iris and a black pupil, the mouth opening
+  dark;
 - correspondence: each pixel coloured by its position on the mean face
   (x, y, z of the canonical face mapped to [0, 1]), interpolated;
 - eye gaze: three channels, non-zero only inside the eye openings: the eye
@@ -112,27 +113,30 @@ class ConditioningRenderer:
         bary = frags.bary_coords.float()  # (P, 3)
         sh = torch.as_tensor(self.track.sh[np.asarray(frames)[ok]], dtype=torch.float32)  # (B, 9, 3)
         shading = torch.einsum("bvk,bkc->bvc", sh_basis(torch.as_tensor(normals, dtype=torch.float32)), sh)
-        # Per-vertex attributes (shading | albedo | correspondence) laid out per face, one contiguous
-        # row of 3 x 9 values per (frame, face), so each pixel fetches a single row.
-        per_vertex = torch.cat([shading, self.albedo.expand(len(ok), -1, -1),
-                                self.corr_colours.expand(len(ok), -1, -1)], -1)
-        per_face = per_vertex[:, self.faces].reshape(-1, 27)  # (B * F, 27)
-        rows = per_face.index_select(0, b * len(self.faces) + f).view(-1, 3, 9)
+        # Gouraud: lit colour and correspondence per vertex, laid out per face as one contiguous row of
+        # 3 x 6 values per (frame, face), so each pixel fetches a single row.
+        per_vertex = torch.cat([self.albedo * shading, self.corr_colours.expand(len(ok), -1, -1)], -1)
+        face_rows = b * len(self.faces) + f
+        rows = per_vertex[:, self.faces].reshape(-1, 18).index_select(0, face_rows).view(-1, 3, 6)
         attrs = torch.einsum("pi,pic->pc", bary, rows)
-        shading, reflectance, correspondence = attrs[:, 0:3], attrs[:, 3:6], attrs[:, 6:9]
+        colour, correspondence = attrs[:, 0:3], attrs[:, 3:6]
         region = self.regions[f]
         yy, xx = (pix % (s * s)) // s, pix % s
         eye_maps = self._eye_maps(params, b, yy, xx, region)
-        eye = (region == RIGHT_EYE) | (region == LEFT_EYE)
-        grey = SCLERA + (IRIS - SCLERA) * eye_maps[:, 1] + (PUPIL - IRIS) * eye_maps[:, 2]
-        reflectance = torch.where(eye[:, None], grey[:, None].expand(-1, 3), reflectance)
-        reflectance = torch.where((region == MOUTH)[:, None], torch.full_like(reflectance, MOUTH_INSIDE), reflectance)
+        # Eyes and mouth opening: their own reflectance under the interpolated light.
+        filled = (region != SKIN).nonzero(as_tuple=True)[0]
+        if len(filled):
+            light = shading[:, self.faces].reshape(-1, 9).index_select(0, face_rows[filled]).view(-1, 3, 3)
+            light = torch.einsum("pi,pic->pc", bary[filled], light)
+            grey = SCLERA + (IRIS - SCLERA) * eye_maps[filled, 1] + (PUPIL - IRIS) * eye_maps[filled, 2]
+            grey = torch.where(region[filled] == MOUTH, torch.full_like(grey, MOUTH_INSIDE), grey)
+            colour[filled] = grey[:, None] * light
         # All ten channels go into one channel-last buffer by whole rows; the (N, C, H, W) view of it
         # is what torch calls channels-last memory format, which convolutions take as it is.
         image = torch.zeros(n * s * s, 10)
         frame_of = torch.as_tensor(ok)[b]
         target = (frame_of * s + yy) * s + xx
-        image[target] = torch.cat([(reflectance * shading).clamp(0, 1), correspondence, eye_maps,
+        image[target] = torch.cat([colour.clamp(0, 1), correspondence, eye_maps,
                                    torch.ones(len(pix), 1)], -1)
         planes = image.view(n, s, s, 10).permute(0, 3, 1, 2)
         return Conditioning(colour=planes[:, 0:3], correspondence=planes[:, 3:6], gaze=planes[:, 6:9],
