@@ -37,15 +37,15 @@ SHEET_PANEL = 128
 
 
 def _as_uint8(image: torch.Tensor) -> np.ndarray:
-    """(3, H, W) float in [0, 1] to (H, W, 3) uint8."""
-    return (image.permute(1, 2, 0).clamp(0, 1) * 255 + 0.5).to(torch.uint8).numpy()
+    """(3, H, W) uint8 to (H, W, 3)."""
+    return image.permute(1, 2, 0).contiguous().numpy()
 
 
 def preview_row(real: np.ndarray, colour: torch.Tensor, correspondence: torch.Tensor, gaze: torch.Tensor,
                 mask: torch.Tensor) -> np.ndarray:
     """real crop | colour | correspondence | eye gaze | colour over the real crop."""
     col = _as_uint8(colour)
-    m = mask[0].numpy()[..., None]
+    m = mask[0].numpy()[..., None] / 255.0
     overlay = (real * (1 - 0.6 * m) + col * 0.6 * m).astype(np.uint8)
     return np.concatenate([real, col, _as_uint8(correspondence), _as_uint8(gaze), overlay], axis=1)
 
@@ -91,9 +91,10 @@ def render_video(track_path: str | os.PathLike, video: str | os.PathLike, output
             t0 = time.perf_counter()
             cond = renderer.render(np.array([i for i, _ in batch]))
             render_s += time.perf_counter() - t0
-            real = torch.as_tensor(np.stack([r for _, r in batch])).permute(0, 3, 1, 2).float() / 255
-            error_sum += float(((cond.colour - real).abs() * cond.mask).sum()) / 3
-            error_pixels += float(cond.mask.sum())
+            real = torch.as_tensor(np.stack([r for _, r in batch])).permute(0, 3, 1, 2).float()
+            mask = cond.mask.float() / 255
+            error_sum += float(((cond.colour.float() - real).abs() * mask).sum()) / 3 / 255
+            error_pixels += float(mask.sum())
             for k, (i, real) in enumerate(batch):
                 row = preview_row(real, cond.colour[k], cond.correspondence[k], cond.gaze[k], cond.mask[k])
                 writer.write(row)

@@ -16,8 +16,10 @@ eye or mouth opening. Three shaders then read the same fragments:
   region, the iris disc and the pupil disc, drawn where the fitted gaze puts
   them (anti-aliased by one pixel);
 
-plus the face mask. Images are float32 in [0, 1], (N, 3, H, W) views of one
-channels-last buffer.
+plus the face mask. Images are uint8 (0 to 255, like any rendered 8-bit image;
+divide by 255 for [0, 1]), (N, C, H, W) views of one channels-last buffer: a
+quarter of the memory traffic of float32, and an 11-frame window at 512 x 512
+takes 26 MB instead of 104.
 """
 from __future__ import annotations
 
@@ -40,10 +42,10 @@ PUPIL_RATIO = 0.45
 
 @dataclass
 class Conditioning:
-    colour: torch.Tensor  # (N, 3, H, W)
-    correspondence: torch.Tensor  # (N, 3, H, W)
-    gaze: torch.Tensor  # (N, 3, H, W): eye region, iris, pupil
-    mask: torch.Tensor  # (N, 1, H, W)
+    colour: torch.Tensor  # (N, 3, H, W) uint8
+    correspondence: torch.Tensor  # (N, 3, H, W) uint8
+    gaze: torch.Tensor  # (N, 3, H, W) uint8: eye region, iris, pupil
+    mask: torch.Tensor  # (N, 1, H, W) uint8: 255 on the face
 
     def stacked(self) -> torch.Tensor:
         """(N, 9, H, W) in `rendering.spacetime.CONDITIONING_CHANNELS` order."""
@@ -101,7 +103,7 @@ class ConditioningRenderer:
         n, s = len(frames), self.size
         ok = np.flatnonzero(self.track.valid[frames])
         if len(ok) == 0:
-            return Conditioning(*(torch.zeros(n, c, s, s) for c in (3, 3, 3, 1)))
+            return Conditioning(*(torch.zeros(n, c, s, s, dtype=torch.uint8) for c in (3, 3, 3, 1)))
         params = track_params(self.track, np.asarray(frames)[ok])
         verts = self.actor.camera_points(params)
         normals = np.zeros_like(verts)
@@ -133,11 +135,11 @@ class ConditioningRenderer:
             colour[filled] = grey[:, None] * light
         # All ten channels go into one channel-last buffer by whole rows; the (N, C, H, W) view of it
         # is what torch calls channels-last memory format, which convolutions take as it is.
-        image = torch.zeros(n * s * s, 10)
+        image = torch.zeros(n * s * s, 10, dtype=torch.uint8)
         frame_of = torch.as_tensor(ok)[b]
         target = (frame_of * s + yy) * s + xx
-        image[target] = torch.cat([colour.clamp(0, 1), correspondence, eye_maps,
-                                   torch.ones(len(pix), 1)], -1)
+        values = torch.cat([colour, correspondence, eye_maps, torch.ones(len(pix), 1)], -1)
+        image[target] = (values.clamp(0, 1) * 255 + 0.5).to(torch.uint8)
         planes = image.view(n, s, s, 10).permute(0, 3, 1, 2)
         return Conditioning(colour=planes[:, 0:3], correspondence=planes[:, 3:6], gaze=planes[:, 6:9],
                             mask=planes[:, 9:10])

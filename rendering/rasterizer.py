@@ -113,9 +113,14 @@ def rasterize_packed(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Ten
     bn, bf = visible.nonzero(as_tuple=True)
     if len(bn) == 0:
         return _no_fragments(dt, with_dists)
-    boxes = (lo_x[bn, bf], lo_y[bn, bf], hi_x[bn, bf], hi_y[bn, bf])
+    flat_tri = bn * f + bf  # candidate triangles, gathered once with 1-D indices
+    boxes = tuple(x.reshape(-1)[flat_tri] for x in (lo_x, lo_y, hi_x, hi_y))
+    cand_tri = tri.reshape(-1, 3, 2)[flat_tri]
+    cand_area = area.reshape(-1)[flat_tri]
+    cand_faces = faces[bf]
+    cand_inv_z = 1.0 / tri_z.reshape(-1, 3)[flat_tri]
     # Boxes are padded to powers of two (at least MIN_BOX) and grouped by padded width and height.
-    pad_x, pad_y = _padded(span_x[bn, bf]), _padded(span_y[bn, bf])
+    pad_x, pad_y = _padded(span_x.reshape(-1)[flat_tri]), _padded(span_y.reshape(-1)[flat_tri])
     bucket = pad_x * 65536 + pad_y
     parts = []
     for key in bucket.unique().tolist():
@@ -124,23 +129,23 @@ def rasterize_packed(pixels: torch.Tensor, depth: torch.Tensor, faces: torch.Ten
         chunk = max(1, MAX_CANDIDATE_PIXELS // (side_x * side_y))
         for start in range(0, len(members), chunk):
             sel = members[start:start + chunk]
-            t, rows, cols, lam, dist = _cover(tri[bn[sel], bf[sel]], area[bn[sel], bf[sel]], faces[bf[sel]],
+            t, rows, cols, lam, dist = _cover(cand_tri[sel], cand_area[sel], cand_faces[sel],
                                               [b[sel] for b in boxes], side_x, side_y, with_dists)
             parts.append((sel[t], rows, cols, lam, dist))
     cand, yy, xx, lam = (torch.cat(x) for x in list(zip(*parts))[:4])
     dist = torch.cat([part[4] for part in parts]) if with_dists else None
     frame, face_id = bn[cand], bf[cand]
-    inv_z = lam / tri_z[frame, face_id]  # perspective-correct: interpolate 1/z
+    inv_z = lam * cand_inv_z[cand]  # perspective-correct: interpolate 1/z
     z = 1.0 / inv_z.sum(-1)
-    bary = inv_z * z[:, None]
     pix = (frame * height + yy) * width + xx
     # One scatter-min decides depth and ties: the bits of a positive float32 sort like the number,
     # so (depth bits, face index) packed in an int64 orders by depth first, then face index.
     key = (z.float().view(torch.int32).long() << 24) | face_id
     best = torch.full((n * height * width,), torch.iinfo(torch.int64).max, dtype=torch.int64).scatter_reduce(
         0, pix, key, "amin")
-    win = key == best[pix]
-    return PackedFragments(pixel=pix[win], face=face_id[win], zbuf=z[win], bary_coords=bary[win],
+    win = (key == best[pix]).nonzero(as_tuple=True)[0]
+    z = z[win]
+    return PackedFragments(pixel=pix[win], face=face_id[win], zbuf=z, bary_coords=inv_z[win] * z[:, None],
                            dists=dist[win] * (2.0 / max(height, width)) if with_dists else None)
 
 
@@ -179,8 +184,10 @@ def _cover(v, area, vidx, box, side_x, side_y, with_dists):
         owns = (d[:, 1] < 0) | ((d[:, 1] == 0) & (d[:, 0] > 0))
         inside &= (w > 0) | ((w == 0) & owns[:, None, None])
         ws.append(w)
-    t, yy, xx = inside.nonzero(as_tuple=True)
-    w = torch.stack([x[t, yy, xx] for x in ws[:2]], -1) / area.abs()[t, None]
+    flat = inside.view(-1).nonzero(as_tuple=True)[0]  # 1-D gathers are cheaper than 3-index ones
+    per_tri = side_x * side_y
+    t, yy, xx = flat // per_tri, (flat % per_tri) // side_x, flat % side_x
+    w = torch.stack([x.reshape(-1)[flat] for x in ws[:2]], -1) / area.abs()[t, None]
     lam = torch.cat([w, 1 - w.sum(-1, keepdim=True)], -1)  # barycentrics sum to one
     dist = None
     if with_dists:

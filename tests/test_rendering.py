@@ -54,24 +54,24 @@ def test_conditioning_lines_up_with_the_face(tracked):
                     + [cam.cx, cam.cy] for i in range(len(track))])
     interior = np.setdiff1d(np.arange(468), actor.model.topology.region("face_oval"))  # the outline is the edge
     for i in range(0, len(track), 7):
-        mask = cond.mask[i, 0].numpy()
+        mask = cond.mask[i, 0].numpy() / 255
         pts = lms[i, interior].astype(int).clip(0, size - 1)
         assert mask[pts[:, 1], pts[:, 0]].mean() > 0.98, "the detected landmarks fall on the rendered face"
         ys, xs = np.nonzero(mask)
         assert np.corrcoef(xs, cond.correspondence[i, 0].numpy()[ys, xs])[0, 1] > 0.9, "x on the mean face grows left to right"
-        iris = cond.gaze[i, 1].numpy() > 0.5
-        assert iris.sum() > 0 and (cond.gaze[i, 0].numpy()[iris] == 1).all(), "irises sit inside the eye openings"
+        iris = cond.gaze[i, 1].numpy() > 127
+        assert iris.sum() > 0 and (cond.gaze[i, 0].numpy()[iris] == 255).all(), "irises sit inside the eye openings"
     from pipeline.video import VideoReader
 
-    real = np.stack([crop.cut(f, size) for f in VideoReader(video)]).astype(np.float32) / 255
-    real = torch.as_tensor(real).permute(0, 3, 1, 2)
-    error = float(((cond.colour - real).abs() * cond.mask).sum() / cond.mask.sum() / 3)
+    real = torch.as_tensor(np.stack([crop.cut(f, size) for f in VideoReader(video)])).permute(0, 3, 1, 2).float()
+    mask = cond.mask.float() / 255
+    error = float(((cond.colour.float() - real).abs() * mask).sum() / mask.sum() / 3 / 255)
     assert error < 0.1
 
 
 def test_space_time_window_layout_and_padding():
     windows = SpaceTimeWindows(3)
-    frames = [torch.full((9, 4, 4), float(i)) for i in range(5)]
+    frames = [torch.full((9, 4, 4), i, dtype=torch.uint8) for i in range(5)]
     first = windows.push(frames[0])
     assert first.shape == (27, 4, 4) and (first == 0).all(), "shot start is padded with copies"
     windows.push(frames[1])
@@ -85,7 +85,7 @@ def test_space_time_window_layout_and_padding():
     assert len(names) == 99 and names[0] == "t-10/colour_r" and names[-1] == "t/eye_pupil"
     assert len(CONDITIONING_CHANNELS) == 9
     with pytest.raises(ValueError):
-        windows.push(torch.zeros(3, 4, 4))
+        windows.push(torch.zeros(3, 4, 4, dtype=torch.uint8))
 
 
 def test_dvp_render_writes_preview_sheet_and_report(tracked, tmp_path, capsys):
