@@ -2,7 +2,7 @@
 
 Tracks hdtf_aoc and lp_d9 (and lp_d9 looped four times), then times the
 conditioning renderer alone (median and best of three passes over the shot) (colour, correspondence and eye gaze from one
-rasterisation, no video decoding or encoding) in batches of 32 frames, for the
+rasterisation, no video decoding or encoding) in the renderer's own batches, for the
 built-in rasteriser and, when it is installed, PyTorch3D. Memory is the peak
 RSS of a fresh process rendering a whole shot.
 
@@ -29,7 +29,6 @@ from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
 from rendering.backends import pytorch3d_available  # noqa: E402
 
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
-BATCH = 32
 
 # Run in a fresh process: render a whole track with the conditioning renderer, print fps and peak memory.
 CHILD = """
@@ -44,15 +43,15 @@ actor = actor_from_track(track)
 renderer = ConditioningRenderer(track, shot_crop(track, actor), size, backend, actor=actor)
 n = min(len(track), limit) if limit > 0 else len(track)
 renderer.render(np.arange(min(4, n)))
-rates = []
+rates, batch = [], renderer.batch_frames
 for _ in range(3):  # three timed passes over the shot: this machine's speed varies from run to run
     t0 = time.perf_counter()
-    for i in range(0, n, %d):
-        renderer.render(np.arange(i, min(n, i + %d)))
+    for i in range(0, n, batch):
+        renderer.render(np.arange(i, min(n, i + batch)))
     rates.append(n / (time.perf_counter() - t0))
 print(json.dumps({"frames": n, "fps": float(np.median(rates)), "best": max(rates),
                   "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}))
-""" % (BATCH, BATCH)
+"""
 
 
 def child(track: Path, size: int, backend: str, limit: int = 0) -> dict:
@@ -76,13 +75,14 @@ def main() -> None:
             tracks[clip.name] = folder / f"{clip.stem}.npz"
             subprocess.run([sys.executable, "-m", "pipeline.cli", "track", str(clip), "-o", str(tracks[clip.name]),
                             "-q"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        print(f"conditioning rendering on {os.cpu_count()} CPU cores, torch threads 2, batches of {BATCH}\n")
+        print(f"conditioning rendering on {os.cpu_count()} CPU cores, torch threads 2, "
+              "batches of 64 frames at 256 and 16 at 512\n")
         print("| clip | rasteriser | size | frames | conditioning frames/s (median of 3) | best of 3 | peak memory MiB |")
         print("|---|---|---|---|---|---|---|")
         for name in ("hdtf_aoc.mp4", "lp_d9.mp4"):
             for backend in backends:
                 for size in (256, 512):
-                    r = child(tracks[name], size, backend, limit=0 if size == 256 else 96)
+                    r = child(tracks[name], size, backend, limit=0 if size == 256 else 128)
                     print(f"| {name} | {backend} | {size} | {r['frames']} | {r['fps']:.0f} | {r['best']:.0f} | "
                           f"{r['peak_mib']:.0f} |")
         print("\nmemory against shot length (built-in, 256):\n")

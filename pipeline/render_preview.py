@@ -31,7 +31,6 @@ from rendering.conditioning import ConditioningRenderer
 from rendering.crop import shot_crop
 from rendering.spacetime import CONDITIONING_CHANNELS, DEFAULT_WINDOW
 
-BATCH = 32
 SHEET_ROWS = 6
 SHEET_PANEL = 128
 
@@ -106,7 +105,7 @@ def render_video(track_path: str | os.PathLike, video: str | os.PathLike, output
             if i >= n:
                 break
             batch.append((i, crop.cut(frame, size)))
-            if len(batch) == BATCH:
+            if len(batch) == renderer.batch_frames:
                 flush()
         if batch:
             flush()

@@ -38,6 +38,7 @@ from rendering.crop import CropBox
 SKIN, RIGHT_EYE, LEFT_EYE, MOUTH = 0, 1, 2, 3
 SCLERA, IRIS, PUPIL, MOUTH_INSIDE = 0.85, 0.35, 0.03, 0.08  # reflectances of the filled regions
 PUPIL_RATIO = 0.45
+BATCH_PIXELS = 64 * 256 * 256  # frames per batch x pixels: 64 frames at 256 x 256, 16 at 512 x 512
 
 
 @dataclass
@@ -97,6 +98,11 @@ class ConditioningRenderer:
         albedo = np.zeros((self.model.num_vertices, 3), np.float32)
         albedo[:len(track.albedo)] = track.albedo
         self.albedo = torch.as_tensor(albedo)
+
+    @property
+    def batch_frames(self) -> int:
+        """Frames per `render` call: larger batches gain little speed and cost memory."""
+        return max(1, BATCH_PIXELS // (self.size * self.size))
 
     def render(self, frames: np.ndarray) -> Conditioning:
         """Conditioning for some frames of the track (invalid frames come out empty)."""
