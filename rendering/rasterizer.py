@@ -162,11 +162,13 @@ def _cover(v, area, vidx, box, side_x, side_y, with_dists):
     """
     dt = v.dtype
     lo_x, lo_y, hi_x, hi_y = box
-    px = lo_x[:, None, None] + torch.arange(side_x, dtype=dt)[None, None, :]
-    py = lo_y[:, None, None] + torch.arange(side_y, dtype=dt)[None, :, None]
-    inside = (px <= hi_x[:, None, None]) & (py <= hi_y[:, None, None])
-    cx, cy = px + 0.5, py + 0.5
+    cx = (lo_x + 0.5)[:, None, None] + torch.arange(side_x, dtype=dt)[None, None, :]
+    cy = (lo_y + 0.5)[:, None, None] + torch.arange(side_y, dtype=dt)[None, :, None]
     sign = torch.sign(area)
+    # "w > 0, or w == 0 on an edge the triangle owns" in one comparison: no float lies strictly
+    # between 0 and its negative neighbour, so w > -tiny is exactly w >= 0.
+    tiny = torch.nextafter(torch.zeros((), dtype=dt), torch.tensor(-1.0, dtype=dt))
+    inside = None
     ws = []
     for i in range(3):  # edge i is opposite vertex i
         ia, ib = (i + 1) % 3, (i + 2) % 3
@@ -182,11 +184,17 @@ def _cover(v, area, vidx, box, side_x, side_y, with_dists):
         # On the edge itself, a pixel goes to the triangle for which the edge runs up, or right if level.
         d = (v[:, ib] - v[:, ia]) * sign[:, None]
         owns = (d[:, 1] < 0) | ((d[:, 1] == 0) & (d[:, 0] > 0))
-        inside &= (w > 0) | ((w == 0) & owns[:, None, None])
+        edge_in = w > torch.where(owns, tiny, torch.zeros_like(tiny))[:, None, None]
+        inside = edge_in if inside is None else inside & edge_in
         ws.append(w)
     flat = inside.view(-1).nonzero(as_tuple=True)[0]  # 1-D gathers are cheaper than 3-index ones
     per_tri = side_x * side_y
     t, yy, xx = flat // per_tri, (flat % per_tri) // side_x, flat % side_x
+    # Padding past a triangle's box only reaches pixels outside the triangle, or outside the image
+    # where the box was clipped: drop the latter among the few pixels that passed.
+    keep = ((lo_x[t] + xx) <= hi_x[t]) & ((lo_y[t] + yy) <= hi_y[t])
+    if not bool(keep.all()):
+        flat, t, yy, xx = flat[keep], t[keep], yy[keep], xx[keep]
     w = torch.stack([x.reshape(-1)[flat] for x in ws[:2]], -1) / area.abs()[t, None]
     lam = torch.cat([w, 1 - w.sum(-1, keepdim=True)], -1)  # barycentrics sum to one
     dist = None
