@@ -90,9 +90,9 @@ def render_video(track_path: str | os.PathLike, video: str | os.PathLike, output
             t0 = time.perf_counter()
             cond = renderer.render(np.array([i for i, _ in batch]))
             render_s += time.perf_counter() - t0
-            real = torch.as_tensor(np.stack([r for _, r in batch])).permute(0, 3, 1, 2).float()
+            crops = torch.as_tensor(np.stack([c for _, c in batch])).permute(0, 3, 1, 2).float()
             mask = cond.mask.float() / 255
-            error_sum += float(((cond.colour.float() - real).abs() * mask).sum()) / 3 / 255
+            error_sum += float(((cond.colour.float() - crops).abs() * mask).sum()) / 3 / 255
             error_pixels += float(mask.sum())
             for k, (i, real) in enumerate(batch):
                 row = preview_row(real, cond.colour[k], cond.correspondence[k], cond.gaze[k], cond.mask[k])

@@ -155,7 +155,7 @@ def track_video(video: str | os.PathLike, output: str | os.PathLike, preview: st
         peaks["writing"] = _rss_mib()
         if preview is not None:
             t0 = time.perf_counter()
-            render_preview(video, track, actor, preview, show_progress=opts.show_progress)
+            write_overlay_video(video, track, actor, preview, show_progress=opts.show_progress)
             timings["preview"] = time.perf_counter() - t0
         timings["total"] = time.perf_counter() - started
         result = _report(video, output, frames, detected, valid, interpolated, errors, timings, actor)
@@ -283,7 +283,7 @@ def _light(actor: ActorModel, params: dict, valid: np.ndarray, colours, store: _
     return albedo, sh
 
 
-def render_preview(video: Path, track: Track, actor: ActorModel, output: str | os.PathLike,
+def write_overlay_video(video: Path, track: Track, actor: ActorModel, output: str | os.PathLike,
                    show_progress: bool = True) -> None:
     """The video with the fitted mesh, head axes and gaze rays drawn over it (H.264 MP4)."""
     reader = VideoReader(video)

@@ -19,19 +19,18 @@ MIN_FACING = 0.25  # cosine between normal and view direction below which a vert
 def sh_basis(normals):
     """The 9 real SH basis functions (..., 9) for unit normals (..., 3); numpy arrays or torch tensors."""
     x, y, z = normals[..., 0], normals[..., 1], normals[..., 2]
-    stack = np.stack if isinstance(normals, np.ndarray) else _torch_stack
+    if isinstance(normals, np.ndarray):
+        ones, stack = np.ones_like(x), np.stack
+    else:
+        import torch
+
+        ones, stack = torch.ones_like(x), torch.stack
     return stack([
-        0.282095 * (x * 0 + 1),
+        0.282095 * ones,
         0.488603 * y, 0.488603 * z, 0.488603 * x,
         1.092548 * x * y, 1.092548 * y * z, 0.315392 * (3 * z * z - 1),
         1.092548 * x * z, 0.546274 * (x * x - y * y),
-    ], axis=-1)
-
-
-def _torch_stack(items, axis):  # noqa: D103
-    import torch
-
-    return torch.stack(items, dim=axis)
+    ], -1)
 
 
 def vertex_normals(vertices: np.ndarray, triangles: np.ndarray) -> np.ndarray:

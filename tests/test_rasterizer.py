@@ -18,7 +18,7 @@ def brute_force(pixels, depth, faces, h, w):
             p = np.array([x + 0.5, y + 0.5])
             a, b, c = tri[:, 0], tri[:, 1], tri[:, 2]
             area = (c[:, 0] - a[:, 0]) * (b[:, 1] - a[:, 1]) - (c[:, 1] - a[:, 1]) * (b[:, 0] - a[:, 0])
-            def e(u, v):
+            def e(u, v, p=p):
                 return (p[0] - u[:, 0]) * (v[:, 1] - u[:, 1]) - (p[1] - u[:, 1]) * (v[:, 0] - u[:, 0])
             lam = np.stack([e(b, c), e(c, a), e(a, b)], -1) / area[:, None]
             inside = (lam >= 0).all(-1) & (np.abs(area) > 1e-12)
