@@ -49,16 +49,6 @@ def preview_row(real: np.ndarray, colour: torch.Tensor, correspondence: torch.Te
     return np.concatenate([real, col, _as_uint8(correspondence), _as_uint8(gaze), overlay], axis=1)
 
 
-def _check_video(track, reader: VideoReader, video: Path) -> None:
-    src = track.header["source"]
-    if (reader.width, reader.height) != (src["width"], src["height"]):
-        raise DvpError(f"{video} is {reader.width}x{reader.height} but the track was made from a "
-                       f"{src['width']}x{src['height']} video ({src['file']}); give the video the track was made from")
-    if abs(reader.frame_count - len(track)) > 1:
-        raise DvpError(f"{video} has {reader.frame_count} frames but the track has {len(track)} "
-                       f"(made from {src['file']}); give the video the track was made from")
-
-
 def render_video(track_path: str | os.PathLike, video: str | os.PathLike, output: str | os.PathLike,
                  size: int = 256, report: str | os.PathLike | None = None, rasterizer: str = "auto",
                  contact_sheet: str | os.PathLike | None = None, max_frames: int | None = None,
@@ -72,7 +62,7 @@ def render_video(track_path: str | os.PathLike, video: str | os.PathLike, output
     video, output = Path(video), Path(output)
     sheet_path = Path(contact_sheet) if contact_sheet else output.with_suffix(".png")
     reader = VideoReader(video)
-    _check_video(track, reader, video)
+    track.check_video(video, reader.width, reader.height, reader.frame_count)
     actor = actor_from_track(track)
     crop = shot_crop(track, actor)
     renderer = ConditioningRenderer(track, crop, size, backend, actor=actor)

@@ -56,6 +56,17 @@ class Track:
         except ValueError:
             raise KeyError(f"no expression control named {name!r}; known: {', '.join(self.expression_names)}") from None
 
+    def check_video(self, video: str | os.PathLike, width: int, height: int, frame_count: int) -> None:
+        """Refuse a video (of display size width x height) that is not the one this track was made from."""
+        src = self.header["source"]
+        if (width, height) != (src["width"], src["height"]):
+            raise TrackFormatError(f"{video} is {width}x{height} but the track was made from a "
+                                   f"{src['width']}x{src['height']} video ({src['file']}); "
+                                   "give the video the track was made from")
+        if abs(frame_count - len(self)) > 1:
+            raise TrackFormatError(f"{video} has {frame_count} frames but the track has {len(self)} "
+                                   f"(made from {src['file']}); give the video the track was made from")
+
     @property
     def blink(self) -> np.ndarray:
         """(F, 2) blink per eye (right, left): the blink controls of the expression."""

@@ -1,0 +1,59 @@
+"""Image and video quality measures for synthesised frames against real ones.
+
+All take uint8 or float tensors of 8-bit values (0 to 255), shaped (N, 3, H, W),
+and return one number per frame (or per frame pair) so callers can average
+over whatever set of frames they report.
+
+- PSNR in dB, over all pixels and channels.
+- SSIM (Wang et al. 2004): Gaussian window of 11 pixels, sigma 1.5, the usual
+  constants for a data range of 255, per colour channel, averaged over the
+  channels and the image ("valid" window positions only, so no padding enters).
+- Flicker: how much the frame-to-frame change of the synthesised video differs
+  from that of the real one, as the mean absolute difference of the two
+  temporal differences (8-bit units). A perfect reproduction scores 0; a
+  result that is right on average but shimmers from frame to frame scores
+  high even where its PSNR is good.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+
+SSIM_WINDOW, SSIM_SIGMA = 11, 1.5
+C1, C2 = (0.01 * 255) ** 2, (0.03 * 255) ** 2
+
+
+def psnr(output: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """(N,) PSNR in dB of 8-bit images."""
+    mse = ((output.double() - real.double()) ** 2).flatten(1).mean(1)
+    return 10 * torch.log10(255.0 ** 2 / mse.clamp_min(1e-10))
+
+
+def _gaussian_window(channels: int) -> torch.Tensor:
+    x = torch.arange(SSIM_WINDOW, dtype=torch.float64) - (SSIM_WINDOW - 1) / 2
+    g = torch.exp(-x ** 2 / (2 * SSIM_SIGMA ** 2))
+    g = g / g.sum()
+    return (g[:, None] * g[None, :]).expand(channels, 1, SSIM_WINDOW, SSIM_WINDOW).contiguous()
+
+
+def ssim(output: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """(N,) mean SSIM of 8-bit images at least 11 x 11 pixels."""
+    if min(output.shape[-2:]) < SSIM_WINDOW:
+        raise ValueError(f"SSIM needs images of at least {SSIM_WINDOW} x {SSIM_WINDOW} pixels, not {tuple(output.shape[-2:])}")
+    x, y = output.double(), real.double()
+    w = _gaussian_window(x.shape[1])
+
+    def blur(z: torch.Tensor) -> torch.Tensor:
+        return F.conv2d(z, w, groups=x.shape[1])
+
+    mx, my = blur(x), blur(y)
+    vx, vy, cxy = blur(x * x) - mx ** 2, blur(y * y) - my ** 2, blur(x * y) - mx * my
+    s = ((2 * mx * my + C1) * (2 * cxy + C2)) / ((mx ** 2 + my ** 2 + C1) * (vx + vy + C2))
+    return s.flatten(1).mean(1)
+
+
+def flicker(output: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
+    """(N - 1,) mean |(out_t - out_t-1) - (real_t - real_t-1)| over consecutive frames, in 8-bit units."""
+    d_out = output[1:].double() - output[:-1].double()
+    d_real = real[1:].double() - real[:-1].double()
+    return (d_out - d_real).abs().flatten(1).mean(1)

@@ -1,0 +1,102 @@
+"""Typed configuration of the rendering-to-video network, and its named presets.
+
+A preset is a whole, runnable configuration: network widths, the crop size it
+works at, the space-time window, optimiser and loss settings, and how often to
+checkpoint. `dvp train --preset NAME` starts from one; a few fields (window,
+batch size) can be overridden on the command line. The config is saved with the
+model, so a model directory says exactly how it was made.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+
+from rendering.spacetime import CONDITIONING_CHANNELS, DEFAULT_WINDOW
+
+
+@dataclass(frozen=True)
+class TranslationConfig:
+    name: str
+    size: int  # square crop side in pixels that the network reads and writes
+    window: int = DEFAULT_WINDOW  # N_w: frames of conditioning stacked along channels
+    # Generator: a U-Net. `depth` stride-2 levels; level i has min(base_width * 2**i, max_width) channels.
+    depth: int = 8
+    base_width: int = 64
+    max_width: int = 512
+    dropout: float = 0.5  # on the deepest decoder levels, as in pix2pix-style generators
+    dropout_levels: int = 3
+    # Discriminator: a conditional PatchGAN over (space-time conditioning, image).
+    disc_width: int = 64
+    disc_layers: int = 3  # stride-2 layers; 3 gives 70 x 70 pixel patches
+    disc_window: int = 0  # frames of conditioning (the latest) the discriminator sees with the image; 0: all
+    # Optimisation (the paper's: Adam 2e-4, beta1 0.5; L1 weight 100 plus the adversarial term).
+    batch_size: int = 16
+    learning_rate: float = 2e-4
+    beta1: float = 0.5
+    l1_weight: float = 100.0
+    adversarial_weight: float = 1.0
+    # Book-keeping.
+    checkpoint_every: int = 500  # steps
+    validation_frames: int = 16  # held-out frames scored and shown at every checkpoint
+    holdout_fraction: float = 0.15  # the last part of the video, kept out of training
+
+    @property
+    def in_channels(self) -> int:
+        return len(CONDITIONING_CHANNELS) * self.window
+
+    @property
+    def disc_in_channels(self) -> int:
+        return len(CONDITIONING_CHANNELS) * (self.disc_window or self.window)
+
+    def widths(self) -> list[int]:
+        return [min(self.base_width * 2 ** i, self.max_width) for i in range(self.depth)]
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "TranslationConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = set(data) - known
+        if unknown:
+            raise ValueError(f"unknown config fields: {', '.join(sorted(unknown))}")
+        return cls(**data)
+
+    def check(self) -> "TranslationConfig":
+        """Raise ValueError for a configuration the network cannot be built with."""
+        if self.size % 2 ** self.depth:
+            raise ValueError(f"size {self.size} must be divisible by 2**depth = {2 ** self.depth}")
+        if self.window < 1 or self.batch_size < 1:
+            raise ValueError("window and batch size must be at least 1")
+        if not 0 <= self.disc_window <= self.window:
+            raise ValueError(f"disc_window must be between 0 (all) and the window ({self.window})")
+        if not 0 < self.holdout_fraction < 0.5:
+            raise ValueError("holdout_fraction must be between 0 and 0.5")
+        return self
+
+    def with_overrides(self, **changes) -> "TranslationConfig":
+        return replace(self, **{k: v for k, v in changes.items() if v is not None}).check()
+
+
+PRESETS: dict[str, TranslationConfig] = {
+    # The paper's resolution and the widths of its encoder-decoder (64 to 512, eight levels).
+    "paper": TranslationConfig(name="paper", size=256, depth=8, base_width=64, max_width=512, batch_size=16,
+                               checkpoint_every=1000),
+    # Twice the resolution: one more level, narrower at the top to keep memory in hand.
+    "hd": TranslationConfig(name="hd", size=512, depth=9, base_width=32, max_width=512, batch_size=8,
+                            checkpoint_every=1000),
+    # Small enough to learn a usable model of one actor in about 30 minutes on 2 CPU cores.
+    "cpu": TranslationConfig(name="cpu", size=128, depth=5, base_width=32, max_width=256, dropout=0.0,
+                             dropout_levels=0, disc_width=32, disc_layers=3, disc_window=1, batch_size=8,
+                             checkpoint_every=250),
+    # For tests and smoke runs: seconds per hundred steps.
+    "tiny": TranslationConfig(name="tiny", size=64, window=3, depth=3, base_width=8, max_width=32, dropout=0.0,
+                              dropout_levels=0, disc_width=8, disc_layers=2, disc_window=1, batch_size=4, checkpoint_every=20,
+                              validation_frames=4),
+}
+
+
+def preset(name: str) -> TranslationConfig:
+    try:
+        return PRESETS[name]
+    except KeyError:
+        raise ValueError(f"unknown preset {name!r}; choose one of {', '.join(PRESETS)}") from None

@@ -1,0 +1,95 @@
+"""The space-time generator and the conditional patch discriminator.
+
+Generator: a U-Net over the 9 * N_w channel space-time conditioning. Each
+encoder level halves the resolution with a 4 x 4 stride-2 convolution; each
+decoder level doubles it with a 4 x 4 transposed convolution and is joined to
+the encoder level of the same size by a skip connection, so the fine detail of
+the conditioning (edges of the face, the eyes) reaches the output directly and
+the deep levels only have to supply what the rendering lacks: skin, hair, teeth,
+shading, the body and the background. GroupNorm rather than BatchNorm: it
+behaves the same in training and inference and does not depend on the batch
+size, which is small on a CPU.
+
+Discriminator: a PatchGAN that judges overlapping patches of (conditioning,
+image) pairs, so it asks whether the image is a real frame *for this
+conditioning*, not just a plausible face. It may see only the latest frames of
+the window (`disc_window`): the first convolution over all 99 channels costs as
+much as the rest of the discriminator, and on a CPU that time is better spent on
+more generator steps.
+
+Both take and give values in [-1, 1].
+"""
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from translation.config import TranslationConfig
+
+IMAGE_CHANNELS = 3
+
+
+def _norm(channels: int) -> nn.GroupNorm:
+    return nn.GroupNorm(min(32, max(1, channels // 4)), channels)
+
+
+class Generator(nn.Module):
+    def __init__(self, config: TranslationConfig):
+        super().__init__()
+        widths = config.widths()
+        self.encoder = nn.ModuleList()
+        channels = config.in_channels
+        for i, width in enumerate(widths):
+            layers: list[nn.Module] = [nn.Conv2d(channels, width, 4, 2, 1, bias=i == 0)]
+            if i > 0:
+                layers.append(_norm(width))
+            layers.append(nn.LeakyReLU(0.2, inplace=True))
+            self.encoder.append(nn.Sequential(*layers))
+            channels = width
+        self.decoder = nn.ModuleList()
+        depth = len(widths)
+        for i in range(depth - 1, 0, -1):  # up to the resolution of encoder level i - 1
+            into = widths[i] if i == depth - 1 else 2 * widths[i]
+            layers = [nn.ConvTranspose2d(into, widths[i - 1], 4, 2, 1, bias=False), _norm(widths[i - 1])]
+            if depth - 1 - i < config.dropout_levels and config.dropout > 0:
+                layers.append(nn.Dropout(config.dropout))
+            layers.append(nn.ReLU(inplace=True))
+            self.decoder.append(nn.Sequential(*layers))
+        self.output = nn.Sequential(nn.ConvTranspose2d(2 * widths[0] if depth > 1 else widths[0], IMAGE_CHANNELS,
+                                                       4, 2, 1), nn.Tanh())
+
+    def forward(self, conditioning: torch.Tensor) -> torch.Tensor:
+        skips = []
+        x = conditioning
+        for level in self.encoder:
+            x = level(x)
+            skips.append(x)
+        skips.pop()  # the deepest level is the decoder's input, not a skip
+        for level in self.decoder:
+            x = torch.cat([level(x), skips.pop()], dim=1)
+        return self.output(x)
+
+
+class PatchDiscriminator(nn.Module):
+    def __init__(self, config: TranslationConfig):
+        super().__init__()
+        width = config.disc_width
+        self.in_channels = config.disc_in_channels
+        layers: list[nn.Module] = [nn.Conv2d(config.disc_in_channels + IMAGE_CHANNELS, width, 4, 2, 1),
+                                   nn.LeakyReLU(0.2, inplace=True)]
+        channels = width
+        for i in range(1, config.disc_layers + 1):
+            out = width * min(2 ** i, 8)
+            stride = 2 if i < config.disc_layers else 1
+            layers += [nn.Conv2d(channels, out, 4, stride, 1, bias=False), _norm(out), nn.LeakyReLU(0.2, inplace=True)]
+            channels = out
+        layers.append(nn.Conv2d(channels, 1, 4, 1, 1))
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, conditioning: torch.Tensor, image: torch.Tensor) -> torch.Tensor:
+        """Logits, one per patch: (N, 1, h, w). Only the latest `disc_window` frames of the conditioning are read."""
+        return self.net(torch.cat([conditioning[:, conditioning.shape[1] - self.in_channels:], image], dim=1))
+
+
+def parameter_count(module: nn.Module) -> int:
+    return sum(p.numel() for p in module.parameters())

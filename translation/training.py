@@ -1,0 +1,274 @@
+"""Training the rendering-to-video network on one target actor (`dvp train`).
+
+Conditional GAN training as in Deep Video Portraits: each step the
+discriminator learns to tell real (conditioning, frame) pairs from generated
+ones, then the generator learns to fool it while staying close to the real
+frame in L1 (weight 100). Training runs for a number of steps or minutes (both
+count the whole life of the model, across resumed runs), checkpoints atomically
+every `checkpoint_every` steps, and at every checkpoint scores a fixed set of
+held-out frames, draws the loss curves and writes a validation preview. A run
+that is killed, even with SIGKILL, continues from its last checkpoint with
+`resume=True`: weights, optimiser moments, the step, the elapsed time, the
+random state of batch sampling and the history all come back.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm import tqdm
+
+from pipeline.atomic import write_json
+from pipeline.errors import BackendUnavailableError, DvpError
+from pipeline.metrics import psnr
+from reconstruction.track import load_track
+from translation import model_dir as md
+from translation.config import TranslationConfig
+from translation.dataset import ShotData, load_or_build, time_split
+from translation.networks import Generator, PatchDiscriminator
+from translation.previews import write_loss_curve, write_preview
+
+log = logging.getLogger("dvp.train")
+LOG_EVERY = 10  # steps between entries of the training-loss history
+PREVIEW_ROWS = 4
+
+
+@dataclass
+class TrainOptions:
+    steps: int | None = None  # stop at this many steps in all
+    minutes: float | None = None  # or after this much training time in all (default 30 when neither is given)
+    resume: bool = False
+    rasterizer: str = "auto"
+    tensorboard: bool = False
+    seed: int = 0
+    show_progress: bool = True
+
+
+def to_unit(images: torch.Tensor) -> torch.Tensor:
+    """uint8 0..255 to float in [-1, 1], channels-last."""
+    return images.float().div_(127.5).sub_(1).contiguous(memory_format=torch.channels_last)
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """[-1, 1] floats to uint8."""
+    return ((images.float().clamp(-1, 1) + 1) * 127.5 + 0.5).to(torch.uint8)
+
+
+class Trainer:
+    """The networks, optimisers and sampling state of one training run."""
+
+    def __init__(self, config: TranslationConfig, data: ShotData, train_frames: np.ndarray, seed: int):
+        self.config, self.data, self.train_frames = config, data, train_frames
+        torch.manual_seed(seed)
+        self.generator = Generator(config).to(memory_format=torch.channels_last)
+        self.discriminator = PatchDiscriminator(config).to(memory_format=torch.channels_last)
+        betas = (config.beta1, 0.999)
+        self.opt_g = torch.optim.Adam(self.generator.parameters(), config.learning_rate, betas=betas)
+        self.opt_d = torch.optim.Adam(self.discriminator.parameters(), config.learning_rate, betas=betas)
+        self.sampler = torch.Generator().manual_seed(seed)
+        self.bce = nn.BCEWithLogitsLoss()
+        self.step = 0
+        self.elapsed = 0.0
+        self.history: dict = {"train": [], "validation": []}
+
+    def state(self) -> dict:
+        return {"step": self.step, "elapsed_s": self.elapsed, "generator": self.generator.state_dict(),
+                "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
+                "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.get_state(), "history": self.history}
+
+    def load(self, state: dict) -> None:
+        self.generator.load_state_dict(state["generator"])
+        self.discriminator.load_state_dict(state["discriminator"])
+        self.opt_g.load_state_dict(state["opt_g"])
+        self.opt_d.load_state_dict(state["opt_d"])
+        self.sampler.set_state(state["sampler"])
+        self.step, self.elapsed, self.history = int(state["step"]), float(state["elapsed_s"]), state["history"]
+
+    def train_step(self) -> dict:
+        pick = torch.randint(len(self.train_frames), (self.config.batch_size,), generator=self.sampler).numpy()
+        frames = np.sort(self.train_frames[pick])
+        x = to_unit(self.data.windows(frames, self.config.window))
+        real = to_unit(self.data.real(frames))
+        self.generator.train()
+        fake = self.generator(x)
+        # Discriminator: real pairs towards 1, generated pairs towards 0.
+        d_real = self.discriminator(x, real)
+        d_fake = self.discriminator(x, fake.detach())
+        loss_d = 0.5 * (self.bce(d_real, torch.ones_like(d_real)) + self.bce(d_fake, torch.zeros_like(d_fake)))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        # Generator: fool the discriminator, stay close to the real frame.
+        d_fake = self.discriminator(x, fake)
+        loss_adv = self.bce(d_fake, torch.ones_like(d_fake))
+        loss_l1 = (fake - real).abs().mean()
+        loss_g = self.config.adversarial_weight * loss_adv + self.config.l1_weight * loss_l1
+        self.opt_g.zero_grad(set_to_none=True)
+        loss_g.backward()
+        self.opt_g.step()
+        self.step += 1
+        return {"l1": loss_l1.item(), "g_adv": loss_adv.item(), "d": loss_d.item()}
+
+    @torch.inference_mode()
+    def generate(self, frames: np.ndarray) -> torch.Tensor:
+        """uint8 outputs (N, 3, S, S) for some frames, in batches."""
+        self.generator.eval()
+        out = [to_uint8(self.generator(to_unit(self.data.windows(frames[i:i + self.config.batch_size],
+                                                                  self.config.window))))
+               for i in range(0, len(frames), self.config.batch_size)]
+        return torch.cat(out)
+
+    def validate(self, frames: np.ndarray) -> tuple[dict, torch.Tensor]:
+        output = self.generate(frames)
+        real = self.data.real(frames)
+        l1 = float((output.float() - real.float()).abs().mean() / 127.5)
+        return {"step": self.step, "l1": l1, "psnr": float(psnr(output, real).mean())}, output
+
+
+def _copy_atomic(source: Path, target: Path) -> None:
+    tmp = target.with_name(f".dvp-tmp-{target.name}")
+    try:
+        shutil.copyfile(source, tmp)
+        os.replace(tmp, target)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def _tensorboard(folder: Path):
+    try:
+        from torch.utils.tensorboard import SummaryWriter
+    except ImportError:
+        raise BackendUnavailableError("--tensorboard needs the tensorboard package: pip install -e \".[tensorboard]\"") \
+            from None
+    return SummaryWriter(str(folder / "tensorboard"))
+
+
+def _prepare(video: Path, track_path: Path | None, folder: Path, config: TranslationConfig | None,
+             resume: bool) -> tuple[TranslationConfig, dict | None]:
+    """Check the folder against the request; returns the config to train and the existing manifest, if any."""
+    existing = (folder / md.MANIFEST).is_file()
+    if existing and not resume:
+        raise DvpError(f"{folder} already holds a model; pass --resume to continue training it, or choose "
+                       "another output folder")
+    if not existing:
+        if config is None:
+            raise DvpError("choose a preset (--preset) for a new model")
+        if track_path is None:
+            raise DvpError("a new model needs the target's track (--track, or let `dvp train` track the video)")
+        return config.check(), None
+    manifest = md.read_manifest(folder)
+    stored = md.config_of(manifest)
+    if config is not None and config != stored:
+        raise DvpError(f"{folder} was trained with preset {stored.name!r} ({stored.to_dict()}); resume it without "
+                       "--preset and overrides, or train a new model in another folder")
+    if video.name != manifest["target"]["video"]:
+        raise DvpError(f"{folder} was trained on {manifest['target']['video']}, not {video.name}; resume it with "
+                       "the same target video")
+    return stored, manifest
+
+
+def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: TranslationConfig | None,
+          track_path: str | os.PathLike | None = None, options: TrainOptions | None = None) -> dict:
+    """Train (or continue training) a model of the actor in `video`; returns a summary."""
+    opts = options or TrainOptions()
+    video, folder = Path(video), Path(model_folder)
+    if not video.is_file():
+        raise DvpError(f"target video {video} does not exist")
+    if opts.steps is not None and opts.steps < 1:
+        raise DvpError("--steps must be at least 1")
+    if opts.minutes is not None and opts.minutes <= 0:
+        raise DvpError("--minutes must be more than 0")
+    max_steps = opts.steps
+    budget_s = opts.minutes * 60 if opts.minutes is not None else (None if max_steps else 30 * 60.0)
+    config, manifest = _prepare(video, Path(track_path) if track_path else None, folder, config, opts.resume)
+    folder.mkdir(parents=True, exist_ok=True)
+    if manifest is None:
+        _copy_atomic(Path(track_path), folder / md.TRACK)
+    track = load_track(folder / md.TRACK)
+    data = load_or_build(video, track, folder / md.TRACK, config.size, folder / "data", opts.rasterizer,
+                         opts.show_progress)
+    train_frames, held = time_split(data.valid, config.holdout_fraction, config.window)
+    if manifest is None:
+        split = {"train": [int(train_frames[0]), int(train_frames[-1]), len(train_frames)],
+                 "held_out": [int(held[0]), int(held[-1]), len(held)], "gap": config.window}
+        md.write_manifest(folder, config, video, track, data.crop.to_dict(), split)
+    trainer = Trainer(config, data, train_frames, opts.seed)
+    state = md.load_checkpoint(folder) if opts.resume else None
+    if state is not None:
+        trainer.load(state)
+        log.info("resuming %s at step %d (%.1f min trained)", folder, trainer.step, trainer.elapsed / 60)
+    val_frames = held[np.linspace(0, len(held) - 1, min(config.validation_frames, len(held))).astype(int)]
+    preview_frames = val_frames[np.linspace(0, len(val_frames) - 1, min(PREVIEW_ROWS, len(val_frames))).astype(int)]
+    (folder / "previews").mkdir(exist_ok=True)
+    board = _tensorboard(folder) if opts.tensorboard else None
+    title = f"{video.name}, preset {config.name}, {config.size}x{config.size}, window {config.window}"
+
+    def checkpoint() -> dict:
+        scores, output = trainer.validate(val_frames)
+        trainer.history["validation"].append({**scores, "elapsed_s": round(trainer.elapsed, 1)})
+        rows = np.searchsorted(val_frames, preview_frames)
+        cond = data.windows(preview_frames, 1)[:, 0:3]
+        write_preview(folder / "previews" / f"step_{trainer.step:07d}.png", cond, output[rows], data.real(preview_frames))
+        md.save_checkpoint(folder, trainer.state())
+        write_json(folder / "history.json", trainer.history)
+        write_loss_curve(folder / "loss_curve.png", trainer.history, title)
+        if board is not None:
+            board.add_scalar("held_out/psnr", scores["psnr"], trainer.step)
+            board.add_scalar("held_out/l1", scores["l1"], trainer.step)
+        log.info("step %d: held-out PSNR %.2f dB, L1 %.4f", trainer.step, scores["psnr"], scores["l1"])
+        return scores
+
+    def done() -> bool:
+        return (max_steps is not None and trainer.step >= max_steps) or \
+               (budget_s is not None and trainer.elapsed >= budget_s)
+
+    total = max_steps if max_steps is not None else int(budget_s)
+    by_time = max_steps is None  # the bar counts seconds of the time budget, or steps
+    bar = tqdm(total=total, initial=min(total, int(trainer.elapsed) if by_time else trainer.step), desc="train",
+               disable=not opts.show_progress, dynamic_ncols=True, mininterval=1.0,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| " + ("{elapsed}<{remaining}" if by_time else
+                                                                   "{n_fmt}/{total_fmt} steps [{elapsed}<{remaining}]")
+               + " {postfix}")
+    running: list[dict] = []
+    last_scores = trainer.history["validation"][-1] if trainer.history["validation"] else None
+    steps_at_start, clock = trainer.step, time.perf_counter()
+    try:
+        while not done():
+            t0 = time.perf_counter()
+            losses = trainer.train_step()
+            running.append(losses)
+            if trainer.step % LOG_EVERY == 0:
+                mean = {k: float(np.mean([r[k] for r in running])) for k in losses}
+                trainer.history["train"].append({"step": trainer.step, **mean})
+                if board is not None:
+                    for k, v in mean.items():
+                        board.add_scalar(f"train/{k}", v, trainer.step)
+                running.clear()
+            trainer.elapsed += time.perf_counter() - t0
+            if trainer.step % config.checkpoint_every == 0:
+                t0 = time.perf_counter()
+                last_scores = checkpoint()
+                trainer.elapsed += time.perf_counter() - t0
+            bar.update(min(total, int(trainer.elapsed)) - bar.n if by_time else 1)
+            bar.set_postfix_str(f"step {trainer.step} l1 {losses['l1']:.3f} d {losses['d']:.2f}"
+                                + (f" held-out {last_scores['psnr']:.1f} dB" if last_scores else ""), refresh=False)
+        if trainer.step != steps_at_start and trainer.step % config.checkpoint_every:
+            last_scores = checkpoint()
+    finally:
+        bar.close()
+        if board is not None:
+            board.close()
+    run_s = time.perf_counter() - clock
+    return {"model": str(folder), "preset": config.name, "size": config.size, "window": config.window,
+            "step": trainer.step, "trained_minutes": round(trainer.elapsed / 60, 2),
+            "steps_this_run": trainer.step - steps_at_start,
+            "steps_per_second": round((trainer.step - steps_at_start) / max(run_s, 1e-9), 3),
+            "train_frames": len(train_frames), "held_out_frames": len(held),
+            "held_out_psnr": round(last_scores["psnr"], 2) if last_scores else None}
