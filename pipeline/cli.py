@@ -87,6 +87,95 @@ def _run_render(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    from translation.config import PRESETS
+
+    p = sub.add_parser("train", help="train the rendering-to-video network on a target actor",
+                       description="Train the space-time conditional GAN that turns conditioning windows into "
+                                   "frames of the actor in TARGET_VIDEO. The last part of the video is held out for "
+                                   "validation. Checkpoints are written atomically; a stopped run continues with "
+                                   "--resume.")
+    p.add_argument("video", help="target video: about a minute of the actor (any format ffmpeg reads)")
+    p.add_argument("-o", "--output", required=True, help="model folder to create (or to continue with --resume)")
+    p.add_argument("--track", help="the video's track from `dvp track` (default: track it now)")
+    p.add_argument("--preset", choices=list(PRESETS),
+                   help="network size and resolution: paper (256), hd (512), cpu (128, for 2 CPU cores), tiny "
+                        "(tests); default cpu for a new model")
+    budget = p.add_mutually_exclusive_group()
+    budget.add_argument("--minutes", type=float, help="train until this much training time in all (default 30)")
+    budget.add_argument("--steps", type=int, help="train until this many steps in all")
+    p.add_argument("--resume", action="store_true", help="continue the model in the output folder from its last "
+                                                         "checkpoint")
+    p.add_argument("--window", type=int, help="override the preset's space-time window N_w (1 for the ablation)")
+    p.add_argument("--batch-size", type=int, help="override the preset's batch size")
+    p.add_argument("--checkpoint-every", type=int, help="override the preset's steps between checkpoints")
+    p.add_argument("--seed", type=int, default=0, help="random seed of initialisation and sampling (default 0)")
+    p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to MODEL_DIR/tensorboard")
+    p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"],
+                   help="rasteriser for the training conditioning (default auto)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _run_train(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from pipeline.tracking import TrackOptions, track_video
+    from translation import model_dir
+    from translation.config import preset
+    from translation.training import TrainOptions, train
+
+    folder = Path(args.output)
+    overrides = {"window": args.window, "batch_size": args.batch_size, "checkpoint_every": args.checkpoint_every}
+    config = None
+    if args.preset or any(v is not None for v in overrides.values()) or not (folder / model_dir.MANIFEST).is_file():
+        try:
+            config = preset(args.preset or "cpu").with_overrides(**overrides)
+        except ValueError as exc:
+            raise DvpError(str(exc)) from None
+    track = args.track
+    if track is None and not (folder / model_dir.MANIFEST).is_file():
+        folder.mkdir(parents=True, exist_ok=True)
+        track = folder / model_dir.TRACK
+        track_video(args.video, track, options=TrackOptions(show_progress=not args.quiet))
+    options = TrainOptions(steps=args.steps, minutes=args.minutes, resume=args.resume, rasterizer=args.rasterizer,
+                           tensorboard=args.tensorboard, seed=args.seed, show_progress=not args.quiet)
+    print(json.dumps(train(args.video, folder, config, track, options)))
+    return 0
+
+
+def _add_evaluate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("evaluate", help="score a trained model on the held-out frames of its target video",
+                       description="Self-reenactment of the held-out part of the target video: PSNR and SSIM on the "
+                                   "face crop and the mouth, and flicker, for the model and for two baselines "
+                                   "(nearest-neighbour retrieval, and the window-1 ablation or its substitute), plus "
+                                   "a side-by-side preview video.")
+    p.add_argument("model", help="model folder from `dvp train`")
+    p.add_argument("--video", required=True, help="the target video the model was trained on")
+    p.add_argument("--report", help="also write the scores as JSON")
+    p.add_argument("--preview", help="preview video, conditioning | output | real (default MODEL/evaluation.mp4)")
+    p.add_argument("--ablation", help="a model trained with --window 1 on the same video, scored as the window-1 "
+                                      "baseline (default: this model with a static window)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _run_evaluate(args: argparse.Namespace) -> int:
+    from pipeline.evaluation import evaluate
+
+    report = evaluate(args.model, args.video, report=args.report, preview=args.preview, ablation=args.ablation,
+                      show_progress=not args.quiet)
+    print(f"held-out frames {report['held_out_frames'][0]}-{report['held_out_frames'][1]} of {report['video']} "
+          f"({report['held_out_frames'][2]} frames), model step {report['step']}, {report['size']}x{report['size']}")
+    print("| method | PSNR face crop | SSIM face crop | PSNR mouth | SSIM mouth | flicker |")
+    print("|---|---|---|---|---|---|")
+    for name, m in report["methods"].items():
+        flick = f"{m['flicker']:.2f}" if m["flicker"] is not None else "-"
+        print(f"| {name} | {m['psnr_face']:.2f} | {m['ssim_face']:.3f} | {m['psnr_mouth']:.2f} | "
+              f"{m['ssim_mouth']:.3f} | {flick} |")
+    print(f"window_1: {report['methods']['window_1']['kind']}")
+    print(f"preview: {report['preview']}")
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job on inputs that need no download",
                        description="Track a clip made from scikit-image's astronaut portrait (moved rigidly), "
@@ -121,11 +210,15 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_track(sub)
     _add_render(sub)
+    _add_train(sub)
+    _add_evaluate(sub)
     _add_demo(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     try:
-        return {"track": _run_track, "render": _run_render, "demo": _run_demo}[args.command](args)
+        commands = {"track": _run_track, "render": _run_render, "train": _run_train, "evaluate": _run_evaluate,
+                    "demo": _run_demo}
+        return commands[args.command](args)
     except DvpError as exc:
         print(f"dvp {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -189,7 +189,9 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
     budget_s = opts.minutes * 60 if opts.minutes is not None else (None if max_steps else 30 * 60.0)
     config, manifest = _prepare(video, Path(track_path) if track_path else None, folder, config, opts.resume)
     folder.mkdir(parents=True, exist_ok=True)
-    if manifest is None:
+    for stale in folder.glob(".dvp-tmp-*"):  # left by a run killed while writing
+        stale.unlink()
+    if manifest is None and Path(track_path).resolve() != (folder / md.TRACK).resolve():
         _copy_atomic(Path(track_path), folder / md.TRACK)
     track = load_track(folder / md.TRACK)
     data = load_or_build(video, track, folder / md.TRACK, config.size, folder / "data", opts.rasterizer,

@@ -1,0 +1,204 @@
+"""The translation network: shapes, the training set, training, resume (also after SIGKILL), evaluation."""
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from pipeline.cli import main
+from pipeline.demo import astronaut_clip
+from pipeline.evaluation import nearest_training_frames
+from pipeline.tracking import TrackOptions, track_video
+from reconstruction.track import load_track
+from translation import model_dir as md
+from translation.config import PRESETS, preset
+from translation.dataset import load_or_build, time_split
+from translation.inference import Translator
+from translation.networks import Generator, PatchDiscriminator
+from translation.training import TrainOptions, train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("translation")
+    video = folder / "astro.mp4"
+    astronaut_clip(video, frames=40)
+    track_video(video, folder / "astro.npz", options=TrackOptions(show_progress=False))
+    return video, folder / "astro.npz"
+
+
+@pytest.fixture(scope="module")
+def trained(clip, tmp_path_factory):
+    video, track = clip
+    folder = tmp_path_factory.mktemp("model") / "m"
+    summary = train(video, folder, preset("tiny"), track, TrainOptions(steps=60, show_progress=False))
+    return folder, summary
+
+
+@pytest.mark.parametrize("name", list(PRESETS))
+def test_every_preset_builds_and_maps_windows_to_frames(name):
+    config = preset(name).check()
+    generator, disc = Generator(config), PatchDiscriminator(config)
+    size = config.size
+    x = torch.zeros(1, config.in_channels, size, size)
+    with torch.no_grad():
+        y = generator(x)
+        logits = disc(x, y)
+    assert y.shape == (1, 3, size, size) and y.abs().max() <= 1
+    assert logits.shape[:2] == (1, 1) and logits.shape[-1] > 1, "one logit per patch"
+    assert config.in_channels == 9 * config.window
+
+
+def test_config_refuses_impossible_settings():
+    with pytest.raises(ValueError, match="divisible"):
+        preset("cpu").with_overrides(size=100)
+    with pytest.raises(ValueError, match="disc_window"):
+        preset("cpu").with_overrides(window=1, disc_window=3)
+    assert preset("cpu").with_overrides(window=1, disc_window=1).in_channels == 9
+
+
+def test_time_split_holds_out_the_end_with_a_gap():
+    valid = np.ones(100, bool)
+    valid[50] = False
+    train, held = time_split(valid, 0.15, 11)
+    assert held[0] == 85 and held[-1] == 99 and len(held) == 15
+    assert train[-1] == 85 - 11 - 1 and 50 not in train
+    with pytest.raises(Exception, match="too few"):
+        time_split(np.ones(20, bool), 0.15, 11)
+
+
+def test_training_set_windows_match_the_renderer(clip, tmp_path):
+    video, track_path = clip
+    track = load_track(track_path)
+    data = load_or_build(video, track, track_path, 64, tmp_path / "data", show_progress=False)
+    assert data.conditioning.shape == (len(track), 9, 64, 64) and data.frames.shape == (len(track), 3, 64, 64)
+    w = data.windows(np.array([0, 5]), 3)
+    assert w.shape == (2, 27, 64, 64) and w.dtype == torch.uint8
+    assert torch.equal(w[0, :9], w[0, 18:]), "the shot start is padded with the first frame"
+    assert torch.equal(w[1, 18:], torch.from_numpy(np.array(data.conditioning[5])))
+    assert torch.equal(w[1, :9], torch.from_numpy(np.array(data.conditioning[3])))
+    mtime = (tmp_path / "data" / "conditioning.u8").stat().st_mtime_ns
+    load_or_build(video, track, track_path, 64, tmp_path / "data", show_progress=False)
+    assert (tmp_path / "data" / "conditioning.u8").stat().st_mtime_ns == mtime, "unchanged inputs reuse the files"
+
+
+def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
+    folder, summary = trained
+    history = json.loads((folder / "history.json").read_text())
+    l1 = [r["l1"] for r in history["train"]]
+    assert len(l1) == 6 and l1[-1] < 0.8 * l1[0], f"training L1 should fall: {l1}"
+    assert summary["step"] == 60 and summary["held_out_psnr"] > 0
+    for name in ("model.json", "checkpoint.pt", "target.track.npz", "loss_curve.png"):
+        assert (folder / name).is_file(), name
+    assert len(list((folder / "previews").glob("step_*.png"))) == 3  # every 20 steps
+    state = torch.load(folder / "checkpoint.pt", weights_only=True)
+    assert state["step"] == 60 and set(state) >= {"generator", "discriminator", "opt_g", "opt_d", "sampler"}
+    assert not list(folder.glob(".dvp-tmp-*"))
+
+
+def test_resume_continues_from_the_saved_step(trained, clip, tmp_path):
+    folder, _ = trained
+    video, _ = clip
+    copy = tmp_path / "m"
+    shutil.copytree(folder, copy)
+    summary = train(video, copy, None, options=TrainOptions(steps=80, resume=True, show_progress=False))
+    assert summary["step"] == 80 and summary["steps_this_run"] == 20
+    history = json.loads((copy / "history.json").read_text())
+    steps = [r["step"] for r in history["train"]]
+    assert steps == sorted(steps) and steps[-1] == 80 and steps.count(60) == 1
+    with pytest.raises(Exception, match="already holds a model"):
+        train(video, copy, preset("tiny"), options=TrainOptions(steps=90, show_progress=False))
+
+
+def test_sigkill_then_resume_continues(clip, tmp_path):
+    video, track = clip
+    folder = tmp_path / "killed"
+    cmd = [sys.executable, "-m", "pipeline.cli", "train", str(video), "--track", str(track), "-o", str(folder),
+           "--preset", "tiny", "--steps", "100000", "--checkpoint-every", "5", "-q"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if (folder / "checkpoint.pt").is_file():
+                time.sleep(1.0)  # let it get a few checkpoints further
+                break
+            time.sleep(0.2)
+        os.kill(proc.pid, signal.SIGKILL)
+    finally:
+        proc.wait()
+    saved = torch.load(folder / "checkpoint.pt", weights_only=True)["step"]
+    assert saved >= 5 and saved % 5 == 0
+    assert main(["train", str(video), "-o", str(folder), "--resume", "--steps", str(saved + 5), "-q"]) == 0
+    state = torch.load(folder / "checkpoint.pt", weights_only=True)
+    assert state["step"] == saved + 5
+    assert not list(folder.glob(".dvp-tmp-*"))
+
+
+def test_model_folder_refusals(trained, clip, tmp_path, capsys):
+    folder, _ = trained
+    video, _ = clip
+    with pytest.raises(md.ModelDirError, match="not a dvp model folder"):
+        Translator(tmp_path)
+    bad = tmp_path / "old"
+    bad.mkdir()
+    manifest = json.loads((folder / "model.json").read_text())
+    (bad / "model.json").write_text(json.dumps(dict(manifest, version=99)))
+    with pytest.raises(md.ModelDirError, match="version 99"):
+        Translator(bad)
+    (bad / "model.json").write_text(json.dumps(manifest))
+    with pytest.raises(md.ModelDirError, match="no checkpoint"):
+        Translator(bad)
+    (bad / "checkpoint.pt").write_bytes(b"not a checkpoint")
+    with pytest.raises(md.ModelDirError, match="cannot be read"):
+        Translator(bad)
+    # another actor: the albedo of someone else
+    track = load_track(folder / "target.track.npz")
+    track.albedo = np.clip(track.albedo[:, ::-1] * 0.6, 0, 1)
+    with pytest.raises(md.ModelDirError, match="another actor"):
+        md.check_actor(manifest, track, folder, "the target")
+    assert md.check_actor(manifest, load_track(folder / "target.track.npz"), folder, "the target") < 1e-3
+    assert main(["evaluate", str(tmp_path), "--video", str(video), "-q"]) == 2
+    assert "not a dvp model folder" in capsys.readouterr().err
+    other = tmp_path / "other.mp4"
+    astronaut_clip(other, frames=12)
+    assert main(["evaluate", str(folder), "--video", str(other), "-q"]) == 2
+    assert "not the video the model" in capsys.readouterr().err
+    assert main(["train", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "x"), "-q"]) == 2
+
+
+def test_evaluate_scores_model_and_baselines(trained, clip, tmp_path, capsys):
+    folder, _ = trained
+    video, _ = clip
+    report, preview = tmp_path / "r.json", tmp_path / "e.mp4"
+    assert main(["evaluate", str(folder), "--video", str(video), "--report", str(report), "--preview", str(preview),
+                 "-q"]) == 0
+    rep = json.loads(report.read_text())
+    assert set(rep["methods"]) == {"model", "nearest_neighbour", "window_1"}
+    for scores in rep["methods"].values():
+        assert 5 < scores["psnr_face"] < 60 and -1 <= scores["ssim_face"] <= 1 and scores["flicker"] >= 0
+    from pipeline.probe import probe
+
+    info = probe(preview)
+    assert (info.width, info.height, info.frame_count) == (3 * 256, 256, rep["held_out_frames"][2])
+    assert "| nearest_neighbour |" in capsys.readouterr().out
+
+
+def test_nearest_neighbour_finds_the_frame_with_the_same_parameters(clip):
+    _, track_path = clip
+    track = load_track(track_path)
+    train = np.arange(0, 30)
+    held = np.array([31, 35])
+    track.rotation[held] = track.rotation[[4, 17]]
+    track.translation[held] = track.translation[[4, 17]]
+    track.expression[held] = track.expression[[4, 17]]
+    track.gaze[held] = track.gaze[[4, 17]]
+    assert nearest_training_frames(track, train, held).tolist() == [4, 17]
