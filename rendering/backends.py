@@ -38,7 +38,8 @@ def resolve(name: str) -> str:
     return name
 
 
-def _project(vertices: torch.Tensor, camera: PinholeCamera) -> tuple[torch.Tensor, torch.Tensor]:
+def project_vertices(vertices: torch.Tensor, camera: PinholeCamera) -> tuple[torch.Tensor, torch.Tensor]:
+    """Pixel positions (..., 2) and depths (...) of camera-space vertices, as the built-in rasteriser takes them."""
     z = vertices[..., 2]
     pixels = camera.focal * vertices[..., :2] / z.clamp_min(1e-9)[..., None] + torch.tensor(
         [camera.cx, camera.cy], dtype=vertices.dtype)
@@ -52,7 +53,7 @@ def rasterize_mesh(vertices: torch.Tensor, faces: torch.Tensor, camera: PinholeC
         from rendering.pytorch3d_backend import rasterize_pytorch3d
 
         return rasterize_pytorch3d(vertices, faces, camera, height, width, cull_backfaces)
-    pixels, z = _project(vertices, camera)
+    pixels, z = project_vertices(vertices, camera)
     return rasterize(pixels, z, faces, height, width, cull_backfaces, with_dists)
 
 
@@ -65,5 +66,5 @@ def rasterize_mesh_packed(vertices: torch.Tensor, faces: torch.Tensor, camera: P
         pixel = (face >= 0).nonzero(as_tuple=True)[0]
         return PackedFragments(pixel=pixel, face=face[pixel], zbuf=frags.zbuf.reshape(-1)[pixel],
                                bary_coords=frags.bary_coords.reshape(-1, 3)[pixel], dists=None)
-    pixels, z = _project(vertices, camera)
+    pixels, z = project_vertices(vertices, camera)
     return rasterize_packed(pixels, z, faces, height, width, cull_backfaces)

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 import torch
 
-from rendering.rasterizer import rasterize
+from rendering.rasterizer import rasterize, rasterize_packed
 
 
 def brute_force(pixels, depth, faces, h, w):
@@ -91,7 +91,43 @@ def test_back_faces_are_culled_on_request_and_batches_are_packed():
     assert set(two.face_index[1].unique().tolist()) == {-1, 0}
 
 
+def test_equal_depths_go_to_the_lower_face_index():
+    pixels = torch.tensor([[[2.0, 2.0], [12.0, 2.0], [2.0, 12.0], [12.0, 12.0]]], dtype=torch.float32)
+    depth = torch.full((1, 4), 3.0)
+    # Faces 1 and 2 are the same triangle listed twice: exactly the same depths, so a tie on every pixel.
+    faces = torch.tensor([[1, 3, 2], [0, 2, 1], [0, 2, 1]])
+    face = rasterize(pixels, depth, faces, 16, 16).pix_to_face[0, ..., 0]
+    assert set(face.unique().tolist()) == {-1, 0, 1}
+
+
+def test_float32_and_float64_find_the_same_faces():
+    rng = np.random.default_rng(3)
+    pixels = rng.uniform(0, 64, (2, 60, 2))
+    depth = rng.uniform(2, 10, (2, 60))
+    faces = torch.tensor(rng.integers(0, 60, (40, 3)))
+    wide = rasterize(torch.tensor(pixels), torch.tensor(depth), faces, 64, 64, cull_backfaces=True)
+    narrow = rasterize(torch.tensor(pixels).float(), torch.tensor(depth).float(), faces, 64, 64, cull_backfaces=True)
+    assert narrow.zbuf.dtype == torch.float32 and wide.zbuf.dtype == torch.float64
+    assert (narrow.pix_to_face == wide.pix_to_face).float().mean() > 0.999
+    same = narrow.pix_to_face >= 0
+    assert (narrow.bary_coords.double() - wide.bary_coords)[same].abs().max() < 1e-4
+
+
 def test_a_huge_triangle_does_not_blow_up_memory():
     pixels = torch.tensor([[[-5000.0, -5000.0], [9000.0, 0.0], [0.0, 9000.0]]], dtype=torch.float64)
     fr = rasterize(pixels, torch.full((1, 3), 2.0, dtype=torch.float64), torch.tensor([[0, 1, 2]]), 256, 256)
     assert (fr.pix_to_face >= 0).all()
+
+
+def test_packed_fragments_are_the_covered_pixels_of_the_full_ones():
+    rng = np.random.default_rng(4)
+    pixels, depth = torch.tensor(rng.uniform(0, 32, (3, 30, 2))), torch.tensor(rng.uniform(2, 10, (3, 30)))
+    faces = torch.tensor(rng.integers(0, 30, (20, 3)))
+    full = rasterize(pixels, depth, faces, 32, 32, with_dists=True)
+    packed = rasterize_packed(pixels, depth, faces, 32, 32, with_dists=True)
+    covered = (full.pix_to_face.reshape(-1) >= 0).nonzero(as_tuple=True)[0]
+    assert torch.equal(packed.pixel, covered)
+    assert torch.equal(packed.face, full.face_index.reshape(-1)[covered])
+    assert torch.equal(packed.bary_coords, full.bary_coords.reshape(-1, 3)[covered])
+    assert torch.equal(packed.zbuf, full.zbuf.reshape(-1)[covered])
+    assert torch.equal(packed.dists, full.dists.reshape(-1)[covered])

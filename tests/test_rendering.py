@@ -1,4 +1,5 @@
 """Conditioning images, the shot crop, space-time windows and `dvp render` on a generated clip."""
+import dataclasses
 import json
 
 import cv2
@@ -13,7 +14,8 @@ from pipeline.probe import probe
 from pipeline.tracking import TrackOptions, track_video
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import load_track
-from rendering.backends import pytorch3d_available, rasterize_mesh, resolve
+from rendering import conditioning
+from rendering.backends import pytorch3d_available, rasterize_mesh, rasterize_mesh_packed, resolve
 from rendering.conditioning import ConditioningRenderer, render_faces
 from rendering.crop import shot_crop
 from rendering.spacetime import CONDITIONING_CHANNELS, SpaceTimeWindows, window_channel_names
@@ -67,6 +69,35 @@ def test_conditioning_lines_up_with_the_face(tracked):
     mask = cond.mask.float() / 255
     error = float(((cond.colour.float() - real).abs() * mask).sum() / mask.sum() / 3 / 255)
     assert error < 0.1
+
+
+def test_invalid_frames_come_out_empty_and_batches_do_not_mix_frames(tracked):
+    _, _, track, actor = tracked
+    crop = shot_crop(track, actor)
+    alone = ConditioningRenderer(track, crop, 64, actor=actor)
+    gappy = dataclasses.replace(track, valid=track.valid.copy())
+    gappy.valid[[1, 3]] = False
+    batch = ConditioningRenderer(gappy, crop, 64, actor=actor).render(np.arange(6)).stacked()
+    assert not batch[[1, 3]].any()
+    for i in (0, 2, 4, 5):
+        assert torch.equal(batch[i], alone.render(np.array([i])).stacked()[0])
+
+
+def test_shading_packed_fragments_matches_the_fused_builtin_path(tracked, monkeypatch):
+    """The PyTorch3D path (its packed fragments, then the same per-pixel shader), fed by the built-in rasteriser."""
+    _, _, track, actor = tracked
+    renderer = ConditioningRenderer(track, shot_crop(track, actor), 96, actor=actor)
+    frames = np.arange(7)
+    fused = renderer.render(frames)
+
+    def builtin_packed(vertices, faces, camera, height, width, backend, cull_backfaces):
+        return rasterize_mesh_packed(vertices, faces, camera, height, width, "builtin", cull_backfaces)
+
+    monkeypatch.setattr(conditioning, "rasterize_mesh_packed", builtin_packed)
+    renderer.backend = "pytorch3d"
+    packed = renderer.render(frames)
+    assert torch.equal(packed.stacked(), fused.stacked()) and torch.equal(packed.mask, fused.mask)
+    assert fused.mask.any()
 
 
 def test_space_time_window_layout_and_padding():
