@@ -345,3 +345,89 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
     if process.stdout is not None:
         process.stdout.close()
+
+
+class ImageSequenceWriter:
+    """Writes RGB uint8 frames as a numbered PNG sequence in a new folder: NAME/frame_000000.png, ...
+
+    Frames go to a hidden `.dvp-tmp-*` folder beside the target, renamed onto it
+    when the `with` block ends without error, so a folder at `path` always holds
+    a complete sequence. The target folder must not exist yet (or be empty).
+    """
+
+    def __init__(self, path: str | Path, width: int, height: int) -> None:
+        self.path = Path(path)
+        self.width, self.height = width, height
+        if not self.path.parent.is_dir():
+            raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
+        if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
+            raise MediaError(f"{self.path} already exists; a PNG sequence is written into a new (or empty) folder.")
+        self._temp = self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")
+        self._temp.mkdir()
+        self.frames_written = 0
+
+    def __enter__(self) -> ImageSequenceWriter:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self._discard()
+
+    def write(self, frame: Frame) -> None:
+        import cv2
+
+        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
+            raise ValueError(f"frame {self.frames_written} is {frame.dtype} {frame.shape}; "
+                             f"this writer takes uint8 ({self.height}, {self.width}, 3) RGB")
+        name = self._temp / f"frame_{self.frames_written:06d}.png"
+        if not cv2.imwrite(str(name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
+            self._discard()
+            raise MediaError(f"{self.path}: could not write frame {self.frames_written} (disk full?)")
+        self.frames_written += 1
+
+    def close(self) -> None:
+        if not self._temp.exists():
+            return
+        if self.frames_written == 0:
+            self._discard()
+            raise MediaError(f"{self.path}: no frames were written, so no sequence was saved.")
+        if self.path.is_dir():
+            self.path.rmdir()  # empty, checked on opening
+        os.replace(self._temp, self.path)
+
+    def _discard(self) -> None:
+        import shutil
+
+        shutil.rmtree(self._temp, ignore_errors=True)
+
+
+OUTPUT_FORMATS = ("mp4", "prores", "png")
+
+
+def output_format(path: str | Path, requested: str | None = None) -> str:
+    """The output format for `path`: as requested, else by its suffix (.mp4, .mov, none: PNG sequence)."""
+    if requested is not None:
+        if requested not in OUTPUT_FORMATS:
+            raise MediaError(f"unknown output format {requested!r}; choose one of {', '.join(OUTPUT_FORMATS)}")
+        return requested
+    suffix = Path(path).suffix.lower()
+    formats = {".mp4": "mp4", ".mov": "prores", "": "png"}
+    if suffix not in formats:
+        raise MediaError(f"{path}: cannot tell the output format from {suffix!r}; use .mp4 (H.264), .mov (ProRes "
+                         "422 HQ) or a folder name without a suffix (PNG sequence), or pass --format")
+    return formats[suffix]
+
+
+def open_output(path: str | Path, fmt: str, fps: Rate, width: int, height: int, audio: str | Path | None = None,
+                timecode: str | None = None) -> VideoWriter | ImageSequenceWriter:
+    """A writer for the chosen format; PNG sequences carry no audio or timecode (the report records both)."""
+    if fmt == "png":
+        return ImageSequenceWriter(path, width, height)
+    try:
+        return VideoWriter(path, fps, width, height, codec="h264" if fmt == "mp4" else "prores", audio=audio,
+                           timecode=timecode)
+    except ValueError as exc:  # a suffix that does not fit the format, a malformed timecode
+        raise MediaError(f"{path}: {exc}") from None

@@ -1,0 +1,120 @@
+"""`dvp reenact`: a source actor's performance drives the target actor, through the target's trained model.
+
+Steps: track what is not tracked yet (the target's track usually comes with the
+model), check that the model is of the target's actor and the target's shot
+size, transfer the chosen parts of the source's performance (see
+`pipeline.transfer`), synthesise and composite every output frame (see
+`pipeline.synthesis`), and with `verify` track the result again and measure
+how faithfully it shows the intended pose, expression and gaze.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from pipeline.atomic import write_json
+from pipeline.errors import DvpError
+from pipeline.faithfulness import faithfulness
+from pipeline.probe import probe_audio
+from pipeline.synthesis import SynthesisOptions, synthesise
+from pipeline.tracking import TrackOptions, track_video
+from pipeline.transfer import PARTS, transfer
+from pipeline.video import VideoReader, output_format
+from reconstruction.track import Track, load_track
+from rendering.crop import CropBox
+from translation import model_dir as md
+from translation.inference import Translator
+
+
+def load_or_track(video: Path, track_path: str | os.PathLike | None, scratch: Path, show_progress: bool,
+                  role: str) -> Track:
+    """The track of `video`: the one given (checked against the video), or made now."""
+    info = VideoReader(video)
+    if track_path is None:
+        track_path = scratch / f"{role}.track.npz"
+        track_video(video, track_path, options=TrackOptions(show_progress=show_progress))
+    track = load_track(track_path)
+    track.check_video(video, info.width, info.height, info.frame_count)
+    return track
+
+
+def model_target(translator: Translator, target: Path, target_track: str | os.PathLike | None, scratch: Path,
+                 show_progress: bool) -> Track:
+    """The target's track, checked against the model: same actor, same frame size as the model's shot."""
+    manifest = translator.manifest
+    info = VideoReader(target)
+    want = (manifest["target"]["width"], manifest["target"]["height"])
+    if (info.width, info.height) != tuple(want):
+        raise DvpError(f"the model in {translator.folder} was trained on {want[0]}x{want[1]} footage "
+                       f"({manifest['target']['video']}), but {target} is {info.width}x{info.height}; the model "
+                       "paints its own shot's crop, so give footage of that shot")
+    if target_track is None and target.stat().st_size == manifest["target"]["video_bytes"] and \
+            target.name == manifest["target"]["video"]:
+        target_track = translator.track_path  # the model's own target: its track comes with the model
+    track = load_or_track(target, target_track, scratch, show_progress, "target")
+    md.check_actor(manifest, track, translator.folder, f"the target {target.name}")
+    return track
+
+
+def choose_audio(choice: str, source: Path | None, target: Path) -> Path | None:
+    """'source', 'target', 'none' or a file: the audio track of the output."""
+    if choice == "none":
+        return None
+    if choice in ("source", "target"):
+        path = source if choice == "source" else target
+        return path if path is not None and probe_audio(path) else None
+    path = Path(choice)
+    if not probe_audio(path):
+        raise DvpError(f"--audio {path} has no audio stream; give a file with sound, or source, target or none")
+    return path
+
+
+def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_progress: bool) -> dict:
+    if fmt == "png":
+        raise DvpError("--verify re-tracks the output video, so it needs an .mp4 or .mov output")
+    retracked = scratch / "output.track.npz"
+    track_video(output, retracked, options=TrackOptions(show_progress=show_progress))
+    return faithfulness(intended, load_track(retracked), frames)
+
+
+def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | os.PathLike, output: str | os.PathLike,
+            source_track: str | os.PathLike | None = None, target_track: str | os.PathLike | None = None,
+            parts: tuple[str, ...] = PARTS, audio: str = "source", fmt: str | None = None,
+            preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
+            check: bool = False, rasterizer: str = "auto", show_progress: bool = True) -> dict:
+    """Reenact `target` with the performance in `source`; returns the report."""
+    started = time.perf_counter()
+    source, target, output = Path(source), Path(target), Path(output)
+    for path, role in ((source, "source"), (target, "target")):
+        if not path.is_file():
+            raise DvpError(f"{role} video {path} does not exist")
+    if not output.parent.is_dir():
+        raise DvpError(f"cannot write {output}: the folder {output.parent} does not exist")
+    fmt = output_format(output, fmt)
+    translator = Translator(model)
+    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
+        scratch = Path(scratch)
+        tgt = model_target(translator, target, target_track, scratch, show_progress)
+        src = load_or_track(source, source_track, scratch, show_progress, "source")
+        performance = transfer(src, tgt, parts)
+        source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target),
+                                   timecode=tgt.header["source"].get("timecode"), rasterizer=rasterizer,
+                                   show_progress=show_progress)
+        with source_frames:
+            stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), tgt, target, output,
+                               options, preview=Path(preview) if preview else None,
+                               preview_left=iter(source_frames) if preview else None)
+        result = {"source": source.name, "target": target.name, "model": str(translator.folder),
+                  "model_step": translator.step, "output": str(output), "format": fmt, "transfer": list(parts),
+                  "audio": options.audio.name if options.audio else None, "timecode": options.timecode,
+                  "held_source_frames": performance.held_source_frames,
+                  "target_passes": int(-(-len(performance.track) // len(tgt))), **stats}
+        if check:
+            result["faithfulness"] = verify(output, fmt, performance.track, None, scratch, show_progress)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    if report is not None:
+        write_json(report, result)
+    return result

@@ -1,0 +1,164 @@
+"""From a driven performance of the target actor to finished frames: render, translate, composite, encode.
+
+Shared by `dvp reenact` and `dvp edit`. Per output frame: the conditioning of
+the driven parameters is rendered in the model's shot crop and pushed through
+the space-time window, the network paints the crop, and the crop is blended
+into the target frame it sits on (see `pipeline.compositing`). A per-frame
+`fade` in [0, 1] scales the blend: 0 passes the target frame through untouched
+(bit-exact before encoding) and skips the network altogether. Frames are
+processed in batches and streamed from and to disk, so memory does not depend
+on the length of the shot.
+"""
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from pipeline.compositing import CompositeSettings, Compositor
+from pipeline.errors import MediaError
+from pipeline.progress import progress
+from pipeline.transfer import Performance
+from pipeline.video import VideoReader, VideoWriter, open_output
+from reconstruction.fitting import actor_from_track
+from rendering.backends import resolve
+from rendering.conditioning import ConditioningRenderer
+from rendering.crop import CropBox
+from rendering.spacetime import SpaceTimeWindows
+from translation.inference import Translator
+
+PREVIEW_HEIGHT = 360
+
+
+@dataclass
+class SynthesisOptions:
+    fmt: str = "mp4"  # mp4 | prores | png
+    audio: Path | None = None
+    timecode: str | None = None
+    rasterizer: str = "auto"
+    show_progress: bool = True
+    composite: CompositeSettings = field(default_factory=CompositeSettings)
+
+
+def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[np.ndarray]:
+    """The frames of `video` in the order `order`: streamed when it plays straight through, otherwise from an
+    uncompressed copy on disk (only when the output is longer than the video: ping-pong)."""
+    reader = VideoReader(video)
+    if np.array_equal(order, np.arange(len(order))):
+        count, last = 0, None
+        with reader:
+            for frame, _ in zip(reader, range(len(order))):
+                count, last = count + 1, frame
+                yield frame
+        if last is None:
+            raise MediaError(f"{video} decoded to no frames")
+        for _ in range(len(order) - count):  # the video came out a frame short: hold its last frame
+            yield last
+        return
+    needed = int(order.max()) + 1
+    cache = np.memmap(scratch / "target_frames.u8", np.uint8, "w+", shape=(needed, reader.height, reader.width, 3))
+    count = 0
+    with reader:
+        for frame in reader:
+            if count >= needed:
+                break
+            cache[count] = frame
+            count += 1
+    if count == 0:
+        raise MediaError(f"{video} decoded to no frames")
+    for i in order:
+        yield np.array(cache[min(i, count - 1)])
+
+
+def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
+    h, w = image.shape[:2]
+    width = max(2, int(round(w * height / h / 2)) * 2)
+    return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_LINEAR)
+
+
+def synthesise(performance: Performance, translator: Translator, crop: CropBox, target_track, target_video: Path,
+               output: Path, options: SynthesisOptions, fade: np.ndarray | None = None,
+               preview: Path | None = None, preview_left: Iterator[np.ndarray] | None = None,
+               preview_labels: tuple[str, str, str] = ("source", "conditioning", "output")) -> dict:
+    """Write the output video (and optionally a side-by-side preview); returns statistics."""
+    started = time.perf_counter()
+    size, n = translator.config.size, len(performance.track)
+    fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
+    actor = actor_from_track(target_track)
+    backend = resolve(options.rasterizer)
+    driven = ConditioningRenderer(performance.track, crop, size, backend, actor=actor)
+    original = ConditioningRenderer(target_track, crop, size, backend, actor=actor)
+    compositor = Compositor(crop, size, options.composite)
+    windows = SpaceTimeWindows(translator.config.window)
+    info = VideoReader(target_video)
+    fps, width, height = info.fps, info.width, info.height
+    batch_size = min(driven.batch_frames, translator.batch_size * 4)
+    synthesised = 0
+    network_s = 0.0
+    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
+            open_output(output, options.fmt, fps, width, height, options.audio, options.timecode) as writer:
+        preview_writer = None
+        panel_h = min(PREVIEW_HEIGHT, height) // 2 * 2
+        frames = frames_in_order(target_video, performance.target_frames, Path(scratch))
+        batch: list[tuple[int, np.ndarray]] = []
+
+        def flush() -> None:
+            nonlocal synthesised, network_s, preview_writer
+            idx = np.array([j for j, _ in batch])
+            cond = driven.render(idx)
+            stacked = cond.stacked()
+            masks_before = original.render(performance.target_frames[idx]).mask
+            wins = torch.stack([windows.push(stacked[k]) for k in range(len(idx))])
+            need = np.flatnonzero((fade[idx] > 0) & performance.track.valid[idx])
+            t0 = time.perf_counter()
+            painted = translator(wins[need]) if len(need) else None
+            network_s += time.perf_counter() - t0
+            rows = {int(k): r for r, k in enumerate(need)}
+            for k, (j, frame) in enumerate(batch):
+                result = frame
+                if k in rows:
+                    out = painted[rows[k]].permute(1, 2, 0).numpy()
+                    mask = compositor.soft_mask([cond.mask[k, 0].numpy(), masks_before[k, 0].numpy()]) * fade[j]
+                    result = compositor.composite(frame, out, mask)
+                    synthesised += 1
+                writer.write(result)
+                if preview is not None:
+                    left = next(preview_left, None) if preview_left is not None else frame
+                    left = frame if left is None else left
+                    colour = cond.colour[k].permute(1, 2, 0).numpy()
+                    panels = [_fit_height(left, panel_h), _fit_height(colour, panel_h), _fit_height(result, panel_h)]
+                    for p, label in zip(panels, preview_labels):
+                        cv2.putText(p, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+                    row = np.concatenate(panels, axis=1)
+                    if preview_writer is None:
+                        preview_writer = VideoWriter(preview, fps, row.shape[1], row.shape[0])
+                    if row.shape[1] != preview_writer.width:
+                        row = cv2.resize(row, (preview_writer.width, preview_writer.height))
+                    preview_writer.write(row)
+            batch.clear()
+
+        try:
+            for j in progress(range(n), n, "synthesise", options.show_progress):
+                batch.append((j, next(frames)))
+                if len(batch) == batch_size:
+                    flush()
+            if batch:
+                flush()
+        except BaseException:
+            if preview_writer is not None:
+                preview_writer.__exit__(RuntimeError, None, None)  # discard the half-written preview
+            raise
+        if preview_writer is not None:
+            preview_writer.close()
+    seconds = time.perf_counter() - started
+    return {"frames": n, "synthesised_frames": synthesised, "passed_through_frames": n - synthesised,
+            "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
+            "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
+            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
