@@ -176,6 +176,75 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> None:
+    p.add_argument("--format", choices=["mp4", "prores", "png"],
+                   help="output format (default from the name: .mp4 H.264, .mov ProRes 422 HQ, no suffix: PNG sequence)")
+    p.add_argument("--audio", default=audio_default,
+                   help=f"audio of the output: source, target, none, or an audio file (default {audio_default})")
+    p.add_argument("--preview", help="also write a side-by-side preview video (.mp4)")
+    p.add_argument("--report", help="also write a JSON report")
+    p.add_argument("--verify", action="store_true",
+                   help="track the output again and report head-pose, expression and gaze errors against the intent")
+    p.add_argument("--target-track", help="the target's track (default: the model's own, or track the target now)")
+    p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"])
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _print_result(report: dict) -> None:
+    keys = ("output", "frames", "synthesised_frames", "passed_through_frames", "held_source_frames", "edited_frames",
+            "frames_per_second", "faithfulness")
+    print(json.dumps({k: report[k] for k in keys if k in report}))
+
+
+def _add_reenact(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("reenact", help="drive the target actor with a source actor's performance",
+                       description="Full-head reenactment: the source's head motion (relative to its rest pose), "
+                                   "expression, gaze and blinks drive the target actor through the target's trained "
+                                   "model; the result is composited into the target footage.")
+    p.add_argument("--source", required=True, help="source video: the performance to transfer")
+    p.add_argument("--target", required=True, help="target video: the shot the model was trained on")
+    p.add_argument("--model", required=True, help="model folder from `dvp train` on the target")
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mov) or folder for a PNG sequence")
+    p.add_argument("--source-track", help="the source's track (default: track the source now)")
+    p.add_argument("--transfer", default="pose,expression,gaze,blink",
+                   help="what to carry over, comma-separated (default: pose,expression,gaze,blink)")
+    _add_synthesis_options(p, "source")
+
+
+def _run_reenact(args: argparse.Namespace) -> int:
+    from pipeline.reenactment import reenact
+    from pipeline.transfer import parse_parts
+
+    report = reenact(args.source, args.target, args.model, args.output, source_track=args.source_track,
+                     target_track=args.target_track, parts=parse_parts(args.transfer), audio=args.audio,
+                     fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
+                     rasterizer=args.rasterizer, show_progress=not args.quiet)
+    _print_result(report)
+    return 0
+
+
+def _add_edit(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("edit", help="edit the target's performance (head pose, expression, gaze, blinks)",
+                       description="Apply an edit spec (YAML or JSON; see data/edit_example.yaml) to the target "
+                                   "video through its trained model. Frames outside the edited ranges are passed "
+                                   "through unchanged.")
+    p.add_argument("target", help="target video: the shot the model was trained on")
+    p.add_argument("--model", required=True, help="model folder from `dvp train` on the target")
+    p.add_argument("--edits", required=True, help="edit spec (.yaml or .json)")
+    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mov) or folder for a PNG sequence")
+    _add_synthesis_options(p, "target")
+
+
+def _run_edit(args: argparse.Namespace) -> int:
+    from pipeline.editing import edit
+
+    report = edit(args.target, args.model, args.edits, args.output, target_track=args.target_track, audio=args.audio,
+                  fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
+                  rasterizer=args.rasterizer, show_progress=not args.quiet)
+    _print_result(report)
+    return 0
+
+
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job on inputs that need no download",
                        description="Track a clip made from scikit-image's astronaut portrait (moved rigidly), "
@@ -212,12 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     _add_render(sub)
     _add_train(sub)
     _add_evaluate(sub)
+    _add_reenact(sub)
+    _add_edit(sub)
     _add_demo(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     try:
         commands = {"track": _run_track, "render": _run_render, "train": _run_train, "evaluate": _run_evaluate,
-                    "demo": _run_demo}
+                    "reenact": _run_reenact, "edit": _run_edit, "demo": _run_demo}
         return commands[args.command](args)
     except DvpError as exc:
         print(f"dvp {args.command}: error: {exc}", file=sys.stderr)
