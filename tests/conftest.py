@@ -6,6 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.demo import astronaut_clip
+from pipeline.tracking import TrackOptions, track_video
+
 FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", Path(__file__).parents[1].parent / "shared" / "footage"))
 
 
@@ -22,3 +25,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "footage" in getattr(item, "fixturenames", ()):
             item.add_marker(pytest.mark.footage)
+
+
+@pytest.fixture(scope="session")
+def astro(tmp_path_factory):
+    """A 40-frame moving astronaut clip and its track: (video, track path)."""
+    folder = tmp_path_factory.mktemp("astro")
+    video = folder / "astro.mp4"
+    astronaut_clip(video, frames=40)
+    track_video(video, folder / "astro.npz", options=TrackOptions(show_progress=False))
+    return video, folder / "astro.npz"
+
+
+@pytest.fixture(scope="session")
+def tiny_model(astro, tmp_path_factory):
+    """A `tiny` model trained for 60 steps on the astronaut clip: (model folder, training summary)."""
+    from translation.config import preset
+    from translation.training import TrainOptions, train
+
+    video, track = astro
+    folder = tmp_path_factory.mktemp("model") / "m"
+    return folder, train(video, folder, preset("tiny"), track, TrainOptions(steps=60, show_progress=False))

@@ -15,7 +15,6 @@ import torch
 from pipeline.cli import main
 from pipeline.demo import astronaut_clip
 from pipeline.evaluation import nearest_training_frames
-from pipeline.tracking import TrackOptions, track_video
 from reconstruction.track import load_track
 from translation import model_dir as md
 from translation.config import PRESETS, preset
@@ -25,23 +24,6 @@ from translation.networks import Generator, PatchDiscriminator
 from translation.training import TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="module")
-def clip(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("translation")
-    video = folder / "astro.mp4"
-    astronaut_clip(video, frames=40)
-    track_video(video, folder / "astro.npz", options=TrackOptions(show_progress=False))
-    return video, folder / "astro.npz"
-
-
-@pytest.fixture(scope="module")
-def trained(clip, tmp_path_factory):
-    video, track = clip
-    folder = tmp_path_factory.mktemp("model") / "m"
-    summary = train(video, folder, preset("tiny"), track, TrainOptions(steps=60, show_progress=False))
-    return folder, summary
 
 
 @pytest.mark.parametrize("name", list(PRESETS))
@@ -76,8 +58,8 @@ def test_time_split_holds_out_the_end_with_a_gap():
         time_split(np.ones(20, bool), 0.15, 11)
 
 
-def test_training_set_windows_match_the_renderer(clip, tmp_path):
-    video, track_path = clip
+def test_training_set_windows_match_the_renderer(astro, tmp_path):
+    video, track_path = astro
     track = load_track(track_path)
     data = load_or_build(video, track, track_path, 64, tmp_path / "data", show_progress=False)
     assert data.conditioning.shape == (len(track), 9, 64, 64) and data.frames.shape == (len(track), 3, 64, 64)
@@ -91,8 +73,8 @@ def test_training_set_windows_match_the_renderer(clip, tmp_path):
     assert (tmp_path / "data" / "conditioning.u8").stat().st_mtime_ns == mtime, "unchanged inputs reuse the files"
 
 
-def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
-    folder, summary = trained
+def test_training_lowers_the_loss_and_writes_the_model_folder(tiny_model):
+    folder, summary = tiny_model
     history = json.loads((folder / "history.json").read_text())
     l1 = [r["l1"] for r in history["train"]]
     assert len(l1) == 6 and l1[-1] < 0.8 * l1[0], f"training L1 should fall: {l1}"
@@ -105,9 +87,9 @@ def test_training_lowers_the_loss_and_writes_the_model_folder(trained):
     assert not list(folder.glob(".dvp-tmp-*"))
 
 
-def test_resume_continues_from_the_saved_step(trained, clip, tmp_path):
-    folder, _ = trained
-    video, _ = clip
+def test_resume_continues_from_the_saved_step(tiny_model, astro, tmp_path):
+    folder, _ = tiny_model
+    video, _ = astro
     copy = tmp_path / "m"
     shutil.copytree(folder, copy)
     summary = train(video, copy, None, options=TrainOptions(steps=80, resume=True, show_progress=False))
@@ -119,8 +101,8 @@ def test_resume_continues_from_the_saved_step(trained, clip, tmp_path):
         train(video, copy, preset("tiny"), options=TrainOptions(steps=90, show_progress=False))
 
 
-def test_sigkill_then_resume_continues(clip, tmp_path):
-    video, track = clip
+def test_sigkill_then_resume_continues(astro, tmp_path):
+    video, track = astro
     folder = tmp_path / "killed"
     cmd = [sys.executable, "-m", "pipeline.cli", "train", str(video), "--track", str(track), "-o", str(folder),
            "--preset", "tiny", "--steps", "100000", "--checkpoint-every", "5", "-q"]
@@ -143,9 +125,9 @@ def test_sigkill_then_resume_continues(clip, tmp_path):
     assert not list(folder.glob(".dvp-tmp-*"))
 
 
-def test_model_folder_refusals(trained, clip, tmp_path, capsys):
-    folder, _ = trained
-    video, _ = clip
+def test_model_folder_refusals(tiny_model, astro, tmp_path, capsys):
+    folder, _ = tiny_model
+    video, _ = astro
     with pytest.raises(md.ModelDirError, match="not a dvp model folder"):
         Translator(tmp_path)
     bad = tmp_path / "old"
@@ -175,9 +157,9 @@ def test_model_folder_refusals(trained, clip, tmp_path, capsys):
     assert main(["train", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "x"), "-q"]) == 2
 
 
-def test_evaluate_scores_model_and_baselines(trained, clip, tmp_path, capsys):
-    folder, _ = trained
-    video, _ = clip
+def test_evaluate_scores_model_and_baselines(tiny_model, astro, tmp_path, capsys):
+    folder, _ = tiny_model
+    video, _ = astro
     report, preview = tmp_path / "r.json", tmp_path / "e.mp4"
     assert main(["evaluate", str(folder), "--video", str(video), "--report", str(report), "--preview", str(preview),
                  "-q"]) == 0
@@ -192,8 +174,8 @@ def test_evaluate_scores_model_and_baselines(trained, clip, tmp_path, capsys):
     assert "| nearest_neighbour |" in capsys.readouterr().out
 
 
-def test_nearest_neighbour_finds_the_frame_with_the_same_parameters(clip):
-    _, track_path = clip
+def test_nearest_neighbour_finds_the_frame_with_the_same_parameters(astro):
+    _, track_path = astro
     track = load_track(track_path)
     train = np.arange(0, 30)
     held = np.array([31, 35])

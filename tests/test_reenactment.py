@@ -1,0 +1,175 @@
+"""Transfer, compositing, edit specs, and `dvp reenact` / `dvp edit` end to end on generated clips."""
+import json
+from fractions import Fraction
+
+import cv2
+import numpy as np
+import pytest
+
+from pipeline.cli import main
+from pipeline.compositing import Compositor
+from pipeline.demo import astronaut_frame, astronaut_motion
+from pipeline.editing import EditSpecError, load_edit_spec
+from pipeline.errors import NoFaceError
+from pipeline.faithfulness import faithfulness, rotation_angle_deg
+from pipeline.probe import probe
+from pipeline.transfer import ping_pong, transfer
+from pipeline.video import VideoReader, VideoWriter
+from reconstruction.track import load_track
+from rendering.crop import CropBox
+
+
+def _write(path, frames, fps=25):
+    with VideoWriter(path, fps, frames[0].shape[1], frames[0].shape[0]) as writer:
+        for f in frames:
+            writer.write(f)
+
+
+@pytest.fixture(scope="module")
+def driver(tmp_path_factory):
+    """A source clip: the astronaut with another motion, 30 frames at 50 fps, and 8 blank frames in the middle."""
+    folder = tmp_path_factory.mktemp("driver")
+    motion = astronaut_motion(30)[::-1]
+    frames = [astronaut_frame(r * 0.5, dx, -dy, z) for r, dx, dy, z in motion]
+    for i in range(12, 20):
+        frames[i] = np.full_like(frames[i], 90)
+    _write(folder / "driver.mp4", frames, fps=50)
+    _write(folder / "blank.mp4", [np.full((128, 128, 3), 90, np.uint8)] * 10)
+    return folder / "driver.mp4", folder / "blank.mp4"
+
+
+def test_transfer_of_a_track_onto_itself_gives_it_back(astro):
+    track = load_track(astro[1])
+    p = transfer(track, track)
+    assert len(p.track) == len(track) and p.held_source_frames == 0
+    assert rotation_angle_deg(p.track.rotation.astype(float), track.rotation.astype(float)).max() < 0.05
+    assert np.abs(p.track.translation - track.translation).max() < 1e-4
+    assert np.abs(p.track.expression - track.expression).max() < 1e-5
+    assert np.abs(p.track.gaze - track.gaze).max() < 1e-5
+    assert faithfulness(track, track)["pose_error_deg"] < 0.05
+
+
+def test_transfer_resamples_holds_lost_frames_and_keeps_what_is_not_transferred(astro):
+    target = load_track(astro[1])
+    source = load_track(astro[1])
+    source.header = dict(source.header, source=dict(source.header["source"], fps="50"))
+    source.valid[10:14] = False
+    source.rotation[10:14] = np.nan
+    p = transfer(source, target, ("gaze",))
+    assert len(p.track) == 20, "40 frames at 50 fps are 20 at 25 fps"
+    assert p.held_source_frames == 4
+    assert np.array_equal(p.track.rotation, target.rotation[:20]), "pose not transferred: the target's own"
+    full = transfer(source, target)
+    assert not np.isnan(full.track.rotation).any(), "lost source frames hold the last valid parameters"
+    assert rotation_angle_deg(full.track.rotation[5].astype(float)[None], target.rotation[10].astype(float)[None])[0] \
+        < rotation_angle_deg(full.track.rotation[5].astype(float)[None], target.rotation[30].astype(float)[None])[0]
+    assert ping_pong(9, 4).tolist() == [0, 1, 2, 3, 2, 1, 0, 1, 2]
+    source.valid[:] = False
+    with pytest.raises(NoFaceError):
+        transfer(source, target)
+
+
+def test_compositing_matches_colour_and_leaves_everything_outside_the_mask_untouched():
+    yy, xx = np.mgrid[0:200, 0:300]
+    frame = np.stack([xx * 0.6, yy * 0.9, 200 - xx * 0.5], -1).astype(np.uint8)  # smooth, so resampling is exact-ish
+    crop = CropBox(x0=-20, y0=40, side=160)  # reaches past the left edge
+    comp = Compositor(crop, 64)
+    face = np.zeros((64, 64), np.uint8)
+    face[20:44, 24:40] = 255
+    mask = comp.soft_mask([face])
+    assert mask[0].max() == 0 and mask[:, -1].max() == 0, "zero at the crop border: no seam"
+    assert mask[32, 32] > 0.95
+    painted = np.clip(crop.cut(frame, 64).astype(int) + 30, 0, 255).astype(np.uint8)  # the shot, 30 levels too bright
+    out = comp.composite(frame, painted, mask)
+    big = cv2.resize(mask, (160, 160), interpolation=cv2.INTER_LINEAR)
+    untouched = np.ones((200, 300), bool)
+    untouched[40:200, 0:140] = big[:, 20:] <= 0
+    assert np.array_equal(out[untouched], frame[untouched]), "outside the changed region the frame is bit-exact"
+    assert np.abs(out[40 + 80, 60].astype(int) - frame[40 + 80, 60]).max() <= 4, "the colour offset is removed"
+
+
+def _spec(tmp_path, text):
+    path = tmp_path / "e.yaml"
+    path.write_text(text)
+    return path
+
+
+def test_edit_spec_applies_keyframed_offsets(astro, tmp_path):
+    track = load_track(astro[1])
+    spec = _spec(tmp_path, "version: 1\nedits:\n  - frames: [10, 29]\n    ease: 4\n    head: {yaw: 10}\n"
+                           "    expression: {smile: 0.5}\n  - frames: [32, 36]\n    blink: add\n")
+    perf, weight, fade = load_edit_spec(spec, track)
+    assert weight[:10].max() == 0 and weight[15:25].min() == 1 and 0 < weight[11] < 1
+    turned = rotation_angle_deg(perf.track.rotation[20:21].astype(float), track.rotation[20:21].astype(float))
+    assert abs(turned[0] - 10) < 0.01
+    assert np.array_equal(perf.track.rotation[:10], track.rotation[:10])
+    smile = track.expression_names.index("smile_left")
+    assert perf.track.expression[20, smile] == pytest.approx(min(1.5, track.expression[20, smile] + 0.5), abs=1e-5)
+    assert perf.track.blink[34].min() > 0.9, "a blink is added in the middle of the range"
+    assert fade[0] == 0 and fade[20] == 1
+
+
+@pytest.mark.parametrize("text, message", [
+    ("edits:\n  - frames: [1, 5]\n    expression:\n      smiel: 0.3\n", "line 4: unknown key 'smiel'"),
+    ("edits:\n  - frames: [1, 500]\n", "line 2: frames [1, 500] are outside the video"),
+    ("edits:\n  - frames: [1, 5]\n    gaze: left\n", "line 3: gaze must be"),
+    ("edits:\n  - frames: [1, 9]\n    head: {yaw: ten}\n", "line 3: head yaw must be a number"),
+    ("version: 2\nedits: []\n", "line 1: this dvp reads edit spec version 1"),
+    ("edits: [\n", "not valid YAML"),
+])
+def test_edit_spec_mistakes_name_the_line(astro, tmp_path, text, message):
+    with pytest.raises(EditSpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
+        load_edit_spec(_spec(tmp_path, text), load_track(astro[1]))
+
+
+def test_dvp_edit_passes_unedited_frames_through_bit_exact(tiny_model, astro, tmp_path):
+    folder, _ = tiny_model
+    video, _ = astro
+    spec = _spec(tmp_path, "edits:\n  - frames: [12, 25]\n    ease: 3\n    head: {yaw: 8}\n    gaze: camera\n")
+    out = tmp_path / "edited"  # no suffix: a PNG sequence, lossless
+    assert main(["edit", str(video), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
+                 "--report", str(tmp_path / "r.json")]) == 0
+    pngs = sorted(out.glob("frame_*.png"))
+    assert len(pngs) == 40
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["passed_through_frames"] == 40 - 14 and rep["edited_frames"] == 14
+    for i, frame in enumerate(VideoReader(video)):
+        written = cv2.cvtColor(cv2.imread(str(pngs[i])), cv2.COLOR_BGR2RGB)
+        same = np.array_equal(written, frame)
+        assert same == (i < 12 or i > 25), f"frame {i}"
+
+
+def test_dvp_reenact_writes_video_preview_and_report(tiny_model, astro, driver, tmp_path):
+    folder, _ = tiny_model
+    video, _ = astro
+    out, preview, report = tmp_path / "re.mov", tmp_path / "p.mp4", tmp_path / "r.json"
+    assert main(["reenact", "--source", str(driver[0]), "--target", str(video), "--model", str(folder), "-o",
+                 str(out), "--preview", str(preview), "--report", str(report), "-q"]) == 0
+    info = probe(out)
+    assert info.codec == "prores" and (info.width, info.height) == (384, 384)
+    assert info.frame_count == 15 and Fraction(info.fps) == 25, "30 source frames at 50 fps -> 15 at the target's 25"
+    rep = json.loads(report.read_text())
+    assert rep["held_source_frames"] >= 2, "the blank source frames hold the last valid parameters"
+    assert rep["synthesised_frames"] == 15
+    assert probe(preview).width > 384
+    assert not list(tmp_path.glob(".dvp-tmp-*"))
+
+
+def test_reenact_refusals(tiny_model, astro, driver, tmp_path, capsys):
+    folder, _ = tiny_model
+    video, _ = astro
+    # a source without any face
+    assert main(["reenact", "--source", str(driver[1]), "--target", str(video), "--model", str(folder), "-o",
+                 str(tmp_path / "x.mp4"), "-q"]) == 2
+    assert "no face" in capsys.readouterr().err
+    # a target of another actor: the same motion, but another face (colours turned around)
+    other = tmp_path / "other.mp4"
+    _write(other, [255 - astronaut_frame(*m) for m in astronaut_motion(40)])
+    assert main(["reenact", "--source", str(video), "--target", str(other), "--model", str(folder), "-o",
+                 str(tmp_path / "y.mp4"), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "another actor" in err or "no face" in err
+    assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+    assert main(["reenact", "--source", str(video), "--target", str(video), "--model", str(folder), "-o",
+                 str(tmp_path / "z.mp4"), "--transfer", "pose,smile", "-q"]) == 2
+    assert "--transfer takes" in capsys.readouterr().err
