@@ -21,6 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numba
+
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -79,8 +81,8 @@ def main() -> None:
                             "-q"], cwd=ROOT, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         cold = child(tracks["lp_d9.mp4"], 256, "builtin", limit=64,
                      env={**os.environ, "NUMBA_CACHE_DIR": str(folder / "empty-numba-cache")})
-        print(f"conditioning rendering on {os.cpu_count()} CPU cores, torch threads 2, "
-              "batches of 64 frames at 256 and 16 at 512\n")
+        print(f"conditioning rendering on {os.cpu_count()} CPU cores, torch threads 2, numba threads "
+              f"{numba.config.NUMBA_NUM_THREADS}, batches of 64 frames at 256 and 16 at 512\n")
         print("| clip | rasteriser | size | frames | conditioning frames/s (median of 3) | best of 3 | "
               "first call s | peak memory MiB |")
         print("|---|---|---|---|---|---|---|---|")
