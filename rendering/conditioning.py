@@ -26,7 +26,9 @@ torch; the per-pixel work is one compiled kernel (numba) that, frame by frame
 and on parallel threads, rasterises with `rendering.rasterizer.raster_frame`
 and shades each pixel straight into the output buffer, so no fragment arrays
 are ever built. With PyTorch3D the same per-pixel shader runs over its packed
-fragments instead.
+fragments instead. numba's on-disk cache only notices changes to the file a
+kernel is defined in: after editing `raster_frame`, touch this file (or delete
+rendering/__pycache__/conditioning.*.nb*) so the kernels here are rebuilt.
 """
 from __future__ import annotations
 
