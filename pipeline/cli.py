@@ -247,30 +247,24 @@ def _run_edit(args: argparse.Namespace) -> int:
 
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("demo", help="run the main job on inputs that need no download",
-                       description="Track a clip made from scikit-image's astronaut portrait (moved rigidly), "
-                                   "and the real clips in ../shared/footage (or $DVP_FOOTAGE) when present.")
+                       description="The whole job on clips made from scikit-image's astronaut portrait: track a "
+                                   "target and a driver, train the target's model, evaluate it, reenact the target "
+                                   "with the driver and edit its performance. With ../shared/footage (or "
+                                   "$DVP_FOOTAGE) present, a real face (lp_d0.mp4) also drives the astronaut.")
     p.add_argument("-o", "--output", default="demo_out", help="folder for the results (default demo_out)")
+    p.add_argument("--minutes", type=float, default=4.0, help="training time for the target's model (default 4)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     import os
     from pathlib import Path
 
-    from pipeline.demo import astronaut_clip
-    from pipeline.tracking import track_video
+    from pipeline.demo import run_demo
 
-    out = Path(args.output)
-    out.mkdir(parents=True, exist_ok=True)
-    videos = [out / "astronaut.mp4"]
-    astronaut_clip(videos[0])
     footage = Path(os.environ.get("DVP_FOOTAGE", "../shared/footage"))
-    if (footage / "hdtf_aoc.mp4").is_file():
-        videos.append(footage / "hdtf_aoc.mp4")
-    for video in videos:
-        stem = out / video.stem
-        report = track_video(video, f"{stem}.track.npz", preview=f"{stem}.preview.mp4", report=f"{stem}.report.json")
-        print(f"{video.name}: {report['valid_frames']}/{report['frames']} frames fitted, NME {report['nme']:.4f}, "
-              f"{report['frames_per_second']['total']:.0f} frames/s -> {stem}.track.npz, {stem}.preview.mp4")
+    for line in run_demo(args.output, args.minutes, footage if footage.is_dir() else None, not args.quiet):
+        print(line)
     return 0
 
 
