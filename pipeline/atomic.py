@@ -3,20 +3,30 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 
-def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+@contextmanager
+def replacing(path: str | os.PathLike) -> Iterator[Path]:
+    """A hidden temporary path beside `path` to write to; renamed onto `path` if the block ends without error,
+    deleted in any case."""
     path = Path(path)
     tmp = path.with_name(f".dvp-tmp-{path.name}")
     try:
-        tmp.write_bytes(data)
+        yield tmp
         os.replace(tmp, path)
     finally:
         tmp.unlink(missing_ok=True)
+
+
+def write_bytes(path: str | os.PathLike, data: bytes) -> None:
+    with replacing(path) as tmp:
+        tmp.write_bytes(data)
 
 
 def write_json(path: str | os.PathLike, data: dict) -> None:

@@ -98,12 +98,17 @@ def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None,
         name = f"reenacted_by_{source.stem}"
         rep = reenact(source, target, model, out / f"{name}.mp4", preview=out / f"{name}.preview.mp4",
                       report=out / f"{name}.json", check=True, show_progress=show_progress)
-        f = rep["faithfulness"]
-        lines.append(f"{name}.mp4: {rep['frames']} frames; re-tracked: head pose error {f['pose_error_deg']:.2f} deg, "
-                     f"gaze error {f['gaze_error_deg']:.2f} deg, expression NME {f['expression_nme']:.4f}")
+        lines.append(f"{name}.mp4: {rep['frames']} frames; re-tracked: {_faithfulness_line(rep['faithfulness'])}")
     (out / "edits.yaml").write_text(DEMO_EDITS)
     rep = edit(target, model, out / "edits.yaml", out / "edited.mp4", preview=out / "edited.preview.mp4",
                report=out / "edited.json", check=True, show_progress=show_progress)
     lines.append(f"edited.mp4: {rep['edited_frames']} frames edited, {rep['passed_through_frames']} passed through; "
-                 f"re-tracked head pose error {rep['faithfulness']['pose_error_deg']:.2f} deg")
+                 f"re-tracked: {_faithfulness_line(rep['faithfulness'])}")
     return lines
+
+
+def _faithfulness_line(f: dict) -> str:
+    if not f["frames"]:
+        return f"no face found in {f['frames_without_face']} frames (train longer)"
+    return (f"head pose error {f['pose_error_deg']:.2f} deg, gaze error {f['gaze_error_deg']:.2f} deg, "
+            f"expression NME {f['expression_nme']:.4f} over {f['frames']} frames")

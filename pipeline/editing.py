@@ -36,17 +36,24 @@ from __future__ import annotations
 
 import math
 import os
+import tempfile
+import time
 from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
 import yaml
 
+from pipeline.atomic import write_json
 from pipeline.errors import DvpError
+from pipeline.reenactment import check_job, choose_audio, model_target, verify
+from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
 from reconstruction.face_model import gaze_rotation
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
+from rendering.crop import CropBox
+from translation.inference import Translator
 
 SPEC_VERSION = 1
 PAIRED = ("smile", "blink", "frown", "mouth_stretch", "squint", "eye_wide", "brow_outer_up")
@@ -222,23 +229,9 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
          preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None, check: bool = False,
          rasterizer: str = "auto", show_progress: bool = True) -> dict:
     """Apply an edit spec to the target video through its trained model; returns the report."""
-    import tempfile
-    import time
-
-    from pipeline.atomic import write_json
-    from pipeline.reenactment import choose_audio, model_target, verify
-    from pipeline.synthesis import SynthesisOptions, synthesise
-    from pipeline.video import output_format
-    from rendering.crop import CropBox
-    from translation.inference import Translator
-
     started = time.perf_counter()
     target, output = Path(target), Path(output)
-    if not target.is_file():
-        raise DvpError(f"target video {target} does not exist")
-    if not output.parent.is_dir():
-        raise DvpError(f"cannot write {output}: the folder {output.parent} does not exist")
-    fmt = output_format(output, fmt)
+    fmt = check_job({"target video": target, "edit spec": Path(edits)}, output, fmt)
     translator = Translator(model)
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)

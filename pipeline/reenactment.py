@@ -15,7 +15,7 @@ import time
 from pathlib import Path
 
 from pipeline.atomic import write_json
-from pipeline.errors import DvpError
+from pipeline.errors import DvpError, NoFaceError
 from pipeline.faithfulness import faithfulness
 from pipeline.probe import probe_audio
 from pipeline.synthesis import SynthesisOptions, synthesise
@@ -75,8 +75,22 @@ def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_
     if fmt == "png":
         raise DvpError("--verify re-tracks the output video, so it needs an .mp4 or .mov output")
     retracked = scratch / "output.track.npz"
-    track_video(output, retracked, options=TrackOptions(show_progress=show_progress))
+    try:
+        track_video(output, retracked, options=TrackOptions(show_progress=show_progress))
+    except NoFaceError:  # the output is written; that no face can be found in it is the finding
+        count = len(intended) if frames is None else len(frames)
+        return {"frames": 0, "frames_without_face": count}
     return faithfulness(intended, load_track(retracked), frames)
+
+
+def check_job(inputs: dict[str, Path], output: Path, fmt: str | None) -> str:
+    """Refuse missing inputs and an output that cannot be written, before any work; returns the output format."""
+    for role, path in inputs.items():
+        if not path.is_file():
+            raise DvpError(f"{role} {path} does not exist")
+    if not output.parent.is_dir():
+        raise DvpError(f"cannot write {output}: the folder {output.parent} does not exist")
+    return output_format(output, fmt)
 
 
 def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | os.PathLike, output: str | os.PathLike,
@@ -87,12 +101,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
     """Reenact `target` with the performance in `source`; returns the report."""
     started = time.perf_counter()
     source, target, output = Path(source), Path(target), Path(output)
-    for path, role in ((source, "source"), (target, "target")):
-        if not path.is_file():
-            raise DvpError(f"{role} video {path} does not exist")
-    if not output.parent.is_dir():
-        raise DvpError(f"cannot write {output}: the folder {output.parent} does not exist")
-    fmt = output_format(output, fmt)
+    fmt = check_job({"source video": source, "target video": target}, output, fmt)
     translator = Translator(model)
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from pipeline.atomic import replacing
 from pipeline.errors import TrackFormatError
 
 FORMAT = "dvp-track"
@@ -74,16 +75,10 @@ class Track:
 
     def save(self, path: str | os.PathLike) -> None:
         """Write atomically: a temporary file beside the target, renamed when complete."""
-        path = Path(path)
-        tmp = path.with_name(f".dvp-tmp-{path.name}")
         arrays = {name: getattr(self, name) for name in PER_FRAME + PER_ACTOR}
         header = dict(self.header, format=FORMAT, version=VERSION)
-        try:
-            with open(tmp, "wb") as fh:
-                np.savez(fh, header=np.array(json.dumps(header)), **arrays)
-            os.replace(tmp, path)
-        finally:
-            tmp.unlink(missing_ok=True)
+        with replacing(path) as tmp, open(tmp, "wb") as fh:
+            np.savez(fh, header=np.array(json.dumps(header)), **arrays)
 
 
 def load_track(path: str | os.PathLike) -> Track:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.atomic import write_json
+from pipeline.atomic import replacing, write_json
 from pipeline.errors import DvpError
 from reconstruction.topology import NUM_MESH_VERTICES
 from translation.config import TranslationConfig
@@ -93,13 +93,8 @@ def check_actor(manifest: dict, track, folder: Path, what: str) -> float:
 
 def save_checkpoint(folder: Path, state: dict) -> None:
     """Write the training state atomically."""
-    path = folder / CHECKPOINT
-    tmp = path.with_name(f".dvp-tmp-{path.name}")
-    try:
+    with replacing(folder / CHECKPOINT) as tmp:
         torch.save(state, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def load_checkpoint(folder: Path) -> dict | None:

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from pipeline.atomic import write_json
+from pipeline.atomic import replacing, write_json
 from pipeline.errors import BackendUnavailableError, DvpError
 from pipeline.metrics import psnr
 from reconstruction.track import load_track
@@ -132,15 +132,6 @@ class Trainer:
         return {"step": self.step, "l1": l1, "psnr": float(psnr(output, real).mean())}, output
 
 
-def _copy_atomic(source: Path, target: Path) -> None:
-    tmp = target.with_name(f".dvp-tmp-{target.name}")
-    try:
-        shutil.copyfile(source, tmp)
-        os.replace(tmp, target)
-    finally:
-        tmp.unlink(missing_ok=True)
-
-
 def _tensorboard(folder: Path):
     try:
         from torch.utils.tensorboard import SummaryWriter
@@ -192,7 +183,8 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
     for stale in folder.glob(".dvp-tmp-*"):  # left by a run killed while writing
         stale.unlink()
     if manifest is None and Path(track_path).resolve() != (folder / md.TRACK).resolve():
-        _copy_atomic(Path(track_path), folder / md.TRACK)
+        with replacing(folder / md.TRACK) as tmp:
+            shutil.copyfile(track_path, tmp)
     track = load_track(folder / md.TRACK)
     data = load_or_build(video, track, folder / md.TRACK, config.size, folder / "data", opts.rasterizer,
                          opts.show_progress)

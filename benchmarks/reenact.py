@@ -1,0 +1,67 @@
+"""Faithfulness and speed of reenactment and editing on the footage, measured by tracking the outputs again.
+
+Needs a model trained on lp_d9 (the README's command:
+`dvp train ../shared/footage/lp_d9.mp4 -o MODEL --preset cpu --minutes 30`). Runs:
+
+- lp_d9 driven by itself (self-reenactment: what the model, the compositing and
+  re-tracking lose when nothing has to change);
+- lp_d9 driven by lp_d3 and by lp_d14 (cross-actor reenactment, all parts);
+- lp_d9 edited with data/edit_example.yaml (head turn and smile, then a look at
+  the camera with blinks held back), scored on the fully edited frames;
+
+and prints, for each, the mean head-pose error, expression NME and gaze error
+against the intended parameters, with their 95th percentiles, and the speed of
+the whole command.
+
+    python benchmarks/reenact.py MODEL [--footage DIR] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.editing import edit  # noqa: E402
+from pipeline.reenactment import reenact  # noqa: E402
+
+DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", type=Path)
+    ap.add_argument("--footage", type=Path, default=DEFAULT_FOOTAGE)
+    ap.add_argument("--out", type=Path, help="keep the outputs and previews here (default: a temporary folder)")
+    args = ap.parse_args()
+    target = args.footage / "lp_d9.mp4"
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        rows = []
+        for source in ("lp_d9", "lp_d3", "lp_d14"):
+            r = reenact(args.footage / f"{source}.mp4", target, args.model, out / f"lp_d9_by_{source}.mp4",
+                        preview=out / f"lp_d9_by_{source}.preview.mp4", check=True, show_progress=False)
+            rows.append((f"reenact: lp_d9 driven by {source}", r))
+        r = edit(target, args.model, ROOT / "data" / "edit_example.yaml", out / "lp_d9_edited.mp4",
+                 preview=out / "lp_d9_edited.preview.mp4", check=True, show_progress=False)
+        rows.append(("edit: lp_d9 with data/edit_example.yaml", r))
+        print("| run | frames scored | head pose error deg (p95) | expression NME | gaze error deg (p95) | "
+              "frames/s (whole command) |")
+        print("|---|---|---|---|---|---|")
+        for name, r in rows:
+            f = r["faithfulness"]
+            print(f"| {name} | {f['frames']} | {f['pose_error_deg']:.2f} ({f['pose_error_deg_p95']:.2f}) | "
+                  f"{f['expression_nme']:.4f} | {f['gaze_error_deg']:.2f} ({f['gaze_error_deg_p95']:.2f}) | "
+                  f"{r['frames'] / r['seconds']:.1f} |")
+        print()
+        print(json.dumps({name: r for name, r in rows}, indent=1))
+
+
+if __name__ == "__main__":
+    main()
