@@ -4,7 +4,7 @@ Batched under `torch.inference_mode`, in channels-last memory (measured 1.4x
 faster than the default layout for the `cpu` preset on 2 cores), with a fixed
 batch so memory stays bounded whatever is asked of it. bf16 is available but
 off by default: on CPUs without AVX-512 bf16 (as the 2-core CI machine) oneDNN
-falls back to slow kernels and a bf16 generator ran 30 times slower; see
+falls back to slow kernels and a bf16 generator ran 50 to 80 times slower; see
 `benchmarks/translate.py` for the figures of the machine at hand.
 """
 from __future__ import annotations
