@@ -11,7 +11,6 @@ from pipeline.cli import main
 from pipeline.demo import astronaut_clip
 from pipeline.errors import BackendUnavailableError
 from pipeline.probe import probe
-from pipeline.tracking import TrackOptions, track_video
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import load_track
 from rendering import conditioning
@@ -22,13 +21,10 @@ from rendering.spacetime import CONDITIONING_CHANNELS, SpaceTimeWindows, window_
 
 
 @pytest.fixture(scope="module")
-def tracked(tmp_path_factory):
-    folder = tmp_path_factory.mktemp("render")
-    video = folder / "astro.mp4"
-    astronaut_clip(video, frames=30)
-    track_video(video, folder / "astro.npz", options=TrackOptions(show_progress=False))
-    track = load_track(folder / "astro.npz")
-    return video, folder / "astro.npz", track, actor_from_track(track)
+def tracked(astro):
+    video, path = astro
+    track = load_track(path)
+    return video, path, track, actor_from_track(track)
 
 
 def test_render_mesh_closes_the_eyes_and_mouth(tracked):
