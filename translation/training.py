@@ -132,13 +132,14 @@ class Trainer:
         return {"step": self.step, "l1": l1, "psnr": float(psnr(output, real).mean())}, output
 
 
-def _tensorboard(folder: Path):
+def _tensorboard_writer():
+    """TensorBoard's SummaryWriter class, or a clear error before any work is done."""
     try:
         from torch.utils.tensorboard import SummaryWriter
     except ImportError:
         raise BackendUnavailableError("--tensorboard needs the tensorboard package: pip install -e \".[tensorboard]\"") \
             from None
-    return SummaryWriter(str(folder / "tensorboard"))
+    return SummaryWriter
 
 
 def _prepare(video: Path, track_path: Path | None, folder: Path, config: TranslationConfig | None,
@@ -176,6 +177,7 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
         raise DvpError("--steps must be at least 1")
     if opts.minutes is not None and opts.minutes <= 0:
         raise DvpError("--minutes must be more than 0")
+    writer_class = _tensorboard_writer() if opts.tensorboard else None
     max_steps = opts.steps
     budget_s = opts.minutes * 60 if opts.minutes is not None else (None if max_steps else 30 * 60.0)
     config, manifest = _prepare(video, Path(track_path) if track_path else None, folder, config, opts.resume)
@@ -201,7 +203,7 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
     val_frames = held[np.linspace(0, len(held) - 1, min(config.validation_frames, len(held))).astype(int)]
     preview_frames = val_frames[np.linspace(0, len(val_frames) - 1, min(PREVIEW_ROWS, len(val_frames))).astype(int)]
     (folder / "previews").mkdir(exist_ok=True)
-    board = _tensorboard(folder) if opts.tensorboard else None
+    board = writer_class(str(folder / "tensorboard")) if writer_class else None
     title = f"{video.name}, preset {config.name}, {config.size}x{config.size}, window {config.window}"
 
     def checkpoint() -> dict:
@@ -225,11 +227,12 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
 
     total = max_steps if max_steps is not None else int(budget_s)
     by_time = max_steps is None  # the bar counts seconds of the time budget, or steps
-    bar = tqdm(total=total, initial=min(total, int(trainer.elapsed) if by_time else trainer.step), desc="train",
+    # The bar's description, at its end, carries the step, the losses and the last held-out score.
+    bar = tqdm(total=total, initial=min(total, int(trainer.elapsed) if by_time else trainer.step), desc="",
                disable=not opts.show_progress, dynamic_ncols=True, mininterval=1.0,
-               bar_format="{desc}: {percentage:3.0f}%|{bar}| " + ("{elapsed}<{remaining}" if by_time else
-                                                                   "{n_fmt}/{total_fmt} steps [{elapsed}<{remaining}]")
-               + " {postfix}")
+               bar_format="train: {percentage:3.0f}%|{bar}| " + ("{elapsed}<{remaining}" if by_time else
+                                                                  "{n_fmt}/{total_fmt} steps [{elapsed}<{remaining}]")
+               + " {desc}")
     running: list[dict] = []
     last_scores = trainer.history["validation"][-1] if trainer.history["validation"] else None
     steps_at_start, clock = trainer.step, time.perf_counter()
@@ -251,8 +254,8 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
                 last_scores = checkpoint()
                 trainer.elapsed += time.perf_counter() - t0
             bar.update(min(total, int(trainer.elapsed)) - bar.n if by_time else 1)
-            bar.set_postfix_str(f"step {trainer.step} l1 {losses['l1']:.3f} d {losses['d']:.2f}"
-                                + (f" held-out {last_scores['psnr']:.1f} dB" if last_scores else ""), refresh=False)
+            bar.set_description_str(f"step {trainer.step} l1 {losses['l1']:.3f} d {losses['d']:.2f}"
+                                    + (f" held-out {last_scores['psnr']:.1f} dB" if last_scores else ""), refresh=False)
         if trainer.step != steps_at_start and trainer.step % config.checkpoint_every:
             last_scores = checkpoint()
     finally:
