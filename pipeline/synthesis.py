@@ -62,19 +62,25 @@ def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[n
         for _ in range(len(order) - count):  # the video came out a frame short: hold its last frame
             yield last
         return
+    # Plain file reads rather than a memory map: mapped pages would count against the process however long the
+    # target, while read pages stay in the OS's cache, which it can drop.
     needed = int(order.max()) + 1
-    cache = np.memmap(scratch / "target_frames.u8", np.uint8, "w+", shape=(needed, reader.height, reader.width, 3))
+    path = scratch / "target_frames.u8"
     count = 0
-    with reader:
+    with reader, open(path, "wb") as cache:
         for frame in reader:
             if count >= needed:
                 break
-            cache[count] = frame
+            cache.write(frame.data)
             count += 1
     if count == 0:
         raise MediaError(f"{video} decoded to no frames")
-    for i in order:
-        yield np.array(cache[min(i, count - 1)])
+    with open(path, "rb") as cache:
+        for i in order:
+            frame = np.empty((reader.height, reader.width, 3), np.uint8)
+            cache.seek(min(int(i), count - 1) * frame.nbytes)
+            cache.readinto(frame.data.cast("B"))
+            yield frame
 
 
 def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
