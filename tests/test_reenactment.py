@@ -184,3 +184,18 @@ def test_target_frames_play_back_and_forth_when_the_output_is_longer(tmp_path):
     levels = [int(f.mean().round(-1)) for f in frames_in_order(video, order, tmp_path)]
     assert levels == [20 * i for i in order.tolist()], "frames in ping-pong order, read back from the disk copy"
     assert [int(f.mean().round(-1)) for f in frames_in_order(video, np.arange(6), tmp_path)] == [0, 20, 40, 60, 80, 100]
+
+
+def test_gaze_camera_points_both_eyes_at_the_camera(astro, tmp_path):
+    from pipeline.faithfulness import gaze_directions
+    from reconstruction.fitting import actor_from_track
+
+    track = load_track(astro[1])
+    perf, _, _ = load_edit_spec(_spec(tmp_path, "edits:\n  - frames: [5, 30]\n    gaze: camera\n"), track)
+    actor = actor_from_track(track)
+    t = 20
+    rotation, translation = perf.track.rotation[t].astype(float), perf.track.translation[t].astype(float)
+    looking = gaze_directions(perf.track.gaze[t:t + 1].astype(float))[0] @ rotation.T  # camera frame
+    to_camera = -(actor.eyes.centres @ rotation.T + translation)
+    to_camera /= np.linalg.norm(to_camera, axis=1, keepdims=True)
+    assert np.degrees(np.arccos(np.clip((looking * to_camera).sum(1), -1, 1))).max() < 0.1
