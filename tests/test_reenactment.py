@@ -167,8 +167,7 @@ def test_reenact_refusals(tiny_model, astro, driver, tmp_path, capsys):
     _write(other, [255 - astronaut_frame(*m) for m in astronaut_motion(40)])
     assert main(["reenact", "--source", str(video), "--target", str(other), "--model", str(folder), "-o",
                  str(tmp_path / "y.mp4"), "-q"]) == 2
-    err = capsys.readouterr().err
-    assert "another actor" in err or "no face" in err
+    assert "trained on another actor" in capsys.readouterr().err  # albedo difference 0.71 against 0.15
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
     assert main(["reenact", "--source", str(video), "--target", str(video), "--model", str(folder), "-o",
                  str(tmp_path / "z.mp4"), "--transfer", "pose,smile", "-q"]) == 2

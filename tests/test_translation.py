@@ -99,6 +99,12 @@ def test_resume_continues_from_the_saved_step(tiny_model, astro, tmp_path):
     assert steps == sorted(steps) and steps[-1] == 80 and steps.count(60) == 1
     with pytest.raises(Exception, match="already holds a model"):
         train(video, copy, preset("tiny"), options=TrainOptions(steps=90, show_progress=False))
+    with pytest.raises(Exception, match="was trained with preset"):
+        train(video, copy, preset("cpu"), options=TrainOptions(steps=90, resume=True, show_progress=False))
+    renamed = tmp_path / "renamed.mp4"
+    shutil.copyfile(video, renamed)
+    with pytest.raises(Exception, match="resume it with the same target video"):
+        train(renamed, copy, None, options=TrainOptions(steps=90, resume=True, show_progress=False))
 
 
 def test_sigkill_then_resume_continues(astro, tmp_path):
