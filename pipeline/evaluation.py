@@ -39,7 +39,6 @@ from pipeline.progress import progress
 from pipeline.video import VideoReader, VideoWriter
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import load_track
-from translation import model_dir as md
 from translation.dataset import ShotData, load_or_build, time_split
 from translation.inference import Translator
 from rendering.spacetime import CONDITIONING_CHANNELS
