@@ -39,9 +39,9 @@ from pipeline.progress import progress
 from pipeline.video import VideoReader, VideoWriter
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import load_track
+from rendering.spacetime import CONDITIONING_CHANNELS
 from translation.dataset import ShotData, load_or_build, time_split
 from translation.inference import Translator
-from rendering.spacetime import CONDITIONING_CHANNELS
 
 MOUTH_MARGIN = 0.25
 MIN_MOUTH_BOX = 16  # pixels: SSIM needs 11 x 11 at least
