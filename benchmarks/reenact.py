@@ -10,8 +10,10 @@ Needs a model trained on lp_d9 (the README's command:
   the camera with blinks held back), scored on the fully edited frames;
 
 and prints, for each, the mean head-pose error, expression NME and gaze error
-against the intended parameters, with their 95th percentiles, and the speed of
-the whole command.
+against the intended parameters, with their 95th percentiles; the same pose and
+gaze errors over the frames whose intended head pose (gaze) lies inside the
+range of the model's training frames (see `pipeline.coverage`), with the
+number of such frames; and the speed of the whole command.
 
     python benchmarks/reenact.py MODEL [--footage DIR] [--out DIR]
 """
@@ -33,6 +35,10 @@ from pipeline.reenactment import reenact  # noqa: E402
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
 
 
+def _score(scores: dict, key: str) -> str:
+    return f"{scores[key]:.2f}" if key in scores else "-"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("model", type=Path)
@@ -52,13 +58,15 @@ def main() -> None:
                  preview=out / "lp_d9_edited.preview.mp4", check=True, show_progress=False)
         rows.append(("edit: lp_d9 with data/edit_example.yaml", r))
         print("| run | frames scored | head pose error deg (p95) | expression NME | gaze error deg (p95) | "
-              "frames/s (whole command) |")
-        print("|---|---|---|---|---|---|")
+              "pose in range: frames, error deg | gaze in range: frames, error deg | frames/s (whole command) |")
+        print("|---|---|---|---|---|---|---|---|")
         for name, r in rows:
             f = r["faithfulness"]
+            inside = f["inside_training_range"]
             print(f"| {name} | {f['frames']} | {f['pose_error_deg']:.2f} ({f['pose_error_deg_p95']:.2f}) | "
                   f"{f['expression_nme']:.4f} | {f['gaze_error_deg']:.2f} ({f['gaze_error_deg_p95']:.2f}) | "
-                  f"{r['frames'] / r['seconds']:.1f} |")
+                  f"{inside['head_frames']}, {_score(inside, 'pose_error_deg')} | "
+                  f"{inside['gaze_frames']}, {_score(inside, 'gaze_error_deg')} | {r['frames'] / r['seconds']:.1f} |")
         print()
         print(json.dumps({name: r for name, r in rows}, indent=1))
 

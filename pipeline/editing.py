@@ -46,7 +46,7 @@ import yaml
 
 from pipeline.atomic import write_json
 from pipeline.errors import DvpError
-from pipeline.reenactment import check_job, choose_audio, model_target, verify
+from pipeline.reenactment import check_coverage, check_job, choose_audio, model_target, verify
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
 from reconstruction.face_model import gaze_rotation
@@ -237,6 +237,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
         scratch = Path(scratch)
         track = model_target(translator, target, target_track, scratch, show_progress)
         performance, weight, fade = load_edit_spec(edits, track)
+        found = check_coverage(performance.track, translator, np.flatnonzero(weight > 0))
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
                                    timecode=track.header["source"].get("timecode"), rasterizer=rasterizer,
                                    show_progress=show_progress)
@@ -246,10 +247,11 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
         result = {"target": target.name, "model": str(translator.folder), "model_step": translator.step,
                   "edits": Path(edits).name, "output": str(output), "format": fmt,
                   "edited_frames": int((weight > 0).sum()), "fully_edited_frames": int((weight >= 1).sum()),
-                  "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats}
+                  "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats,
+                  "coverage": found.report()}
         if check:
             result["faithfulness"] = verify(output, fmt, performance.track, np.flatnonzero(weight >= 1), scratch,
-                                            show_progress)
+                                            show_progress, found)
     result["seconds"] = round(time.perf_counter() - started, 1)
     if report is not None:
         write_json(report, result)

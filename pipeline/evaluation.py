@@ -42,6 +42,7 @@ from reconstruction.track import load_track
 from rendering.spacetime import CONDITIONING_CHANNELS
 from translation.dataset import ShotData, load_or_build, time_split
 from translation.inference import Translator
+from translation.plate import rendered_face
 
 MOUTH_MARGIN = 0.25
 MIN_MOUTH_BOX = 16  # pixels: SSIM needs 11 x 11 at least
@@ -142,13 +143,14 @@ def evaluate(model_folder: str | os.PathLike, video: str | os.PathLike, report: 
         for start in progress(batches, len(batches), "evaluate", show_progress):
             frames = held[start:start + config.batch_size]
             windows = data.windows(frames, config.window)
-            out = translator(windows)
-            if window_1 is not None:
-                single = window_1(data.windows(frames, window_1.config.window))
-            else:
-                current = windows[:, -len(CONDITIONING_CHANNELS):]
-                single = translator(current.repeat(1, config.window, 1, 1))
             real = data.real(frames)
+            current = windows[:, -len(CONDITIONING_CHANNELS):]
+            faces = [rendered_face(current)]  # self-reenactment: the hole is the frame's own head
+            out = translator(windows, translator.plates(real, faces))
+            if window_1 is not None:
+                single = window_1(data.windows(frames, window_1.config.window), window_1.plates(real, faces))
+            else:
+                single = translator(current.repeat(1, config.window, 1, 1), translator.plates(real, faces))
             outputs["model"].append(out)
             outputs["window_1"].append(single)
             outputs["nearest_neighbour"].append(data.real(nearest[start:start + config.batch_size]))

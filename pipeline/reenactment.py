@@ -9,12 +9,16 @@ how faithfully it shows the intended pose, expression and gaze.
 """
 from __future__ import annotations
 
+import logging
 import os
 import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
+
 from pipeline.atomic import write_json
+from pipeline.coverage import Coverage, coverage
 from pipeline.errors import DvpError, NoFaceError
 from pipeline.faithfulness import faithfulness
 from pipeline.probe import probe_audio
@@ -26,6 +30,8 @@ from reconstruction.track import Track, load_track
 from rendering.crop import CropBox
 from translation import model_dir as md
 from translation.inference import Translator
+
+log = logging.getLogger("dvp")
 
 
 def load_or_track(video: Path, track_path: str | os.PathLike | None, scratch: Path, show_progress: bool,
@@ -71,7 +77,34 @@ def choose_audio(choice: str, source: Path | None, target: Path) -> Path | None:
     return path
 
 
-def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_progress: bool) -> dict:
+def check_coverage(intended: Track, translator: Translator, frames=None) -> Coverage:
+    """Coverage of the job by the model's training frames (see `pipeline.coverage`); warns of what is outside."""
+    found = coverage(intended, load_track(translator.track_path), translator.manifest, frames)
+    for line in found.warnings():
+        log.warning("outside the model's training range: %s", line)
+    return found
+
+
+def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_progress: bool,
+           found: Coverage | None = None) -> dict:
+    """Faithfulness of the output (see `pipeline.faithfulness`), also over the frames inside the training range."""
+    scores = _retrack_and_score(output, fmt, intended, frames, scratch, show_progress)
+    retracked = scores.pop("retracked", None)
+    if found is not None and retracked is not None:
+        scored = np.arange(len(intended)) if frames is None else np.asarray(frames)
+        inside = {}
+        for group, key in (("head", "pose_error_deg"), ("gaze", "gaze_error_deg"), ("expression", "expression_nme")):
+            part = faithfulness(intended, retracked, scored[~found.outside[group][scored]])
+            inside[f"{group}_frames"] = part["frames"]
+            if part["frames"]:
+                inside[key] = part[key]
+                if f"{key}_p95" in part:
+                    inside[f"{key}_p95"] = part[f"{key}_p95"]
+        scores["inside_training_range"] = inside
+    return scores
+
+
+def _retrack_and_score(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_progress: bool) -> dict:
     if fmt == "png":
         raise DvpError("--verify re-tracks the output video, so it needs an .mp4 or .mov output")
     retracked = scratch / "output.track.npz"
@@ -80,7 +113,8 @@ def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_
     except NoFaceError:  # the output is written; that no face can be found in it is the finding
         count = len(intended) if frames is None else len(frames)
         return {"frames": 0, "frames_without_face": count}
-    return faithfulness(intended, load_track(retracked), frames)
+    track = load_track(retracked)
+    return {**faithfulness(intended, track, frames), "retracked": track}
 
 
 def check_job(inputs: dict[str, Path], output: Path, fmt: str | None) -> str:
@@ -108,6 +142,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         tgt = model_target(translator, target, target_track, scratch, show_progress)
         src = load_or_track(source, source_track, scratch, show_progress, "source")
         performance = transfer(src, tgt, parts)
+        found = check_coverage(performance.track, translator)
         source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target),
                                    timecode=tgt.header["source"].get("timecode"), rasterizer=rasterizer,
@@ -120,9 +155,10 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
                   "model_step": translator.step, "output": str(output), "format": fmt, "transfer": list(parts),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode,
                   "held_source_frames": performance.held_source_frames,
-                  "target_passes": int(-(-len(performance.track) // len(tgt))), **stats}
+                  "target_passes": int(-(-len(performance.track) // len(tgt))), **stats,
+                  "coverage": found.report()}
         if check:
-            result["faithfulness"] = verify(output, fmt, performance.track, None, scratch, show_progress)
+            result["faithfulness"] = verify(output, fmt, performance.track, None, scratch, show_progress, found)
     result["seconds"] = round(time.perf_counter() - started, 1)
     if report is not None:
         write_json(report, result)

@@ -124,7 +124,11 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             wins = torch.stack([windows.push(stacked[k]) for k in range(len(idx))])
             need = np.flatnonzero((fade[idx] > 0) & performance.track.valid[idx])
             t0 = time.perf_counter()
-            painted = translator(wins[need]) if len(need) else None
+            painted = None
+            if len(need):
+                crops = torch.from_numpy(np.stack([crop.cut(batch[k][1], size) for k in need])).permute(0, 3, 1, 2)
+                plates = translator.plates(crops, [cond.mask[need] > 127, masks_before[need] > 127])
+                painted = translator(wins[need], plates)
             network_s += time.perf_counter() - t0
             rows = {int(k): r for r, k in enumerate(need)}
             for k, (j, frame) in enumerate(batch):

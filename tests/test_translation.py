@@ -34,10 +34,11 @@ def test_every_preset_builds_and_maps_windows_to_frames(name):
     x = torch.zeros(1, config.in_channels, size, size)
     with torch.no_grad():
         y = generator(x)
-        logits = disc(x, y)
+        logits = disc(x[:, :config.window_channels], y)
     assert y.shape == (1, 3, size, size) and y.abs().max() <= 1
     assert logits.shape[:2] == (1, 1) and logits.shape[-1] > 1, "one logit per patch"
-    assert config.in_channels == 9 * config.window
+    assert config.window_channels == 9 * config.window
+    assert config.in_channels == config.window_channels + (4 if config.plate else 0)
 
 
 def test_config_refuses_impossible_settings():
@@ -45,7 +46,9 @@ def test_config_refuses_impossible_settings():
         preset("cpu").with_overrides(size=100)
     with pytest.raises(ValueError, match="disc_window"):
         preset("cpu").with_overrides(window=1, disc_window=3)
-    assert preset("cpu").with_overrides(window=1, disc_window=1).in_channels == 9
+    assert preset("cpu").with_overrides(window=1, disc_window=1).window_channels == 9
+    with pytest.raises(ValueError, match="needs the plate"):
+        preset("tiny").with_overrides(augment_shift=0.05)
 
 
 def test_time_split_holds_out_the_end_with_a_gap():
@@ -190,3 +193,42 @@ def test_nearest_neighbour_finds_the_frame_with_the_same_parameters(astro):
     track.expression[held] = track.expression[[4, 17]]
     track.gaze[held] = track.gaze[[4, 17]]
     assert nearest_training_frames(track, train, held).tolist() == [4, 17]
+
+
+def test_plate_holes_cover_the_grown_heads_and_augmentation_moves_samples_alike():
+    from translation.augment import random_similarity, transform
+    from translation.plate import hole, plate
+
+    faces = torch.zeros(2, 1, 64, 64, dtype=torch.bool)
+    faces[0, 0, 20:40, 25:35] = True  # a 20-pixel face: grown by 6 pixels
+    holes = hole([faces, torch.zeros_like(faces)])
+    assert holes[0, 0, 14:46, 19:41].min() == 1 and holes[0, 0, 13, 30] == 0 and holes[0, 0, 30, 18] == 0
+    assert holes[1].max() == 0, "no face, no hole"
+    crops = torch.full((2, 3, 64, 64), 200, dtype=torch.uint8)
+    p = plate(crops, holes)
+    assert p.shape == (2, 4, 64, 64) and p.dtype == torch.uint8
+    assert p[0, :3, 30, 30].max() == 0 and p[0, 3, 30, 30] == 255 and p[0, 0, 2, 2] == 200 and p[0, 3, 2, 2] == 0
+    # the same matrices move the conditioning and the image of a sample together
+    g = torch.Generator().manual_seed(1)
+    m = random_similarity(8, 0.1, 0.1, 10, g, probability=1.0)
+    assert not torch.allclose(m, torch.eye(2, 3).expand(8, 2, 3))
+    image = torch.zeros(8, 1, 64, 64)
+    image[:, :, 28:36, 28:36] = 255
+    a, b = transform(image, m), transform(image.repeat(1, 3, 1, 1), m)
+    assert torch.allclose(a.expand_as(b), b)
+    assert torch.allclose(transform(image, torch.eye(2, 3).expand(8, 2, 3)), image, atol=1e-3)
+
+
+def test_a_model_with_a_plate_and_augmentation_trains_and_reenacts(astro, tmp_path):
+    video, track = astro
+    config = preset("tiny").with_overrides(plate=True, augment_shift=0.05, augment_scale=0.05, augment_roll=5.0)
+    summary = train(video, tmp_path / "m", config, track, TrainOptions(steps=8, show_progress=False))
+    assert summary["step"] == 8
+    t = Translator(tmp_path / "m")
+    assert t.config.plate and t.config.in_channels == 9 * 3 + 4
+    windows = torch.zeros(2, t.config.window_channels, 64, 64, dtype=torch.uint8)
+    with pytest.raises(ValueError, match="takes a plate"):
+        t(windows)
+    faces = [torch.zeros(2, 1, 64, 64, dtype=torch.bool)]
+    out = t(windows, t.plates(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), faces))
+    assert out.shape == (2, 3, 64, 64) and out.dtype == torch.uint8

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 
 from rendering.spacetime import CONDITIONING_CHANNELS, DEFAULT_WINDOW
+from translation.plate import PLATE_CHANNELS
 
 
 @dataclass(frozen=True)
@@ -34,14 +35,35 @@ class TranslationConfig:
     beta1: float = 0.5
     l1_weight: float = 100.0
     adversarial_weight: float = 1.0
+    # Extra L1 weight inside the rendered face and around the eyes (0, 0: plain L1 as in the paper). At low
+    # resolution the face is a small part of the shot crop and the eyes a tiny one; weighting them makes the
+    # network spend its capacity where pose, expression and gaze are read (see README: translation results).
+    face_weight: float = 0.0
+    eye_weight: float = 0.0
+    # The background plate (see translation.plate): the target's crop with the head cut out, as 4 more input
+    # channels; and random shift (fraction of the crop), scale (fraction) and roll (degrees) of half the training
+    # samples (see translation.augment), which needs the plate.
+    plate: bool = False
+    augment_shift: float = 0.0
+    augment_scale: float = 0.0
+    augment_roll: float = 0.0
     # Book-keeping.
     checkpoint_every: int = 500  # steps
     validation_frames: int = 16  # held-out frames scored and shown at every checkpoint
     holdout_fraction: float = 0.15  # the last part of the video, kept out of training
 
     @property
-    def in_channels(self) -> int:
+    def window_channels(self) -> int:
         return len(CONDITIONING_CHANNELS) * self.window
+
+    @property
+    def in_channels(self) -> int:
+        """The generator's input: the space-time window, and the plate when there is one."""
+        return self.window_channels + (PLATE_CHANNELS if self.plate else 0)
+
+    @property
+    def augments(self) -> bool:
+        return bool(self.augment_shift or self.augment_scale or self.augment_roll)
 
     @property
     def disc_in_channels(self) -> int:
@@ -69,6 +91,13 @@ class TranslationConfig:
             raise ValueError("window and batch size must be at least 1")
         if not 0 <= self.disc_window <= self.window:
             raise ValueError(f"disc_window must be between 0 (all) and the window ({self.window})")
+        if self.augments and not self.plate:
+            raise ValueError("augmentation needs the plate: without it the network cannot tell where the shifted "
+                             "background went")
+        if min(self.augment_shift, self.augment_scale, self.augment_roll) < 0:
+            raise ValueError("augmentation ranges must not be negative")
+        if self.face_weight < 0 or self.eye_weight < 0:
+            raise ValueError("face_weight and eye_weight must not be negative")
         if not 0 < self.holdout_fraction < 0.5:
             raise ValueError("holdout_fraction must be between 0 and 0.5")
         return self
@@ -87,7 +116,8 @@ PRESETS: dict[str, TranslationConfig] = {
     # Small enough to learn a usable model of one actor in about 30 minutes on 2 CPU cores.
     "cpu": TranslationConfig(name="cpu", size=128, depth=5, base_width=32, max_width=256, dropout=0.0,
                              dropout_levels=0, disc_width=32, disc_layers=3, disc_window=1, batch_size=8,
-                             checkpoint_every=250),
+                             face_weight=2.0, eye_weight=20.0, plate=True, augment_shift=0.05, augment_scale=0.05,
+                             augment_roll=5.0, checkpoint_every=250),
     # For tests and smoke runs: seconds per hundred steps.
     "tiny": TranslationConfig(name="tiny", size=64, window=3, depth=3, base_width=8, max_width=32, dropout=0.0,
                               dropout_levels=0, disc_width=8, disc_layers=2, disc_window=1, batch_size=4, checkpoint_every=20,

@@ -16,6 +16,7 @@ import torch
 
 from translation import model_dir as md
 from translation.networks import Generator
+from translation.plate import hole, plate
 from translation.training import to_uint8
 
 PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
@@ -46,13 +47,25 @@ class Translator:
         return self.folder / md.TRACK
 
     @torch.inference_mode()
-    def __call__(self, windows: torch.Tensor) -> torch.Tensor:
-        """(B, 9 * N_w, S, S) uint8 conditioning windows to (B, 3, S, S) uint8 frames."""
-        expected = (self.config.in_channels, self.config.size, self.config.size)
+    def __call__(self, windows: torch.Tensor, plates: torch.Tensor | None = None) -> torch.Tensor:
+        """(B, 9 * N_w, S, S) uint8 conditioning windows, and for a model with a plate the (B, 4, S, S) uint8
+        plates (see `translation.plate`), to (B, 3, S, S) uint8 frames."""
+        expected = (self.config.window_channels, self.config.size, self.config.size)
         if tuple(windows.shape[1:]) != expected:
             raise ValueError(f"this model takes windows of shape {expected}, not {tuple(windows.shape[1:])}")
+        if self.config.plate != (plates is not None):
+            raise ValueError("this model takes a plate with each window" if self.config.plate else
+                             "this model was trained without a plate")
         out = []
         for i in range(0, len(windows), self.batch_size):
-            x = windows[i:i + self.batch_size].to(self.dtype).div_(127.5).sub_(1)
+            x = windows[i:i + self.batch_size]
+            if plates is not None:
+                x = torch.cat([x, plates[i:i + self.batch_size]], dim=1)
+            x = x.to(self.dtype).div_(127.5).sub_(1)
             out.append(to_uint8(self.generator(x.contiguous(memory_format=torch.channels_last))))
         return torch.cat(out)
+
+    def plates(self, crops: torch.Tensor, faces: list[torch.Tensor]) -> torch.Tensor | None:
+        """The plates (B, 4, S, S) uint8 for target crops (B, 3, S, S) uint8 and bool face masks (B, 1, S, S) of
+        the heads to replace; None for a model without a plate."""
+        return plate(crops, hole(faces)) if self.config.plate else None

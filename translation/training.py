@@ -29,10 +29,13 @@ from pipeline.atomic import replacing, write_json
 from pipeline.errors import BackendUnavailableError, DvpError
 from pipeline.metrics import psnr
 from reconstruction.track import load_track
+from rendering.spacetime import CONDITIONING_CHANNELS
 from translation import model_dir as md
 from translation.config import TranslationConfig
 from translation.dataset import ShotData, load_or_build, time_split
+from translation.augment import random_similarity, transform
 from translation.networks import Generator, PatchDiscriminator
+from translation.plate import hole, plate, rendered_face
 from translation.previews import write_loss_curve, write_preview
 
 log = logging.getLogger("dvp.train")
@@ -52,8 +55,25 @@ class TrainOptions:
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
-    """uint8 0..255 to float in [-1, 1], channels-last."""
-    return images.float().div_(127.5).sub_(1).contiguous(memory_format=torch.channels_last)
+    """0..255 values (uint8 or float) to a new float tensor in [-1, 1], channels-last."""
+    return images.to(torch.float32, copy=True).div_(127.5).sub_(1).contiguous(memory_format=torch.channels_last)
+
+
+def loss_weights(conditioning: torch.Tensor, config: TranslationConfig) -> torch.Tensor | None:
+    """Per-pixel L1 weights (B, 1, S, S) from the newest frame's uint8 conditioning (B, 9, S, S), or None.
+
+    1 everywhere, plus `face_weight` where the face is rendered and `eye_weight`
+    over the eye openings grown by about 3 % of the crop (lids, lashes and glasses
+    rims around the iris).
+    """
+    if not (config.face_weight or config.eye_weight):
+        return None
+    channel = {name: i for i, name in enumerate(CONDITIONING_CHANNELS)}
+    face = (conditioning[:, channel["correspondence_x"]:channel["correspondence_z"] + 1] > 0).any(1, keepdim=True)
+    eyes = (conditioning[:, channel["eye_region"]:channel["eye_region"] + 1] > 0).float()
+    grow = max(1, round(0.03 * config.size))
+    eyes = nn.functional.max_pool2d(eyes, 2 * grow + 1, stride=1, padding=grow)
+    return 1 + config.face_weight * face.float() + config.eye_weight * eyes
 
 
 def to_uint8(images: torch.Tensor) -> torch.Tensor:
@@ -91,25 +111,47 @@ class Trainer:
         self.sampler.set_state(state["sampler"])
         self.step, self.elapsed, self.history = int(state["step"]), float(state["elapsed_s"]), state["history"]
 
+    def inputs(self, frames: np.ndarray, augment: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Space-time windows (B, 9 * N_w, S, S), generator inputs (with the plate, if any) and real crops.
+
+        All three as 0..255 values (uint8, or float32 when augmented), before `to_unit`.
+        """
+        window, real = self.data.windows(frames, self.config.window), self.data.real(frames)
+        if not self.config.plate:
+            return window, window, real
+        other = self.train_frames[torch.randint(len(self.train_frames), (len(frames),),
+                                                generator=self.sampler).numpy()] if augment else frames
+        faces = torch.from_numpy(np.ascontiguousarray(self.data.conditioning[np.asarray(other)]))
+        if augment and self.config.augments:
+            matrices = random_similarity(len(frames), self.config.augment_shift, self.config.augment_scale,
+                                         self.config.augment_roll, self.sampler)
+            window, real, faces = (transform(t, matrices) for t in (window, real, faces))
+        current = window[:, -len(CONDITIONING_CHANNELS):]
+        holes = hole([rendered_face(current), rendered_face(faces)])
+        return window, torch.cat([window, plate(real, holes).to(window.dtype)], dim=1), real
+
     def train_step(self) -> dict:
         pick = torch.randint(len(self.train_frames), (self.config.batch_size,), generator=self.sampler).numpy()
         frames = np.sort(self.train_frames[pick])
-        x = to_unit(self.data.windows(frames, self.config.window))
-        real = to_unit(self.data.real(frames))
+        window, inputs, real = self.inputs(frames, augment=True)
+        weights = loss_weights(window[:, -len(CONDITIONING_CHANNELS):], self.config)
+        x, cond, real = to_unit(inputs), to_unit(window), to_unit(real)
         self.generator.train()
         fake = self.generator(x)
         # Discriminator: real pairs towards 1, generated pairs towards 0.
-        d_real = self.discriminator(x, real)
-        d_fake = self.discriminator(x, fake.detach())
+        d_real = self.discriminator(cond, real)
+        d_fake = self.discriminator(cond, fake.detach())
         loss_d = 0.5 * (self.bce(d_real, torch.ones_like(d_real)) + self.bce(d_fake, torch.zeros_like(d_fake)))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
         # Generator: fool the discriminator, stay close to the real frame.
-        d_fake = self.discriminator(x, fake)
+        d_fake = self.discriminator(cond, fake)
         loss_adv = self.bce(d_fake, torch.ones_like(d_fake))
-        loss_l1 = (fake - real).abs().mean()
-        loss_g = self.config.adversarial_weight * loss_adv + self.config.l1_weight * loss_l1
+        error = (fake - real).abs()
+        loss_l1 = error.mean()
+        weighted = loss_l1 if weights is None else (error * weights).sum() / (weights.sum() * error.shape[1])
+        loss_g = self.config.adversarial_weight * loss_adv + self.config.l1_weight * weighted
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
@@ -120,10 +162,9 @@ class Trainer:
     def generate(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 outputs (N, 3, S, S) for some frames, in batches."""
         self.generator.eval()
-        out = [to_uint8(self.generator(to_unit(self.data.windows(frames[i:i + self.config.batch_size],
-                                                                  self.config.window))))
-               for i in range(0, len(frames), self.config.batch_size)]
-        return torch.cat(out)
+        size = self.config.batch_size
+        return torch.cat([to_uint8(self.generator(to_unit(self.inputs(frames[i:i + size])[1])))
+                          for i in range(0, len(frames), size)])
 
     def validate(self, frames: np.ndarray) -> tuple[dict, torch.Tensor]:
         output = self.generate(frames)
