@@ -165,11 +165,11 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                       show_progress=not args.quiet)
     print(f"held-out frames {report['held_out_frames'][0]}-{report['held_out_frames'][1]} of {report['video']} "
           f"({report['held_out_frames'][2]} frames), model step {report['step']}, {report['size']}x{report['size']}")
-    print("| method | PSNR face crop | SSIM face crop | PSNR mouth | SSIM mouth | flicker |")
-    print("|---|---|---|---|---|---|")
+    print("| method | PSNR face crop | SSIM face crop | PSNR head | PSNR mouth | SSIM mouth | flicker |")
+    print("|---|---|---|---|---|---|---|")
     for name, m in report["methods"].items():
         flick = f"{m['flicker']:.2f}" if m["flicker"] is not None else "-"
-        print(f"| {name} | {m['psnr_face']:.2f} | {m['ssim_face']:.3f} | {m['psnr_mouth']:.2f} | "
+        print(f"| {name} | {m['psnr_face']:.2f} | {m['ssim_face']:.3f} | {m['psnr_head']:.2f} | {m['psnr_mouth']:.2f} | "
               f"{m['ssim_mouth']:.3f} | {flick} |")
     print(f"window_1: {report['methods']['window_1']['kind']}")
     print(f"preview: {report['preview']}")

@@ -88,9 +88,9 @@ def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None,
     lines.append(f"trained {model}: {summary['step']} steps in {summary['trained_minutes']:.1f} min, held-out PSNR "
                  f"{summary['held_out_psnr']:.2f} dB (loss curve: {model / 'loss_curve.png'})")
     scores = evaluate(model, target, report=out / "evaluation.json", show_progress=show_progress)["methods"]
-    lines.append("held-out PSNR of the face crop: model {:.2f} dB, nearest neighbour {:.2f} dB, window-1 {:.2f} dB "
-                 "(preview: {})".format(scores["model"]["psnr_face"], scores["nearest_neighbour"]["psnr_face"],
-                                        scores["window_1"]["psnr_face"], model / "evaluation.mp4"))
+    lines.append("held-out PSNR of the head region: model {:.2f} dB, nearest neighbour {:.2f} dB, window-1 {:.2f} dB "
+                 "(preview: {})".format(scores["model"]["psnr_head"], scores["nearest_neighbour"]["psnr_head"],
+                                        scores["window_1"]["psnr_head"], model / "evaluation.mp4"))
     sources = [driver]
     if footage is not None and (footage / "lp_d0.mp4").is_file():
         sources.append(footage / "lp_d0.mp4")  # a real, expressive face driving the astronaut

@@ -17,8 +17,11 @@ two baselines are scored on the same frames:
 
 Measures (see `pipeline.metrics`): PSNR and SSIM over the whole crop ("face
 crop") and over a box around the lips ("mouth": the fitted lips' bounding box
-in each frame, grown by a quarter on each side), and flicker over consecutive
-frames. The preview video shows conditioning | output | real for every
+in each frame, grown by a quarter on each side), PSNR over the head region
+("head": the rendered face grown by 0.3 face sizes, the hole of
+`translation.plate` and the part the compositing replaces; the one to compare
+between a model with a plate, which is handed everything outside it, and one
+without), and flicker over consecutive frames. The preview video shows conditioning | output | real for every
 held-out frame.
 """
 from __future__ import annotations
@@ -42,7 +45,7 @@ from reconstruction.track import load_track
 from rendering.spacetime import CONDITIONING_CHANNELS
 from translation.dataset import ShotData, load_or_build, time_split
 from translation.inference import Translator
-from translation.plate import rendered_face
+from translation.plate import hole, rendered_face
 
 MOUTH_MARGIN = 0.25
 MIN_MOUTH_BOX = 16  # pixels: SSIM needs 11 x 11 at least
@@ -80,7 +83,8 @@ def mouth_boxes(track, frames: np.ndarray, data: ShotData) -> np.ndarray:
     return np.clip(boxes, 0, data.size)
 
 
-def _scores(outputs: torch.Tensor, real: torch.Tensor, boxes: np.ndarray, consecutive: np.ndarray) -> dict:
+def _scores(outputs: torch.Tensor, real: torch.Tensor, boxes: np.ndarray, consecutive: np.ndarray,
+            heads: torch.Tensor) -> dict:
     mouth_psnr, mouth_ssim = [], []
     for i, (x0, y0, x1, y1) in enumerate(boxes):
         if min(x1 - x0, y1 - y0) < MIN_MOUTH_BOX:
@@ -89,7 +93,10 @@ def _scores(outputs: torch.Tensor, real: torch.Tensor, boxes: np.ndarray, consec
         mouth_psnr.append(float(psnr(o, r)))
         mouth_ssim.append(float(ssim(o, r)))
     flick = flicker(outputs, real)[consecutive]
+    squared = ((outputs.double() - real.double()) ** 2 * heads).flatten(1).sum(1)
+    head_mse = squared / (heads.flatten(1).sum(1) * outputs.shape[1]).clamp_min(1)
     return {"psnr_face": float(psnr(outputs, real).mean()), "ssim_face": float(ssim(outputs, real).mean()),
+            "psnr_head": float((10 * torch.log10(255.0 ** 2 / head_mse.clamp_min(1e-10))).mean()),
             "psnr_mouth": float(np.mean(mouth_psnr)), "ssim_mouth": float(np.mean(mouth_ssim)),
             "flicker": float(flick.mean()) if len(flick) else None}
 
@@ -136,7 +143,7 @@ def evaluate(model_folder: str | os.PathLike, video: str | os.PathLike, report: 
     preview_path = Path(preview) if preview else folder / "evaluation.mp4"
     scale = max(1, 256 // config.size)
     outputs = {m: [] for m in METHODS}
-    reals = []
+    reals, heads = [], []
     fps = Fraction(manifest["target"]["fps"])
     with VideoWriter(preview_path, fps, 3 * config.size * scale, config.size * scale) as writer:
         batches = range(0, len(held), config.batch_size)
@@ -146,6 +153,7 @@ def evaluate(model_folder: str | os.PathLike, video: str | os.PathLike, report: 
             real = data.real(frames)
             current = windows[:, -len(CONDITIONING_CHANNELS):]
             faces = [rendered_face(current)]  # self-reenactment: the hole is the frame's own head
+            heads.append(hole(faces))
             out = translator(windows, translator.plates(real, faces))
             if window_1 is not None:
                 single = window_1(data.windows(frames, window_1.config.window), window_1.plates(real, faces))
@@ -161,7 +169,8 @@ def evaluate(model_folder: str | os.PathLike, video: str | os.PathLike, report: 
                                              _panel(out[k], scale, "output"),
                                              _panel(real[k], scale, f"real {frames[k]}")], axis=1))
     real = torch.cat(reals)
-    methods = {m: _scores(torch.cat(outputs[m]), real, boxes, consecutive) for m in METHODS}
+    heads = torch.cat(heads)
+    methods = {m: _scores(torch.cat(outputs[m]), real, boxes, consecutive, heads) for m in METHODS}
     methods["window_1"]["kind"] = window_1_kind
     result = {"model": str(folder), "video": video.name, "step": translator.step, "preset": config.name,
               "size": config.size, "window": config.window, "held_out_frames": [int(held[0]), int(held[-1]), len(held)],

@@ -176,6 +176,7 @@ def test_evaluate_scores_model_and_baselines(tiny_model, astro, tmp_path, capsys
     assert set(rep["methods"]) == {"model", "nearest_neighbour", "window_1"}
     for scores in rep["methods"].values():
         assert 5 < scores["psnr_face"] < 60 and -1 <= scores["ssim_face"] <= 1 and scores["flicker"] >= 0
+        assert 5 < scores["psnr_head"] < 60
     from pipeline.probe import probe
 
     info = probe(preview)

@@ -46,7 +46,8 @@ def hole(faces: list[torch.Tensor]) -> torch.Tensor:
             continue
         extent = max(int(index[rows[b]].max() - index[rows[b]].min()), int(index[cols[b]].max() - index[cols[b]].min()))
         radius = max(1, round(HOLE_GROW * (extent + 1)))
-        out[b] = nn.functional.max_pool2d(union[b:b + 1], 2 * radius + 1, stride=1, padding=radius)[0]
+        rows_grown = nn.functional.max_pool2d(union[b:b + 1], (1, 2 * radius + 1), stride=1, padding=(0, radius))
+        out[b] = nn.functional.max_pool2d(rows_grown, (2 * radius + 1, 1), stride=1, padding=(radius, 0))[0]
     return out
 
 

@@ -125,7 +125,10 @@ class Trainer:
         if augment and self.config.augments:
             matrices = random_similarity(len(frames), self.config.augment_shift, self.config.augment_scale,
                                          self.config.augment_roll, self.sampler)
-            window, real, faces = (transform(t, matrices) for t in (window, real, faces))
+            moved = (matrices - torch.eye(2, 3)).abs().flatten(1).amax(1) > 0  # the others stay as they are
+            window, real, faces = (t.float() for t in (window, real, faces))
+            for t in (window, real, faces):
+                t[moved] = transform(t[moved], matrices[moved])
         current = window[:, -len(CONDITIONING_CHANNELS):]
         holes = hole([rendered_face(current), rendered_face(faces)])
         return window, torch.cat([window, plate(real, holes).to(window.dtype)], dim=1), real
