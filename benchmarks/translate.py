@@ -50,7 +50,7 @@ for _ in range(steps):
 step_s = float(np.median(times))
 result = {"preset": cfg.name, "size": cfg.size, "window": cfg.window, "batch": cfg.batch_size,
           "train_steps_per_s": 1 / step_s, "train_frames_per_s": cfg.batch_size / step_s}
-windows = data.windows(np.arange(cfg.batch_size), cfg.window)
+windows = trainer.inputs(np.arange(cfg.batch_size))[1]  # the generator's input: window, and plate if any
 with FlopCounterMode(display=False) as counter:
     with torch.inference_mode():
         Generator(cfg)(windows[:1].float())
