@@ -197,7 +197,7 @@ def test_nearest_neighbour_finds_the_frame_with_the_same_parameters(astro):
 
 
 def test_plate_holes_cover_the_grown_heads_and_augmentation_moves_samples_alike():
-    from translation.augment import random_similarity, transform
+    from translation.augment import random_similarity, transform, transform_samples
     from translation.plate import hole, plate
 
     faces = torch.zeros(2, 1, 64, 64, dtype=torch.bool)
@@ -218,6 +218,13 @@ def test_plate_holes_cover_the_grown_heads_and_augmentation_moves_samples_alike(
     a, b = transform(image, m), transform(image.repeat(1, 3, 1, 1), m)
     assert torch.allclose(a.expand_as(b), b)
     assert torch.allclose(transform(image, torch.eye(2, 3).expand(8, 2, 3)), image, atol=1e-3)
+    # samples left alone are copied exactly, also when no sample of the batch moves
+    still = random_similarity(8, 0.1, 0.1, 10, g, probability=0.0)
+    assert torch.equal(transform_samples((image,), still)[0], image)
+    half = torch.cat([m[:4], still[4:]])
+    moved = transform_samples((image, image.repeat(1, 3, 1, 1)), half)
+    assert torch.equal(moved[0][4:], image[4:]) and not torch.equal(moved[0][:4], image[:4])
+    assert torch.allclose(moved[0].expand_as(moved[1]), moved[1])
 
 
 def test_a_model_with_a_plate_and_augmentation_trains_and_reenacts(astro, tmp_path):

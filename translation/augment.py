@@ -36,3 +36,14 @@ def transform(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
     grid = nn.functional.affine_grid(matrices, list(images.shape), align_corners=False)
     return nn.functional.grid_sample(images.float(), grid, mode="bilinear", padding_mode="zeros",
                                      align_corners=False)
+
+
+def transform_samples(tensors: tuple[torch.Tensor, ...], matrices: torch.Tensor) -> tuple[torch.Tensor, ...]:
+    """The same transform per sample applied to several (B, C, S, S) tensors, float32 out; samples whose matrix is
+    the identity are copied as they are, not resampled."""
+    moved = (matrices - torch.eye(2, 3)).abs().flatten(1).amax(1) > 0
+    out = tuple(t.to(torch.float32, copy=True) for t in tensors)
+    if moved.any():
+        for t in out:
+            t[moved] = transform(t[moved], matrices[moved])
+    return out

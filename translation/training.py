@@ -33,7 +33,7 @@ from rendering.spacetime import CONDITIONING_CHANNELS
 from translation import model_dir as md
 from translation.config import TranslationConfig
 from translation.dataset import ShotData, load_or_build, time_split
-from translation.augment import random_similarity, transform
+from translation.augment import random_similarity, transform_samples
 from translation.networks import Generator, PatchDiscriminator
 from translation.plate import hole, plate, rendered_face
 from translation.previews import write_loss_curve, write_preview
@@ -125,10 +125,7 @@ class Trainer:
         if augment and self.config.augments:
             matrices = random_similarity(len(frames), self.config.augment_shift, self.config.augment_scale,
                                          self.config.augment_roll, self.sampler)
-            moved = (matrices - torch.eye(2, 3)).abs().flatten(1).amax(1) > 0  # the others stay as they are
-            window, real, faces = (t.float() for t in (window, real, faces))
-            for t in (window, real, faces):
-                t[moved] = transform(t[moved], matrices[moved])
+            window, real, faces = transform_samples((window, real, faces), matrices)
         current = window[:, -len(CONDITIONING_CHANNELS):]
         holes = hole([rendered_face(current), rendered_face(faces)])
         return window, torch.cat([window, plate(real, holes).to(window.dtype)], dim=1), real
