@@ -28,6 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pipeline.transfer import chordal_mean
 from reconstruction.face_model import gaze_rotation
 from reconstruction.track import Track
 
@@ -36,12 +37,6 @@ GAZE_TOLERANCE_DEG = 2.0
 EXPRESSION_TOLERANCE = 0.1
 MAX_LISTED_RANGES = 8
 GROUPS = ("head", "gaze", "expression")
-
-
-def rest_rotation(track: Track, frames: np.ndarray) -> np.ndarray:
-    """Chordal mean (3, 3) of the rotations of `frames`."""
-    u, _, vt = np.linalg.svd(track.rotation[frames].astype(np.float64).sum(0))
-    return u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
 
 
 def head_angles(rotation: np.ndarray) -> np.ndarray:
@@ -135,7 +130,7 @@ def training_frames(model_track: Track, manifest: dict) -> np.ndarray:
 def coverage(intended: Track, model_track: Track, manifest: dict, frames: np.ndarray | None = None) -> Coverage:
     """Compare the valid frames of `intended` (all, or those in `frames`) with the model's training frames."""
     train = training_frames(model_track, manifest)
-    rest = rest_rotation(model_track, train)
+    rest = chordal_mean(model_track.rotation[train])
     seen = quantities(model_track, rest, train)
     frames = np.arange(len(intended)) if frames is None else np.asarray(frames, dtype=np.int64)
     frames = frames[intended.valid[frames]]

@@ -58,12 +58,16 @@ def parse_parts(text: str) -> tuple[str, ...]:
     return parts
 
 
+def chordal_mean(rotations: np.ndarray) -> np.ndarray:
+    """The rotation (3, 3) closest to the mean of rotations (N, 3, 3)."""
+    u, _, vt = np.linalg.svd(rotations.astype(np.float64).sum(0))
+    return u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
+
+
 def rest_pose(track: Track) -> tuple[np.ndarray, np.ndarray]:
     """Chordal mean rotation (3, 3) and median translation (3,) over the valid frames."""
     valid = track.valid
-    u, _, vt = np.linalg.svd(track.rotation[valid].astype(np.float64).sum(0))
-    rotation = u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
-    return rotation, np.median(track.translation[valid].astype(np.float64), axis=0)
+    return chordal_mean(track.rotation[valid]), np.median(track.translation[valid].astype(np.float64), axis=0)
 
 
 def face_size(track: Track) -> float:

@@ -68,9 +68,9 @@ def loss_weights(conditioning: torch.Tensor, config: TranslationConfig) -> torch
     """
     if not (config.face_weight or config.eye_weight):
         return None
-    channel = {name: i for i, name in enumerate(CONDITIONING_CHANNELS)}
-    face = (conditioning[:, channel["correspondence_x"]:channel["correspondence_z"] + 1] > 0).any(1, keepdim=True)
-    eyes = (conditioning[:, channel["eye_region"]:channel["eye_region"] + 1] > 0).float()
+    face = rendered_face(conditioning)
+    eye = CONDITIONING_CHANNELS.index("eye_region")
+    eyes = (conditioning[:, eye:eye + 1] > 0).float()
     grow = max(1, round(0.03 * config.size))
     eyes = nn.functional.max_pool2d(eyes, 2 * grow + 1, stride=1, padding=grow)
     return 1 + config.face_weight * face.float() + config.eye_weight * eyes
