@@ -9,13 +9,14 @@ Needs a model trained on lp_d9 (the README's command:
 - lp_d9 edited with data/edit_example.yaml (head turn and smile, then a look at
   the camera with blinks held back), scored on the fully edited frames;
 
-and prints, for each, the mean head-pose error, expression NME and gaze error
+with the model's eye pathway when it has one (`--no-eyes` leaves it out), and
+prints, for each, the mean head-pose error, expression NME and gaze error
 against the intended parameters, with their 95th percentiles; the same pose and
 gaze errors over the frames whose intended head pose (gaze) lies inside the
 range of the model's training frames (see `pipeline.coverage`), with the
 number of such frames; and the speed of the whole command.
 
-    python benchmarks/reenact.py MODEL [--footage DIR] [--out DIR]
+    python benchmarks/reenact.py MODEL [--footage DIR] [--out DIR] [--no-eyes]
 """
 from __future__ import annotations
 
@@ -44,7 +45,9 @@ def main() -> None:
     ap.add_argument("model", type=Path)
     ap.add_argument("--footage", type=Path, default=DEFAULT_FOOTAGE)
     ap.add_argument("--out", type=Path, help="keep the outputs and previews here (default: a temporary folder)")
+    ap.add_argument("--no-eyes", action="store_true", help="leave the model's eye pathway out")
     args = ap.parse_args()
+    eyes = not args.no_eyes
     target = args.footage / "lp_d9.mp4"
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
@@ -52,11 +55,15 @@ def main() -> None:
         rows = []
         for source in ("lp_d9", "lp_d3", "lp_d14"):
             r = reenact(args.footage / f"{source}.mp4", target, args.model, out / f"lp_d9_by_{source}.mp4",
-                        preview=out / f"lp_d9_by_{source}.preview.mp4", check=True, show_progress=False)
+                        preview=out / f"lp_d9_by_{source}.preview.mp4", check=True, show_progress=False, eyes=eyes)
             rows.append((f"reenact: lp_d9 driven by {source}", r))
         r = edit(target, args.model, ROOT / "data" / "edit_example.yaml", out / "lp_d9_edited.mp4",
-                 preview=out / "lp_d9_edited.preview.mp4", check=True, show_progress=False)
+                 preview=out / "lp_d9_edited.preview.mp4", check=True, show_progress=False, eyes=eyes)
         rows.append(("edit: lp_d9 with data/edit_example.yaml", r))
+        step = rows[0][1]["eye_pathway_step"]
+        print(f"model {args.model}: main network step {rows[0][1]['model_step']}, "
+              + (f"eye pathway step {step}" if step is not None else "no eye pathway"))
+        print()
         print("| run | frames scored | head pose error deg (p95) | expression NME | gaze error deg (p95) | "
               "pose in range: frames, error deg | gaze in range: frames, error deg | frames/s (whole command) |")
         print("|---|---|---|---|---|---|---|---|")

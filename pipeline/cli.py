@@ -106,6 +106,9 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     budget.add_argument("--steps", type=int, help="train until this many steps in all")
     p.add_argument("--resume", action="store_true", help="continue the model in the output folder from its last "
                                                          "checkpoint")
+    p.add_argument("--eyes", action="store_true",
+                   help="train the eye pathway of the model in the output folder instead (MODEL_DIR/eyes: a small "
+                        "network that repaints each eye at the source's resolution; default 10 minutes)")
     p.add_argument("--window", type=int, help="override the preset's space-time window N_w (1 for the ablation)")
     p.add_argument("--batch-size", type=int, help="override the preset's batch size")
     p.add_argument("--checkpoint-every", type=int, help="override the preset's steps between checkpoints")
@@ -125,6 +128,16 @@ def _run_train(args: argparse.Namespace) -> int:
     from translation.training import TrainOptions, train
 
     folder = Path(args.output)
+    options = TrainOptions(steps=args.steps, minutes=args.minutes, resume=args.resume, rasterizer=args.rasterizer,
+                           tensorboard=args.tensorboard, seed=args.seed, show_progress=not args.quiet)
+    if args.eyes:
+        from translation.eye_training import train_eyes
+
+        if args.preset or args.track or args.window or args.batch_size or args.checkpoint_every:
+            raise DvpError("--eyes trains the eye pathway of an existing model with its own fixed settings: leave "
+                           "out --preset, --track, --window, --batch-size and --checkpoint-every")
+        print(json.dumps(train_eyes(args.video, folder, options)))
+        return 0
     overrides = {"window": args.window, "batch_size": args.batch_size, "checkpoint_every": args.checkpoint_every}
     config = None
     if args.preset or any(v is not None for v in overrides.values()) or not (folder / model_dir.MANIFEST).is_file():
@@ -137,8 +150,6 @@ def _run_train(args: argparse.Namespace) -> int:
         folder.mkdir(parents=True, exist_ok=True)
         track = folder / model_dir.TRACK
         track_video(args.video, track, options=TrackOptions(show_progress=not args.quiet))
-    options = TrainOptions(steps=args.steps, minutes=args.minutes, resume=args.resume, rasterizer=args.rasterizer,
-                           tensorboard=args.tensorboard, seed=args.seed, show_progress=not args.quiet)
     print(json.dumps(train(args.video, folder, config, track, options)))
     return 0
 
@@ -187,6 +198,8 @@ def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> No
                    help="track the output again and report head-pose, expression and gaze errors against the intent")
     p.add_argument("--target-track", help="the target's track (default: the model's own, or track the target now)")
     p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"])
+    p.add_argument("--no-eyes", action="store_true",
+                   help="leave the model's eye pathway out (by default it repaints the eyes when the model has one)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -218,7 +231,7 @@ def _run_reenact(args: argparse.Namespace) -> int:
     report = reenact(args.source, args.target, args.model, args.output, source_track=args.source_track,
                      target_track=args.target_track, parts=parse_parts(args.transfer), audio=args.audio,
                      fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
-                     rasterizer=args.rasterizer, show_progress=not args.quiet)
+                     rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes)
     _print_result(report)
     return 0
 
@@ -240,7 +253,7 @@ def _run_edit(args: argparse.Namespace) -> int:
 
     report = edit(args.target, args.model, args.edits, args.output, target_track=args.target_track, audio=args.audio,
                   fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
-                  rasterizer=args.rasterizer, show_progress=not args.quiet)
+                  rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes)
     _print_result(report)
     return 0
 

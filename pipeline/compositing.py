@@ -60,8 +60,6 @@ class Compositor:
 
     def composite(self, frame: np.ndarray, output: np.ndarray, mask: np.ndarray) -> np.ndarray:
         """The target frame (H, W, 3) with the network output (S, S, 3) blended in through `mask` (S, S)."""
-        x0, y0, side = self.crop.x0, self.crop.y0, self.crop.side
-        h, w = frame.shape[:2]
         real = self.crop.cut(frame, self.size).astype(np.float32)
         out = output.astype(np.float32)
         ring = (mask > 0.05) & (mask < 0.5)
@@ -71,19 +69,28 @@ class Compositor:
             self._offset = offset if self._offset is None else (1 - a) * self._offset + a * offset
         if self._offset is not None:
             out = out + self._offset
-        # Back to source pixels, over the part of the crop that lies inside the frame.
-        fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
-        if fx1 <= fx0 or fy1 <= fy0:
-            return frame
-        interp = cv2.INTER_CUBIC if side > self.size else cv2.INTER_AREA
-        big_out = cv2.resize(np.clip(out, 0, 255), (side, side), interpolation=interp)
-        big_mask = cv2.resize(mask, (side, side), interpolation=cv2.INTER_LINEAR)
-        region = (slice(fy0 - y0, fy1 - y0), slice(fx0 - x0, fx1 - x0))
-        m = np.clip(big_mask[region], 0, 1)[..., None]
-        result = frame.copy()
-        target = result[fy0:fy1, fx0:fx1].astype(np.float32)
-        blended = target + m * (big_out[region] - target)
-        changed = m[..., 0] > 0
-        patch = result[fy0:fy1, fx0:fx1]
-        patch[changed] = np.clip(blended[changed] + 0.5, 0, 255).astype(np.uint8)
-        return result
+        return blend_into(frame, self.crop, out, mask)
+
+
+def blend_into(frame: np.ndarray, box: CropBox, image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """A copy of `frame` (H, W, 3) uint8 with `image` (S, S, 3), the box resampled to S x S, blended back through
+    `mask` (S, S) in [0, 1]. Only pixels where the mask is above zero change."""
+    x0, y0, side = box.x0, box.y0, box.side
+    h, w = frame.shape[:2]
+    size = image.shape[0]
+    # Back to source pixels, over the part of the box that lies inside the frame.
+    fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+    if fx1 <= fx0 or fy1 <= fy0:
+        return frame
+    interp = cv2.INTER_CUBIC if side > size else cv2.INTER_AREA
+    big_out = cv2.resize(np.clip(image, 0, 255).astype(np.float32), (side, side), interpolation=interp)
+    big_mask = cv2.resize(mask.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
+    region = (slice(fy0 - y0, fy1 - y0), slice(fx0 - x0, fx1 - x0))
+    m = np.clip(big_mask[region], 0, 1)[..., None]
+    result = frame.copy()
+    target = result[fy0:fy1, fx0:fx1].astype(np.float32)
+    blended = target + m * (big_out[region] - target)
+    changed = m[..., 0] > 0
+    patch = result[fy0:fy1, fx0:fx1]
+    patch[changed] = np.clip(blended[changed] + 0.5, 0, 255).astype(np.uint8)
+    return result

@@ -53,6 +53,7 @@ from reconstruction.face_model import gaze_rotation
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
 from rendering.crop import CropBox
+from translation.eyes import EyePathway
 from translation.inference import Translator
 
 SPEC_VERSION = 1
@@ -227,12 +228,13 @@ def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, 
 def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.PathLike, output: str | os.PathLike,
          target_track: str | os.PathLike | None = None, audio: str = "target", fmt: str | None = None,
          preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None, check: bool = False,
-         rasterizer: str = "auto", show_progress: bool = True) -> dict:
+         rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True) -> dict:
     """Apply an edit spec to the target video through its trained model; returns the report."""
     started = time.perf_counter()
     target, output = Path(target), Path(output)
     fmt = check_job({"target video": target, "edit spec": Path(edits)}, output, fmt)
     translator = Translator(model)
+    eye_pathway = EyePathway.of(model) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
         track = model_target(translator, target, target_track, scratch, show_progress)
@@ -243,7 +245,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
                                    show_progress=show_progress)
         stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), track, target, output,
                            options, fade=fade, preview=Path(preview) if preview else None,
-                           preview_labels=("original", "conditioning", "output"))
+                           preview_labels=("original", "conditioning", "output"), eyes=eye_pathway)
         result = {"target": target.name, "model": str(translator.folder), "model_step": translator.step,
                   "edits": Path(edits).name, "output": str(output), "format": fmt,
                   "edited_frames": int((weight > 0).sum()), "fully_edited_frames": int((weight >= 1).sum()),

@@ -29,6 +29,7 @@ from pipeline.video import VideoReader, output_format
 from reconstruction.track import Track, load_track
 from rendering.crop import CropBox
 from translation import model_dir as md
+from translation.eyes import EyePathway
 from translation.inference import Translator
 
 log = logging.getLogger("dvp")
@@ -131,12 +132,13 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             source_track: str | os.PathLike | None = None, target_track: str | os.PathLike | None = None,
             parts: tuple[str, ...] = PARTS, audio: str = "source", fmt: str | None = None,
             preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
-            check: bool = False, rasterizer: str = "auto", show_progress: bool = True) -> dict:
+            check: bool = False, rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True) -> dict:
     """Reenact `target` with the performance in `source`; returns the report."""
     started = time.perf_counter()
     source, target, output = Path(source), Path(target), Path(output)
     fmt = check_job({"source video": source, "target video": target}, output, fmt)
     translator = Translator(model)
+    eye_pathway = EyePathway.of(model) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
         tgt = model_target(translator, target, target_track, scratch, show_progress)
@@ -150,7 +152,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         with source_frames:
             stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), tgt, target, output,
                                options, preview=Path(preview) if preview else None,
-                               preview_left=iter(source_frames) if preview else None)
+                               preview_left=iter(source_frames) if preview else None, eyes=eye_pathway)
         result = {"source": source.name, "target": target.name, "model": str(translator.folder),
                   "model_step": translator.step, "output": str(output), "format": fmt, "transfer": list(parts),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode,

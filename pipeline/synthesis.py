@@ -32,6 +32,7 @@ from rendering.backends import resolve
 from rendering.conditioning import ConditioningRenderer
 from rendering.crop import CropBox
 from rendering.spacetime import SpaceTimeWindows
+from translation.eyes import EyePathway
 from translation.inference import Translator
 
 PREVIEW_HEIGHT = 360
@@ -92,8 +93,10 @@ def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
 def synthesise(performance: Performance, translator: Translator, crop: CropBox, target_track, target_video: Path,
                output: Path, options: SynthesisOptions, fade: np.ndarray | None = None,
                preview: Path | None = None, preview_left: Iterator[np.ndarray] | None = None,
-               preview_labels: tuple[str, str, str] = ("source", "conditioning", "output")) -> dict:
-    """Write the output video (and optionally a side-by-side preview); returns statistics."""
+               preview_labels: tuple[str, str, str] = ("source", "conditioning", "output"),
+               eyes: EyePathway | None = None) -> dict:
+    """Write the output video (and optionally a side-by-side preview); returns statistics. With `eyes`, the
+    model's eye pathway repaints both eyes of every synthesised frame after compositing."""
     started = time.perf_counter()
     size, n = translator.config.size, len(performance.track)
     fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
@@ -102,6 +105,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     driven = ConditioningRenderer(performance.track, crop, size, backend, actor=actor)
     original = ConditioningRenderer(target_track, crop, size, backend, actor=actor)
     compositor = Compositor(crop, size, options.composite)
+    eye_view = eyes.view(performance.track, backend, actor) if eyes is not None else None
     windows = SpaceTimeWindows(translator.config.window)
     info = VideoReader(target_video)
     fps, width, height = info.fps, info.width, info.height
@@ -131,6 +135,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                 painted = translator(wins[need], plates)
             network_s += time.perf_counter() - t0
             rows = {int(k): r for r, k in enumerate(need)}
+            results = []
             for k, (j, frame) in enumerate(batch):
                 result = frame
                 if k in rows:
@@ -138,6 +143,17 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                     mask = compositor.soft_mask([cond.mask[k, 0].numpy(), masks_before[k, 0].numpy()]) * fade[j]
                     result = compositor.composite(frame, out, mask)
                     synthesised += 1
+                results.append(result)
+            if eye_view is not None and len(need):
+                t0 = time.perf_counter()
+                samples = eye_view.samples(idx[need])
+                repainted = eyes.repaint([results[k] for k in need], eye_view.render(idx[need], samples).stacked(),
+                                         samples, fade[idx[need]], eye_view)
+                for r, k in enumerate(need):
+                    results[k] = repainted[r]
+                network_s += time.perf_counter() - t0
+            for k, (j, frame) in enumerate(batch):
+                result = results[k]
                 writer.write(result)
                 if preview is not None:
                     left = next(preview_left, None) if preview_left is not None else frame
@@ -171,4 +187,5 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     return {"frames": n, "synthesised_frames": synthesised, "passed_through_frames": n - synthesised,
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
+            "eye_pathway_step": eyes.step if eyes is not None else None,
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

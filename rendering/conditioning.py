@@ -204,8 +204,12 @@ class ConditioningRenderer:
         """Frames per `render` call: larger batches gain little speed and cost memory."""
         return max(1, BATCH_PIXELS // (self.size * self.size))
 
-    def render(self, frames: np.ndarray) -> Conditioning:
-        """Conditioning for some frames of the track (invalid frames come out empty)."""
+    def render(self, frames: np.ndarray, shift: np.ndarray | None = None) -> Conditioning:
+        """Conditioning for some frames of the track (invalid frames come out empty).
+
+        `shift` (N, 2), in pixels of this renderer, moves each frame's view by that much (right, down) over the
+        image plane: a crop that follows something per frame, such as an eye (see `rendering.eye_boxes`).
+        """
         frames = np.asarray(frames)
         n, s = len(frames), self.size
         ok = np.flatnonzero(self.track.valid[frames])
@@ -223,7 +227,13 @@ class ConditioningRenderer:
         shading = torch.einsum("bvk,bkc->bvc", sh_basis(torch.as_tensor(normals, dtype=torch.float32)), sh)
         # Per vertex: lit colour, correspondence, and the light alone (for the eyes and mouth).
         values = torch.cat([self.albedo * shading, self.corr_colours.expand(len(ok), -1, -1), shading], -1)
-        eyes = self._eyes(params)
+        if shift is not None:
+            # A sideways shear in camera space, X - dx Z / f, moves a point's projection by exactly -dx pixels at
+            # any depth, so every backend sees the shifted view; lighting was computed before it.
+            shear = np.asarray(shift, np.float64)[ok] / self.camera.focal
+            verts = verts.copy()
+            verts[..., :2] -= shear[:, None, :] * verts[..., 2:3]
+        eyes = self._eyes(params, None if shift is None else shear)
         verts = torch.as_tensor(verts, dtype=torch.float32)
         centres, consts = raster_constants(np.float32)
         faces, regions = self.faces.numpy(), self.regions.numpy()
@@ -248,10 +258,12 @@ class ConditioningRenderer:
         return Conditioning(colour=planes[:, 0:3], correspondence=planes[:, 3:6], gaze=planes[:, 6:9],
                             mask=planes[:, 9:10])
 
-    def _eyes(self, params) -> np.ndarray:
+    def _eyes(self, params, shear: np.ndarray | None = None) -> np.ndarray:
         """Each eye's iris centre (x, y) and radius in pixels, (B, 2, 3) float32."""
         iris = self.actor.iris_points(params.gaze)  # (B, 2, 5, 3) head frame
         cam = np.einsum("bij,bepj->bepi", params.rotation, iris) + params.translation[:, None, None]
+        if shear is not None:
+            cam[..., :2] -= shear[:, None, None, :] * cam[..., 2:3]
         px = torch.as_tensor(self.camera.project(cam), dtype=torch.float32)  # (B, 2, 5, 2)
         centre = px[:, :, 0]
         radius = (px[:, :, 1:] - centre[:, :, None]).norm(dim=-1).mean(-1)  # (B, 2)

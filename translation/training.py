@@ -130,11 +130,15 @@ class Trainer:
         holes = hole([rendered_face(current), rendered_face(faces)])
         return window, torch.cat([window, plate(real, holes).to(window.dtype)], dim=1), real
 
+    def loss_weights(self, window: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor | None:
+        """Per-pixel L1 weights of a batch (see `loss_weights`)."""
+        return loss_weights(window[:, -len(CONDITIONING_CHANNELS):], self.config)
+
     def train_step(self) -> dict:
         pick = torch.randint(len(self.train_frames), (self.config.batch_size,), generator=self.sampler).numpy()
         frames = np.sort(self.train_frames[pick])
         window, inputs, real = self.inputs(frames, augment=True)
-        weights = loss_weights(window[:, -len(CONDITIONING_CHANNELS):], self.config)
+        weights = self.loss_weights(window, inputs)
         x, cond, real = to_unit(inputs), to_unit(window), to_unit(real)
         self.generator.train()
         fake = self.generator(x)
@@ -237,6 +241,20 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
                  "held_out": [int(held[0]), int(held[-1]), len(held)], "gap": config.window}
         md.write_manifest(folder, config, video, track, data.crop.to_dict(), split)
     trainer = Trainer(config, data, train_frames, opts.seed)
+    title = f"{video.name}, preset {config.name}, {config.size}x{config.size}, window {config.window}"
+    last_scores, run = run_training(trainer, folder, held, opts, title, writer_class, max_steps, budget_s)
+    return {"model": str(folder), "preset": config.name, "size": config.size, "window": config.window,
+            "step": trainer.step, "trained_minutes": round(trainer.elapsed / 60, 2), **run,
+            "train_frames": len(train_frames), "held_out_frames": len(held),
+            "held_out_psnr": round(last_scores["psnr"], 2) if last_scores else None}
+
+
+def run_training(trainer: Trainer, folder: Path, held: np.ndarray, opts: TrainOptions, title: str, writer_class,
+                 max_steps: int | None, budget_s: float | None) -> tuple[dict | None, dict]:
+    """Train (resuming from the folder's checkpoint when asked) until the step or time budget, checkpointing,
+    scoring `held` frames and drawing curves and previews as it goes; returns the last held-out scores and the
+    run's step counts."""
+    config, data = trainer.config, trainer.data
     state = md.load_checkpoint(folder) if opts.resume else None
     if state is not None:
         trainer.load(state)
@@ -245,7 +263,6 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
     preview_frames = val_frames[np.linspace(0, len(val_frames) - 1, min(PREVIEW_ROWS, len(val_frames))).astype(int)]
     (folder / "previews").mkdir(exist_ok=True)
     board = writer_class(str(folder / "tensorboard")) if writer_class else None
-    title = f"{video.name}, preset {config.name}, {config.size}x{config.size}, window {config.window}"
 
     def checkpoint() -> dict:
         scores, output = trainer.validate(val_frames)
@@ -304,9 +321,5 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
         if board is not None:
             board.close()
     run_s = time.perf_counter() - clock
-    return {"model": str(folder), "preset": config.name, "size": config.size, "window": config.window,
-            "step": trainer.step, "trained_minutes": round(trainer.elapsed / 60, 2),
-            "steps_this_run": trainer.step - steps_at_start,
-            "steps_per_second": round((trainer.step - steps_at_start) / max(run_s, 1e-9), 3),
-            "train_frames": len(train_frames), "held_out_frames": len(held),
-            "held_out_psnr": round(last_scores["psnr"], 2) if last_scores else None}
+    return last_scores, {"steps_this_run": trainer.step - steps_at_start,
+                         "steps_per_second": round((trainer.step - steps_at_start) / max(run_s, 1e-9), 3)}

@@ -1,0 +1,113 @@
+"""The eye pathway: eye boxes, their conditioning, the repainted ellipse, training and use in `dvp edit`."""
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from pipeline.cli import main
+from pipeline.video import VideoReader
+from reconstruction.fitting import actor_from_track
+from reconstruction.track import load_track
+from rendering.conditioning import ConditioningRenderer
+from rendering.crop import CropBox
+from rendering.eye_boxes import EyeView, shot_eye_side
+from translation.eyes import FOLDER, EyePathway, blend_masks, eye_holes
+
+
+@pytest.fixture(scope="module")
+def tracked(astro):
+    video, path = astro
+    track = load_track(path)
+    return video, track, actor_from_track(track)
+
+
+def test_a_shifted_render_is_the_render_of_the_shifted_box(tracked):
+    _, track, actor = tracked
+    side, size, frames = 60, 48, np.array([0, 9, 31])
+    corner = np.array([[150, 140], [151, 139], [149, 143]])
+    moved = ConditioningRenderer(track, CropBox(0, 0, side), size, actor=actor).render(
+        frames, shift=corner * size / side)
+    for k, f in enumerate(frames):
+        fixed = ConditioningRenderer(track, CropBox(int(corner[k, 0]), int(corner[k, 1]), side), size, actor=actor)
+        reference = fixed.render(np.array([f])).stacked()[0]
+        differ = (moved.stacked()[k].int() - reference.int()).abs()
+        assert reference.any() and (differ > 2).float().mean() < 0.002, f"frame {f}"
+
+
+def test_eye_boxes_centre_on_the_eyes_and_see_their_gaze(tracked):
+    video, track, actor = tracked
+    side = shot_eye_side(track, actor)
+    view = EyeView(track, actor, side, 64)
+    frames = np.array([0, 20, 39])
+    samples = view.samples(frames)
+    assert samples.corners.shape == (3, 2, 2) and samples.geometry.shape == (3, 2, 4)
+    centre = samples.geometry[..., :2]
+    assert np.abs(centre - 31.5).max() <= 0.5 * 64 / side + 1e-3, "centred on the eye socket, to a source pixel"
+    width = samples.geometry[..., 2]
+    assert np.allclose(width, 64 / 2.0, rtol=0.2), "the box is two eye widths"
+    assert (samples.corners[:, 0, 0] < samples.corners[:, 1, 0]).all(), "the right eye is on the image's left"
+    cond = view.render(frames, samples)
+    assert cond.gaze.shape == (6, 3, 64, 64)
+    region = cond.gaze[:, 0] > 0
+    ys, xs = torch.nonzero(region[0], as_tuple=True)
+    assert abs(xs.float().mean() - 31.5) < 4 and abs(ys.float().mean() - 31.5) < 4
+    frame = next(iter(VideoReader(video)))
+    assert view.cut(frame, samples.corners[0]).shape == (2, 64, 64, 3)
+
+
+def test_the_repainted_ellipse_and_its_blend():
+    geometry = torch.tensor([[32.0, 30.0, 20.0, 0.0], [32.0, 30.0, 20.0, np.pi / 2], [32.0, 30.0, 0.0, 0.0]])
+    holes, masks = eye_holes(geometry, 64), blend_masks(geometry, 64)
+    # semi-axes 15 (along the corner line) and 9 (across)
+    assert holes[0, 0, 30, 32 + 14] == 1 and holes[0, 0, 30, 32 + 16] == 0
+    assert holes[0, 0, 30 + 8, 32] == 1 and holes[0, 0, 30 + 10, 32] == 0
+    assert holes[1, 0, 30 + 14, 32] == 1 and holes[1, 0, 30, 32 + 10] == 0, "turned with the corner line"
+    assert holes[2].max() == 0 and masks[2].max() == 0, "no eye, no hole"
+    assert masks[0, 0, 30, 32] == 1 and (masks <= holes).all(), "the blend stays inside what is repainted"
+    assert 0 < masks[0, 0, 30, 32 + 14] < 1, "feathered at the edge"
+
+
+def test_eye_pathway_trains_and_repaints_only_the_eyes(tiny_model, astro, tmp_path, capsys):
+    source, _ = tiny_model
+    video, _ = astro
+    folder = tmp_path / "m"
+    shutil.copytree(source, folder)
+    assert main(["train", str(video), "-o", str(folder), "--eyes", "--preset", "cpu", "-q"]) != 0
+    assert "leave out --preset" in capsys.readouterr().err
+    assert EyePathway.of(folder) is None
+    assert main(["train", str(video), "-o", str(folder), "--eyes", "--steps", "6", "-q"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["step"] == 6 and summary["train_samples"] % 2 == 0
+    description = json.loads((folder / FOLDER / "model.json").read_text())
+    assert description["eyes"]["side"] == summary["side"] and description["config"]["size"] == 64
+    assert (folder / FOLDER / "loss_curve.png").is_file()
+    assert main(["train", str(video), "-o", str(folder), "--eyes", "--steps", "8", "-q"]) != 0
+    assert "already has an eye pathway" in capsys.readouterr().err
+    pathway = EyePathway.of(folder)
+    assert pathway is not None and pathway.step == 6
+
+    spec = tmp_path / "e.yaml"
+    spec.write_text("edits:\n  - frames: [10, 20]\n    ease: 0\n    gaze: {yaw: 10}\n")
+    outputs = {}
+    for name, extra in (("eyes", []), ("plain", ["--no-eyes"])):
+        out = tmp_path / name
+        assert main(["edit", str(video), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
+                     "--report", str(tmp_path / f"{name}.json")] + extra) == 0
+        outputs[name] = [cv2.imread(str(p)) for p in sorted(out.glob("frame_*.png"))]
+    assert json.loads((tmp_path / "eyes.json").read_text())["eye_pathway_step"] == 6
+    assert json.loads((tmp_path / "plain.json").read_text())["eye_pathway_step"] is None
+    track = load_track(folder / "target.track.npz")
+    view = pathway.view(track)
+    for i in range(40):
+        a, b = outputs["eyes"][i], outputs["plain"][i]
+        if not 10 <= i <= 20:
+            assert np.array_equal(a, b), f"frame {i} is not edited"
+            continue
+        changed = np.abs(a.astype(int) - b.astype(int)).max(-1) > 0
+        inside = np.zeros_like(changed)
+        for x, y in view.samples(np.array([i])).corners[0]:
+            inside[max(0, y):y + pathway.side, max(0, x):x + pathway.side] = True
+        assert changed.any() and not (changed & ~inside).any(), f"frame {i}: only the eye boxes change"

@@ -1,0 +1,95 @@
+"""Training the eye pathway of a model folder (`dvp train VIDEO -o MODEL --eyes`).
+
+The same conditional GAN training as the main network (`translation.training`,
+whose loop, checkpoints, previews and resume it shares), on eye-box samples
+(`translation.eyes`): two per frame, with the main model's split in time, so
+its held-out frames stay held out. It needs the main model's folder (its track,
+crop and size) but not its weights: the two can be trained in either order, or
+side by side.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from pipeline.atomic import write_json
+from pipeline.errors import DvpError
+from reconstruction.track import load_track
+from rendering.crop import CropBox
+from translation import model_dir as md
+from translation.dataset import time_split
+from translation.eyes import EYE_CONFIG, FOLDER, EyeData, eye_inputs, load_or_build_eyes
+from translation.training import TrainOptions, Trainer, _tensorboard_writer, run_training
+
+
+class EyeTrainer(Trainer):
+    """The main trainer on eye samples: the plate is the degraded patch with the eye's ellipse cut out, and the
+    L1 weight is raised inside the ellipse, the only part that is blended back."""
+
+    data: EyeData
+
+    def inputs(self, samples: np.ndarray, augment: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        samples = np.asarray(samples)
+        window, real = self.data.windows(samples, 1), self.data.real(samples)
+        degraded = torch.from_numpy(np.ascontiguousarray(self.data.degraded[samples]))
+        geometry = torch.from_numpy(self.data.geometry[samples])
+        return window, eye_inputs(window, degraded, geometry), real
+
+    def loss_weights(self, window: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
+        return 1 + self.config.eye_weight * (inputs[:, -1:].float() / 255)
+
+
+def _samples(frames: np.ndarray) -> np.ndarray:
+    """Both eyes' sample indices of some frames, in order."""
+    return (2 * np.asarray(frames)[:, None] + np.arange(2)).reshape(-1)
+
+
+def train_eyes(video: str | os.PathLike, model_folder: str | os.PathLike, options: TrainOptions | None = None) -> dict:
+    """Train (or continue training) the eye pathway of the model in `model_folder`; returns a summary."""
+    opts = options or TrainOptions()
+    video, model = Path(video), Path(model_folder)
+    if not video.is_file():
+        raise DvpError(f"target video {video} does not exist")
+    if opts.steps is not None and opts.steps < 1:
+        raise DvpError("--steps must be at least 1")
+    if opts.minutes is not None and opts.minutes <= 0:
+        raise DvpError("--minutes must be more than 0")
+    manifest = md.read_manifest(model)
+    if video.name != manifest["target"]["video"]:
+        raise DvpError(f"{model} was trained on {manifest['target']['video']}, not {video.name}; train its eye "
+                       "pathway on the same target video")
+    folder = model / FOLDER
+    if (folder / md.MANIFEST).is_file() and not opts.resume:
+        raise DvpError(f"{model} already has an eye pathway; pass --resume to continue training it")
+    writer_class = _tensorboard_writer() if opts.tensorboard else None
+    max_steps = opts.steps
+    budget_s = opts.minutes * 60 if opts.minutes is not None else (None if max_steps else 10 * 60.0)
+    main = md.config_of(manifest)
+    folder.mkdir(parents=True, exist_ok=True)
+    for stale in folder.glob(".dvp-tmp-*"):
+        stale.unlink()
+    track = load_track(model / md.TRACK)
+    crop = CropBox(**manifest["crop"])
+    data, side = load_or_build_eyes(video, track, model / md.TRACK, crop, main.size, folder / "data", EYE_CONFIG,
+                                    opts.rasterizer, opts.show_progress)
+    train_frames, held_frames = time_split(track.valid, main.holdout_fraction, main.window)
+    train_samples, held = _samples(train_frames), _samples(held_frames)
+    if not (folder / md.MANIFEST).is_file():
+        split = {"train": [int(train_frames[0]), int(train_frames[-1]), len(train_frames)],
+                 "held_out": [int(held_frames[0]), int(held_frames[-1]), len(held_frames)], "gap": main.window,
+                 "samples_per_frame": 2}
+        md.write_manifest(folder, EYE_CONFIG, video, track, crop.to_dict(), split)
+        description = md.read_manifest(folder)
+        description["eyes"] = {"side": side, "main_size": main.size}
+        write_json(folder / md.MANIFEST, description)
+    trainer = EyeTrainer(EYE_CONFIG, data, train_samples, opts.seed)
+    title = f"{video.name}, eye pathway, {EYE_CONFIG.size}x{EYE_CONFIG.size} boxes of {side} source pixels"
+    last_scores, run = run_training(trainer, folder, held, opts, title, writer_class, max_steps, budget_s)
+    return {"model": str(model), "eyes": str(folder), "side": side, "size": EYE_CONFIG.size, "step": trainer.step,
+            "trained_minutes": round(trainer.elapsed / 60, 2), **run, "train_samples": len(train_samples),
+            "held_out_samples": len(held),
+            "held_out_psnr": round(last_scores["psnr"], 2) if last_scores else None}
+
