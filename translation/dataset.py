@@ -95,6 +95,35 @@ def _cache_key(track_path: Path, video: Path, size: int, crop: CropBox) -> dict:
             "video_bytes": video.stat().st_size, "size": size, "crop": crop.to_dict()}
 
 
+def cached_arrays(folder: Path, key: dict, shapes: dict[str, tuple]) -> dict[str, np.ndarray] | None:
+    """Read-only memory maps of the uint8 arrays in `folder` when its manifest says they were made from `key`."""
+    manifest = folder / "manifest.json"
+    if not (manifest.is_file() and json.loads(manifest.read_text()) == key):
+        return None
+    return {name: np.memmap(folder / f"{name}.u8", np.uint8, "r", shape=shape) for name, shape in shapes.items()}
+
+
+def new_arrays(folder: Path, shapes: dict[str, tuple], video: Path, track) -> tuple[VideoReader, dict, dict]:
+    """Start a cache anew: check the video against the track, empty the folder, and open writable memory maps under
+    temporary names. Returns the video's reader, the temporary paths and the arrays."""
+    reader = VideoReader(video)
+    track.check_video(video, reader.width, reader.height, reader.frame_count)
+    if folder.exists():
+        shutil.rmtree(folder)
+    folder.mkdir(parents=True)
+    temp = {name: folder / f".dvp-tmp-{name}.u8" for name in shapes}
+    return reader, temp, {name: np.memmap(temp[name], np.uint8, "w+", shape=shape) for name, shape in shapes.items()}
+
+
+def finish_arrays(folder: Path, temp: dict[str, Path], arrays: dict[str, np.ndarray], key: dict) -> None:
+    """Flush the arrays, give them their names, and write the manifest last: only then is the cache complete."""
+    for name, array in arrays.items():
+        array.flush()
+        os.replace(temp[name], folder / f"{name}.u8")
+    arrays.clear()
+    write_json(folder / "manifest.json", key)
+
+
 def load_or_build(video: str | os.PathLike, track, track_path: str | os.PathLike, size: int, folder: str | os.PathLike,
                   rasterizer: str = "auto", show_progress: bool = True) -> ShotData:
     """The shot's data in `folder`, rendered now unless a complete copy for the same inputs is there."""
@@ -102,19 +131,12 @@ def load_or_build(video: str | os.PathLike, track, track_path: str | os.PathLike
     actor = actor_from_track(track)
     crop = shot_crop(track, actor)
     key = _cache_key(track_path, video, size, crop)
-    manifest = folder / "manifest.json"
     n = len(track)
     shapes = {"conditioning": (n, C, size, size), "frames": (n, 3, size, size)}
-    if manifest.is_file() and json.loads(manifest.read_text()) == key:
-        arrays = {name: np.memmap(folder / f"{name}.u8", np.uint8, "r", shape=shape) for name, shape in shapes.items()}
+    arrays = cached_arrays(folder, key, shapes)
+    if arrays is not None:
         return ShotData(arrays["conditioning"], arrays["frames"], track.valid.copy(), crop, size)
-    reader = VideoReader(video)
-    track.check_video(video, reader.width, reader.height, reader.frame_count)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    temp = {name: folder / f".dvp-tmp-{name}.u8" for name in shapes}
-    arrays = {name: np.memmap(temp[name], np.uint8, "w+", shape=shape) for name, shape in shapes.items()}
+    reader, temp, arrays = new_arrays(folder, shapes, video, track)
     renderer = ConditioningRenderer(track, crop, size, resolve(rasterizer), actor=actor)
     batch: list[int] = []
 
@@ -138,10 +160,5 @@ def load_or_build(video: str | os.PathLike, track, track_path: str | os.PathLike
     if count < n:  # the video ended a frame early: repeat its last frame, as the reader's rate filter would
         arrays["frames"][count:] = arrays["frames"][count - 1]
         arrays["conditioning"][count:] = arrays["conditioning"][count - 1]
-    for name, array in arrays.items():
-        array.flush()
-        del array
-        os.replace(temp[name], folder / f"{name}.u8")
-    arrays.clear()
-    write_json(manifest, key)
+    finish_arrays(folder, temp, arrays, key)
     return load_or_build(video, track, track_path, size, folder, rasterizer, show_progress)

@@ -22,7 +22,9 @@ from rendering.crop import CropBox
 from translation import model_dir as md
 from translation.dataset import time_split
 from translation.eyes import EYE_CONFIG, FOLDER, EyeData, eye_inputs, load_or_build_eyes
-from translation.training import TrainOptions, Trainer, _tensorboard_writer, run_training
+from translation.training import TrainOptions, Trainer, check_request, run_training
+
+DEFAULT_MINUTES = 10
 
 
 class EyeTrainer(Trainer):
@@ -51,12 +53,7 @@ def train_eyes(video: str | os.PathLike, model_folder: str | os.PathLike, option
     """Train (or continue training) the eye pathway of the model in `model_folder`; returns a summary."""
     opts = options or TrainOptions()
     video, model = Path(video), Path(model_folder)
-    if not video.is_file():
-        raise DvpError(f"target video {video} does not exist")
-    if opts.steps is not None and opts.steps < 1:
-        raise DvpError("--steps must be at least 1")
-    if opts.minutes is not None and opts.minutes <= 0:
-        raise DvpError("--minutes must be more than 0")
+    writer_class, max_steps, budget_s = check_request(video, opts, DEFAULT_MINUTES)
     manifest = md.read_manifest(model)
     if video.name != manifest["target"]["video"]:
         raise DvpError(f"{model} was trained on {manifest['target']['video']}, not {video.name}; train its eye "
@@ -64,9 +61,6 @@ def train_eyes(video: str | os.PathLike, model_folder: str | os.PathLike, option
     folder = model / FOLDER
     if (folder / md.MANIFEST).is_file() and not opts.resume:
         raise DvpError(f"{model} already has an eye pathway; pass --resume to continue training it")
-    writer_class = _tensorboard_writer() if opts.tensorboard else None
-    max_steps = opts.steps
-    budget_s = opts.minutes * 60 if opts.minutes is not None else (None if max_steps else 10 * 60.0)
     main = md.config_of(manifest)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".dvp-tmp-*"):

@@ -23,19 +23,15 @@ by `dvp reenact` and `dvp edit` whenever it is there (`--no-eyes` to leave it ou
 """
 from __future__ import annotations
 
-import json
 import os
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from pipeline.atomic import write_json
 from pipeline.compositing import blend_into
 from pipeline.progress import progress
-from pipeline.video import VideoReader
 from reconstruction.fitting import actor_from_track
 from rendering.backends import resolve
 from rendering.crop import CropBox
@@ -43,7 +39,7 @@ from rendering.eye_boxes import EyeSamples, EyeView, shot_eye_side
 from rendering.spacetime import CONDITIONING_CHANNELS
 from translation import model_dir as md
 from translation.config import TranslationConfig
-from translation.dataset import ShotData, file_digest
+from translation.dataset import ShotData, cached_arrays, file_digest, finish_arrays, new_arrays
 from translation.inference import Translator
 from translation.plate import plate
 
@@ -108,20 +104,12 @@ def load_or_build_eyes(video: Path, track, track_path: Path, crop: CropBox, main
            "size": size}
     n = 2 * len(track)
     shapes = {"conditioning": (n, C, size, size), "frames": (n, 3, size, size), "degraded": (n, 3, size, size)}
-    manifest = folder / "manifest.json"
-    valid = np.repeat(track.valid, 2)
-    if manifest.is_file() and json.loads(manifest.read_text()) == key:
-        arrays = {name: np.memmap(folder / f"{name}.u8", np.uint8, "r", shape=shape) for name, shape in shapes.items()}
-        data = EyeData(arrays["conditioning"], arrays["frames"], valid, crop, size, arrays["degraded"],
-                       np.load(folder / "geometry.npy"))
+    arrays = cached_arrays(folder, key, shapes)
+    if arrays is not None:
+        data = EyeData(arrays["conditioning"], arrays["frames"], np.repeat(track.valid, 2), crop, size,
+                       arrays["degraded"], np.load(folder / "geometry.npy"))
         return data, side
-    reader = VideoReader(video)
-    track.check_video(video, reader.width, reader.height, reader.frame_count)
-    if folder.exists():
-        shutil.rmtree(folder)
-    folder.mkdir(parents=True)
-    temp = {name: folder / f".dvp-tmp-{name}.u8" for name in shapes}
-    arrays = {name: np.memmap(temp[name], np.uint8, "w+", shape=shape) for name, shape in shapes.items()}
+    reader, temp, arrays = new_arrays(folder, shapes, video, track)
     view = EyeView(track, actor, side, size, resolve(rasterizer))
     samples = view.samples(np.arange(len(track)))
     geometry = samples.geometry.reshape(-1, 4)
@@ -145,13 +133,9 @@ def load_or_build_eyes(video: Path, track, track_path: Path, crop: CropBox, main
     if count < len(track):  # the video ended a frame early: repeat its last frame's patches
         for name in ("frames", "degraded"):
             arrays[name][2 * count:] = np.tile(arrays[name][2 * last:2 * last + 2], (len(track) - count, 1, 1, 1))
-    for name, array in arrays.items():
-        array.flush()
-        os.replace(temp[name], folder / f"{name}.u8")
-    arrays.clear()
     np.save(folder / ".dvp-tmp-geometry.npy", geometry)
     os.replace(folder / ".dvp-tmp-geometry.npy", folder / "geometry.npy")
-    write_json(manifest, key)
+    finish_arrays(folder, temp, arrays, key)
     return load_or_build_eyes(video, track, track_path, crop, main_size, folder, config, rasterizer, show_progress)
 
 

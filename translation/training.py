@@ -187,6 +187,21 @@ def _tensorboard_writer():
     return SummaryWriter
 
 
+def check_request(video: Path, opts: TrainOptions, default_minutes: float) -> tuple[type | None, int | None,
+                                                                                  float | None]:
+    """Refuse a missing video, a bad budget or a missing TensorBoard before any work; returns the TensorBoard writer
+    class (or None), the step limit and the time budget in seconds (`default_minutes` when neither is given)."""
+    if not video.is_file():
+        raise DvpError(f"target video {video} does not exist")
+    if opts.steps is not None and opts.steps < 1:
+        raise DvpError("--steps must be at least 1")
+    if opts.minutes is not None and opts.minutes <= 0:
+        raise DvpError("--minutes must be more than 0")
+    writer_class = _tensorboard_writer() if opts.tensorboard else None
+    budget_s = opts.minutes * 60 if opts.minutes is not None else (None if opts.steps else default_minutes * 60.0)
+    return writer_class, opts.steps, budget_s
+
+
 def _prepare(video: Path, track_path: Path | None, folder: Path, config: TranslationConfig | None,
              resume: bool) -> tuple[TranslationConfig, dict | None]:
     """Check the folder against the request; returns the config to train and the existing manifest, if any."""
@@ -216,15 +231,7 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
     """Train (or continue training) a model of the actor in `video`; returns a summary."""
     opts = options or TrainOptions()
     video, folder = Path(video), Path(model_folder)
-    if not video.is_file():
-        raise DvpError(f"target video {video} does not exist")
-    if opts.steps is not None and opts.steps < 1:
-        raise DvpError("--steps must be at least 1")
-    if opts.minutes is not None and opts.minutes <= 0:
-        raise DvpError("--minutes must be more than 0")
-    writer_class = _tensorboard_writer() if opts.tensorboard else None
-    max_steps = opts.steps
-    budget_s = opts.minutes * 60 if opts.minutes is not None else (None if max_steps else 30 * 60.0)
+    writer_class, max_steps, budget_s = check_request(video, opts, default_minutes=30)
     config, manifest = _prepare(video, Path(track_path) if track_path else None, folder, config, opts.resume)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".dvp-tmp-*"):  # left by a run killed while writing
