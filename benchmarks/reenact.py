@@ -1,7 +1,8 @@
 """Faithfulness and speed of reenactment and editing on the footage, measured by tracking the outputs again.
 
-Needs a model trained on lp_d9 (the README's command:
-`dvp train ../shared/footage/lp_d9.mp4 -o MODEL --preset cpu --minutes 60`). Runs:
+Needs a model trained on lp_d9 (the README's commands:
+`dvp train ../shared/footage/lp_d9.mp4 -o MODEL --preset cpu --minutes 90`, and for its eye pathway
+`dvp train ../shared/footage/lp_d9.mp4 -o MODEL --eyes --minutes 20`). Runs:
 
 - lp_d9 driven by itself (self-reenactment: what the model, the compositing and
   re-tracking lose when nothing has to change);
