@@ -240,3 +240,31 @@ def test_a_model_with_a_plate_and_augmentation_trains_and_reenacts(astro, tmp_pa
     faces = [torch.zeros(2, 1, 64, 64, dtype=torch.bool)]
     out = t(windows, t.plates(torch.zeros(2, 3, 64, 64, dtype=torch.uint8), faces))
     assert out.shape == (2, 3, 64, 64) and out.dtype == torch.uint8
+
+
+def test_the_plate_can_come_from_the_other_frame_as_in_synthesis(astro, tmp_path):
+    from translation.training import Trainer
+
+    video, track_path = astro
+    track = load_track(track_path)
+    data = load_or_build(video, track, track_path, 64, tmp_path / "data", show_progress=False)
+    config = preset("tiny").with_overrides(plate=True, plate_other_frame=True)
+    train_frames = np.arange(20)
+    trainer = Trainer(config, data, train_frames, seed=3)
+    frames = np.array([2, 5, 9, 30])
+    expected = torch.Generator()
+    expected.set_state(trainer.sampler.get_state())
+    other = train_frames[torch.randint(len(train_frames), (len(frames),), generator=expected).numpy()]
+    assert not np.array_equal(other, frames)
+    _, inputs, real = trainer.inputs(frames, augment=True)
+    plate, holes = inputs[:, -4:-1], inputs[:, -1:] > 0
+    assert torch.equal(real, data.real(frames)), "the network is still asked for the frame itself"
+    for k in range(len(frames)):
+        outside = ~holes[k, 0]
+        assert torch.equal(plate[k][:, outside], data.real(other[k:k + 1])[0][:, outside])
+    _, own, _ = trainer.inputs(frames)  # validation and evaluation: the frame's own plate
+    for k in range(len(frames)):
+        outside = ~(own[k, -1] > 0)
+        assert torch.equal(own[k, -4:-1][:, outside], data.real(frames[k:k + 1])[0][:, outside])
+    with pytest.raises(ValueError, match="needs the plate"):
+        preset("tiny").with_overrides(plate_other_frame=True)

@@ -44,6 +44,9 @@ class TranslationConfig:
     # channels; and random shift (fraction of the crop), scale (fraction) and roll (degrees) of half the training
     # samples (see translation.augment), which needs the plate.
     plate: bool = False
+    # Where the training plate comes from: the frame itself (False), or the random other training frame whose face
+    # is also cut out (True), as in synthesis, where the plate is the target's original frame and the head is driven.
+    plate_other_frame: bool = False
     augment_shift: float = 0.0
     augment_scale: float = 0.0
     augment_roll: float = 0.0
@@ -91,6 +94,8 @@ class TranslationConfig:
             raise ValueError("window and batch size must be at least 1")
         if not 0 <= self.disc_window <= self.window:
             raise ValueError(f"disc_window must be between 0 (all) and the window ({self.window})")
+        if self.plate_other_frame and not self.plate:
+            raise ValueError("plate_other_frame needs the plate")
         if self.augments and not self.plate:
             raise ValueError("augmentation needs the plate: without it the network cannot tell where the shifted "
                              "background went")

@@ -122,13 +122,17 @@ class Trainer:
         other = self.train_frames[torch.randint(len(self.train_frames), (len(frames),),
                                                 generator=self.sampler).numpy()] if augment else frames
         faces = torch.from_numpy(np.ascontiguousarray(self.data.conditioning[np.asarray(other)]))
+        source = self.data.real(other) if augment and self.config.plate_other_frame else real
         if augment and self.config.augments:
             matrices = random_similarity(len(frames), self.config.augment_shift, self.config.augment_scale,
                                          self.config.augment_roll, self.sampler)
-            window, real, faces = transform_samples((window, real, faces), matrices)
+            extra = (source,) if self.config.plate_other_frame else ()
+            moved = transform_samples((window, real, faces, *extra), matrices)
+            window, real, faces = moved[:3]
+            source = moved[3] if extra else real
         current = window[:, -len(CONDITIONING_CHANNELS):]
         holes = hole([rendered_face(current), rendered_face(faces)])
-        return window, torch.cat([window, plate(real, holes).to(window.dtype)], dim=1), real
+        return window, torch.cat([window, plate(source, holes).to(window.dtype)], dim=1), real
 
     def loss_weights(self, window: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor | None:
         """Per-pixel L1 weights of a batch (see `loss_weights`)."""
