@@ -58,17 +58,21 @@ edits:
 """
 
 
-def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None, show_progress: bool = True) -> list[str]:
-    """Run the main job on generated clips (and a real driver when `footage` holds one); returns summary lines."""
+def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None, show_progress: bool = True,
+             eye_minutes: float | None = None) -> list[str]:
+    """Run the main job on generated clips (and a real driver when `footage` holds one); returns summary lines.
+    The eye pathway trains for a quarter of the main network's time unless `eye_minutes` says otherwise."""
     from pipeline.editing import edit
     from pipeline.evaluation import evaluate
     from pipeline.reenactment import reenact
     from pipeline.tracking import TrackOptions, track_video
     from translation.config import preset
+    from translation.eye_training import train_eyes
     from translation.training import TrainOptions, train
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
+    eye_minutes = minutes / 4 if eye_minutes is None else eye_minutes
     lines = []
     target, driver = out / "target.mp4", out / "driver.mp4"
     astronaut_clip(target, frames=150)
@@ -87,6 +91,9 @@ def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None,
                     TrainOptions(minutes=minutes, show_progress=show_progress))
     lines.append(f"trained {model}: {summary['step']} steps in {summary['trained_minutes']:.1f} min, held-out PSNR "
                  f"{summary['held_out_psnr']:.2f} dB (loss curve: {model / 'loss_curve.png'})")
+    eyes = train_eyes(target, model, TrainOptions(minutes=eye_minutes, show_progress=show_progress))
+    lines.append(f"trained its eye pathway: {eyes['step']} steps in {eyes['trained_minutes']:.1f} min, boxes of "
+                 f"{eyes['side']} source pixels")
     scores = evaluate(model, target, report=out / "evaluation.json", show_progress=show_progress)["methods"]
     lines.append("held-out PSNR of the head region: model {:.2f} dB, nearest neighbour {:.2f} dB, window-1 {:.2f} dB "
                  "(preview: {})".format(scores["model"]["psnr_head"], scores["nearest_neighbour"]["psnr_head"],

@@ -7,12 +7,15 @@ from pipeline.probe import probe
 
 def test_demo_runs_the_whole_job(tmp_path):
     lines = run_demo(tmp_path, minutes=0.1, footage=None, show_progress=False)
-    assert len(lines) == 5, lines
+    assert len(lines) == 6, lines
     for name in ("target.track.npz", "model/checkpoint.pt", "model/loss_curve.png", "model/evaluation.mp4",
+                 "model/eyes/checkpoint.pt",
                  "evaluation.json", "reenacted_by_driver.mp4", "reenacted_by_driver.preview.mp4", "edited.mp4"):
         assert (tmp_path / name).is_file(), name
     assert probe(tmp_path / "reenacted_by_driver.mp4").frame_count == 100, "as long as the driver"
     assert probe(tmp_path / "edited.mp4").frame_count == 150, "as long as the target"
     edited = json.loads((tmp_path / "edited.json").read_text())
     assert edited["edited_frames"] == 71 and edited["passed_through_frames"] == 150 - 71
-    assert "frames_without_face" in json.loads((tmp_path / "reenacted_by_driver.json").read_text())["faithfulness"]
+    reenacted = json.loads((tmp_path / "reenacted_by_driver.json").read_text())
+    assert "frames_without_face" in reenacted["faithfulness"]
+    assert reenacted["eye_pathway_step"] >= 1, "the main job uses the eye pathway it trained"
