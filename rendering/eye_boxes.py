@@ -64,10 +64,6 @@ class EyeSamples:
     corners: np.ndarray  # (N, 2, 2) int: each box's top-left corner in source pixels
     geometry: np.ndarray  # (N, 2, 4) float32: eye centre x, y, width (box pixels) and corner-line angle (radians)
 
-    def boxes(self, side: int) -> list[CropBox]:
-        """The 2N boxes, frame-major."""
-        return [CropBox(int(x), int(y), side) for x, y in self.corners.reshape(-1, 2)]
-
 
 class EyeView:
     """Eye boxes of one tracked (or driven) performance: their geometry, conditioning and image patches."""
