@@ -115,6 +115,10 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--plate-other-frame", action="store_const", const=True, default=None,
                    help="train with the plate of another training frame, as synthesis gives the original frame's "
                         "(needs a preset with the plate, such as cpu; see README)")
+    p.add_argument("--pose-balance", type=float, metavar="POWER",
+                   help="draw training frames with probability density ** -POWER over head pose and gaze, so the "
+                        "footage's rare poses are learnt too (0 uniform, the presets' default; 1 even over the "
+                        "poses; see README)")
     p.add_argument("--seed", type=int, default=0, help="random seed of initialisation and sampling (default 0)")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to MODEL_DIR/tensorboard")
     p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"],
@@ -137,14 +141,14 @@ def _run_train(args: argparse.Namespace) -> int:
         from translation.eye_training import train_eyes
 
         if args.preset or args.track or args.window or args.batch_size or args.checkpoint_every \
-                or args.plate_other_frame:
+                or args.plate_other_frame or args.pose_balance is not None:
             raise DvpError("--eyes trains the eye pathway of an existing model with its own fixed settings: leave "
-                           "out --preset, --track, --window, --batch-size, --checkpoint-every and "
-                           "--plate-other-frame")
+                           "out --preset, --track, --window, --batch-size, --checkpoint-every, "
+                           "--plate-other-frame and --pose-balance")
         print(json.dumps(train_eyes(args.video, folder, options)))
         return 0
     overrides = {"window": args.window, "batch_size": args.batch_size, "checkpoint_every": args.checkpoint_every,
-                 "plate_other_frame": args.plate_other_frame}
+                 "plate_other_frame": args.plate_other_frame, "pose_balance": args.pose_balance}
     config = None
     if args.preset or any(v is not None for v in overrides.values()) or not (folder / model_dir.MANIFEST).is_file():
         try:

@@ -117,5 +117,6 @@ def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None,
 def _faithfulness_line(f: dict) -> str:
     if not f["frames"]:
         return f"no face found in {f['frames_without_face']} frames (train longer)"
-    return (f"head pose error {f['pose_error_deg']:.2f} deg, gaze error {f['gaze_error_deg']:.2f} deg, "
+    gaze = f"{f['gaze_error_deg']:.2f} deg" if "gaze_error_deg" in f else "not scored (eyes closed)"
+    return (f"head pose error {f['pose_error_deg']:.2f} deg, gaze error {gaze}, "
             f"expression NME {f['expression_nme']:.4f} over {f['frames']} frames")

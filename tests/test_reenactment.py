@@ -49,6 +49,20 @@ def test_transfer_of_a_track_onto_itself_gives_it_back(astro):
     assert faithfulness(track, track)["pose_error_deg"] < 0.05
 
 
+def test_gaze_error_is_scored_over_the_eyes_meant_to_be_open(astro):
+    intended = load_track(astro[1])
+    retracked = load_track(astro[1])
+    blink = intended.expression_names.index("blink_left")
+    intended.expression[:10, blink] = 1.0  # the left eye meant closed on frames 0-9
+    retracked.gaze[:10, 1] += np.radians([20.0, 0.0])  # where its iris cannot be read
+    f = faithfulness(intended, retracked)
+    assert f["gaze_eyes_closed"] == 10 and f["gaze_eyes_scored"] == 2 * len(intended) - 10
+    assert f["gaze_error_deg"] < 0.05, "a closed eye's gaze is not scored"
+    assert f["gaze_error_deg_all_eyes"] > 19 * 10 / (2 * len(intended)), "but is in the all-eyes mean"
+    retracked.gaze[10:20, 1] += np.radians([20.0, 0.0])  # an open eye painted looking elsewhere counts
+    assert faithfulness(intended, retracked)["gaze_error_deg"] > 19 * 10 / (2 * len(intended) - 10)
+
+
 def test_transfer_resamples_holds_lost_frames_and_keeps_what_is_not_transferred(astro):
     target = load_track(astro[1])
     source = load_track(astro[1])

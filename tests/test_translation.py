@@ -268,3 +268,43 @@ def test_the_plate_can_come_from_the_other_frame_as_in_synthesis(astro, tmp_path
         assert torch.equal(own[k, -4:-1][:, outside], data.real(frames[k:k + 1])[0][:, outside])
     with pytest.raises(ValueError, match="needs the plate"):
         preset("tiny").with_overrides(plate_other_frame=True)
+
+
+def test_pose_balanced_sampling_draws_the_rare_poses_more_often(astro, tmp_path):
+    from scipy.spatial.transform import Rotation
+
+    from translation.sampling import balanced_weights
+    from translation.training import Trainer
+
+    yaw = np.r_[np.zeros(90), np.full(10, 12.0)]  # a shot that spends 90 % of its frames in one pose
+    rotation = Rotation.from_euler("y", yaw[:, None], degrees=True).as_matrix()
+    gaze = np.zeros((100, 2, 2))
+    assert balanced_weights(rotation, gaze, 0.0) is None, "power 0 is uniform sampling"
+    w = balanced_weights(rotation, gaze, 1.0)
+    assert w.sum() == pytest.approx(1) and w[90:].sum() == pytest.approx(0.5, abs=0.01), "even over the poses"
+    assert 0.1 < balanced_weights(rotation, gaze, 0.5)[90:].sum() < 0.5
+    gaze[97:, :, 0] = np.radians(20)  # within the rare pose, a rarer gaze is drawn more still
+    w = balanced_weights(rotation, gaze, 1.0)
+    assert w[97] == pytest.approx(w[90] * 7 / 3, rel=0.05)
+    with pytest.raises(ValueError, match="pose_balance"):
+        preset("tiny").with_overrides(pose_balance=1.5)
+    # The trainer draws its batches by the weights.
+    video, track_path = astro
+    track = load_track(track_path)
+    data = load_or_build(video, track, track_path, 64, tmp_path / "data", show_progress=False)
+    weights = np.zeros(20)
+    weights[[3, 17]] = 0.5
+    trainer = Trainer(preset("tiny"), data, np.arange(20), seed=0, weights=weights)
+    drawn = []
+    inputs = trainer.inputs
+    trainer.inputs = lambda frames, augment=False: (drawn.extend(frames.tolist()), inputs(frames, augment))[1]
+    for _ in range(3):
+        trainer.train_step()
+    assert len(drawn) == 12 and set(drawn) == {3, 17}, "only the frames with weight are drawn"
+
+
+def test_dvp_train_keeps_pose_balance_in_the_model(astro, tmp_path):
+    video, track = astro
+    assert main(["train", str(video), "-o", str(tmp_path / "m"), "--track", str(track), "--preset", "tiny",
+                 "--steps", "2", "--pose-balance", "0.5", "-q"]) == 0
+    assert md.config_of(md.read_manifest(tmp_path / "m")).pose_balance == 0.5

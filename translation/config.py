@@ -47,6 +47,9 @@ class TranslationConfig:
     # Where the training plate comes from: the frame itself (False), or the random other training frame whose face
     # is also cut out (True), as in synthesis, where the plate is the target's original frame and the head is driven.
     plate_other_frame: bool = False
+    # Balanced sampling (see translation.sampling): frames drawn with probability density ** -pose_balance over head
+    # pose and gaze, so the footage's rare poses are learnt too; 0 draws uniformly.
+    pose_balance: float = 0.0
     augment_shift: float = 0.0
     augment_scale: float = 0.0
     augment_roll: float = 0.0
@@ -101,6 +104,8 @@ class TranslationConfig:
                              "background went")
         if min(self.augment_shift, self.augment_scale, self.augment_roll) < 0:
             raise ValueError("augmentation ranges must not be negative")
+        if not 0 <= self.pose_balance <= 1:
+            raise ValueError("pose_balance must be between 0 (uniform sampling) and 1 (even over the poses)")
         if self.face_weight < 0 or self.eye_weight < 0:
             raise ValueError("face_weight and eye_weight must not be negative")
         if not 0 < self.holdout_fraction < 0.5:

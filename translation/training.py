@@ -36,6 +36,7 @@ from translation.dataset import ShotData, load_or_build, time_split
 from translation.augment import random_similarity, transform_samples
 from translation.networks import Generator, PatchDiscriminator
 from translation.plate import hole, plate, rendered_face
+from translation.sampling import balanced_weights
 from translation.previews import write_loss_curve, write_preview
 
 log = logging.getLogger("dvp.train")
@@ -84,8 +85,10 @@ def to_uint8(images: torch.Tensor) -> torch.Tensor:
 class Trainer:
     """The networks, optimisers and sampling state of one training run."""
 
-    def __init__(self, config: TranslationConfig, data: ShotData, train_frames: np.ndarray, seed: int):
+    def __init__(self, config: TranslationConfig, data: ShotData, train_frames: np.ndarray, seed: int,
+                 weights: np.ndarray | None = None):
         self.config, self.data, self.train_frames = config, data, train_frames
+        self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
         torch.manual_seed(seed)
         self.generator = Generator(config).to(memory_format=torch.channels_last)
         self.discriminator = PatchDiscriminator(config).to(memory_format=torch.channels_last)
@@ -139,7 +142,11 @@ class Trainer:
         return loss_weights(window[:, -len(CONDITIONING_CHANNELS):], self.config)
 
     def train_step(self) -> dict:
-        pick = torch.randint(len(self.train_frames), (self.config.batch_size,), generator=self.sampler).numpy()
+        if self.weights is None:
+            pick = torch.randint(len(self.train_frames), (self.config.batch_size,), generator=self.sampler).numpy()
+        else:
+            pick = torch.multinomial(self.weights, self.config.batch_size, replacement=True,
+                                     generator=self.sampler).numpy()
         frames = np.sort(self.train_frames[pick])
         window, inputs, real = self.inputs(frames, augment=True)
         weights = self.loss_weights(window, inputs)
@@ -251,7 +258,8 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
         split = {"train": [int(train_frames[0]), int(train_frames[-1]), len(train_frames)],
                  "held_out": [int(held[0]), int(held[-1]), len(held)], "gap": config.window}
         md.write_manifest(folder, config, video, track, data.crop.to_dict(), split)
-    trainer = Trainer(config, data, train_frames, opts.seed)
+    weights = balanced_weights(track.rotation[train_frames], track.gaze[train_frames], config.pose_balance)
+    trainer = Trainer(config, data, train_frames, opts.seed, weights)
     title = f"{video.name}, preset {config.name}, {config.size}x{config.size}, window {config.window}"
     last_scores, run = run_training(trainer, folder, held, opts, title, writer_class, max_steps, budget_s)
     return {"model": str(folder), "preset": config.name, "size": config.size, "window": config.window,
