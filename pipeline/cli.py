@@ -210,6 +210,9 @@ def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> No
     p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"])
     p.add_argument("--no-eyes", action="store_true",
                    help="leave the model's eye pathway out (by default it repaints the eyes when the model has one)")
+    p.add_argument("--no-gaze-warp", action="store_true",
+                   help="keep the painted eyeballs (by default the target frame's own eyeballs are turned to the "
+                        "intended gaze and put back inside the eye openings; see README)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -241,7 +244,8 @@ def _run_reenact(args: argparse.Namespace) -> int:
     report = reenact(args.source, args.target, args.model, args.output, source_track=args.source_track,
                      target_track=args.target_track, parts=parse_parts(args.transfer), audio=args.audio,
                      fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
-                     rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes)
+                     rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
+                     gaze_warp=not args.no_gaze_warp)
     _print_result(report)
     return 0
 
@@ -263,7 +267,8 @@ def _run_edit(args: argparse.Namespace) -> int:
 
     report = edit(args.target, args.model, args.edits, args.output, target_track=args.target_track, audio=args.audio,
                   fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
-                  rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes)
+                  rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
+                     gaze_warp=not args.no_gaze_warp)
     _print_result(report)
     return 0
 

@@ -228,7 +228,8 @@ def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, 
 def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.PathLike, output: str | os.PathLike,
          target_track: str | os.PathLike | None = None, audio: str = "target", fmt: str | None = None,
          preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None, check: bool = False,
-         rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True) -> dict:
+         rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
+         gaze_warp: bool = True) -> dict:
     """Apply an edit spec to the target video through its trained model; returns the report."""
     started = time.perf_counter()
     target, output = Path(target), Path(output)
@@ -242,7 +243,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
         found = check_coverage(performance.track, translator, np.flatnonzero(weight > 0))
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
                                    timecode=track.header["source"].get("timecode"), rasterizer=rasterizer,
-                                   show_progress=show_progress)
+                                   show_progress=show_progress, gaze_warp=gaze_warp)
         stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), track, target, output,
                            options, fade=fade, preview=Path(preview) if preview else None,
                            preview_labels=("original", "conditioning", "output"), eyes=eye_pathway)

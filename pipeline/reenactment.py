@@ -132,7 +132,8 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             source_track: str | os.PathLike | None = None, target_track: str | os.PathLike | None = None,
             parts: tuple[str, ...] = PARTS, audio: str = "source", fmt: str | None = None,
             preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
-            check: bool = False, rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True) -> dict:
+            check: bool = False, rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
+            gaze_warp: bool = True) -> dict:
     """Reenact `target` with the performance in `source`; returns the report."""
     started = time.perf_counter()
     source, target, output = Path(source), Path(target), Path(output)
@@ -148,7 +149,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target),
                                    timecode=tgt.header["source"].get("timecode"), rasterizer=rasterizer,
-                                   show_progress=show_progress)
+                                   show_progress=show_progress, gaze_warp=gaze_warp)
         with source_frames:
             stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), tgt, target, output,
                                options, preview=Path(preview) if preview else None,

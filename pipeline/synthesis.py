@@ -24,10 +24,11 @@ import torch
 
 from pipeline.compositing import CompositeSettings, Compositor
 from pipeline.errors import MediaError
+from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.progress import progress
 from pipeline.transfer import Performance
 from pipeline.video import VideoReader, VideoWriter, open_output
-from reconstruction.fitting import actor_from_track
+from reconstruction.fitting import actor_from_track, track_params
 from rendering.backends import resolve
 from rendering.conditioning import ConditioningRenderer
 from rendering.crop import CropBox
@@ -46,6 +47,7 @@ class SynthesisOptions:
     rasterizer: str = "auto"
     show_progress: bool = True
     composite: CompositeSettings = field(default_factory=CompositeSettings)
+    gaze_warp: bool = True  # turn the target frame's own eyeballs to the intended gaze (see pipeline.eyeball_warp)
 
 
 def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[np.ndarray]:
@@ -106,6 +108,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     original = ConditioningRenderer(target_track, crop, size, backend, actor=actor)
     compositor = Compositor(crop, size, options.composite)
     eye_view = eyes.view(performance.track, backend, actor) if eyes is not None else None
+    openings = EyeOpenings.of(actor)
     windows = SpaceTimeWindows(translator.config.window)
     info = VideoReader(target_video)
     fps, width, height = info.fps, info.width, info.height
@@ -152,6 +155,13 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                 for r, k in enumerate(need):
                     results[k] = repainted[r]
                 network_s += time.perf_counter() - t0
+            if options.gaze_warp:
+                for k in need:
+                    j = int(idx[k])
+                    results[k] = redirect_eyes(results[k], batch[k][1], actor, openings,
+                                               track_params(performance.track, [j]),
+                                               track_params(target_track, [int(performance.target_frames[j])]),
+                                               float(fade[j]))
             for k, (j, frame) in enumerate(batch):
                 result = results[k]
                 writer.write(result)
@@ -187,5 +197,5 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     return {"frames": n, "synthesised_frames": synthesised, "passed_through_frames": n - synthesised,
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
-            "eye_pathway_step": eyes.step if eyes is not None else None,
+            "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

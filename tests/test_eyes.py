@@ -111,3 +111,71 @@ def test_eye_pathway_trains_and_repaints_only_the_eyes(tiny_model, astro, tmp_pa
         for x, y in view.samples(np.array([i])).corners[0]:
             inside[max(0, y):y + pathway.side, max(0, x):x + pathway.side] = True
         assert changed.any() and not (changed & ~inside).any(), f"frame {i}: only the eye boxes change"
+
+
+def _painted_eyes(actor, params, size: int) -> np.ndarray:
+    """A frame (size x size) with both eyeballs drawn by ray casting: white sclera, a dark iris around the gaze."""
+    from reconstruction.face_model import gaze_rotation
+
+    cam = actor.camera
+    u, v = np.meshgrid(np.arange(size) + 0.0, np.arange(size) + 0.0)
+    rays = np.stack([(u - cam.cx) / cam.focal, (v - cam.cy) / cam.focal, np.ones_like(u)], -1)
+    frame = np.full((size, size, 3), 150, np.uint8)
+    for eye in range(2):
+        centre = params.rotation[0] @ actor.eyes.centres[eye] + params.translation[0]
+        b, c = -2 * rays @ centre, centre @ centre - actor.eyes.radius ** 2
+        a = (rays * rays).sum(-1)
+        disc = b * b - 4 * a * c
+        hit = disc >= 0
+        x = rays * ((-b - np.sqrt(np.where(hit, disc, 0))) / (2 * a))[..., None]
+        look = params.rotation[0] @ gaze_rotation(*params.gaze[0, eye]) @ np.array([0.0, 0.0, -1.0])
+        cos = ((x - centre) / actor.eyes.radius) @ look
+        frame[hit] = np.where((cos > np.cos(0.45))[hit, None], 30, 235)
+    return frame
+
+
+def _dark_centroids(frame: np.ndarray, where: np.ndarray | None = None) -> np.ndarray:
+    dark = (frame[..., 0] < 90) & (True if where is None else where)
+    ys, xs = np.nonzero(dark)
+    left = xs < frame.shape[1] / 2
+    return np.array([[xs[s].mean(), ys[s].mean()] for s in (left, ~left)])
+
+
+def test_the_gaze_warp_turns_the_target_frames_own_eyeballs(tracked):
+    from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
+    from reconstruction.fitting import FrameParams
+
+    _, track, actor = tracked
+    size = actor.camera.width
+    openings = EyeOpenings.of(actor)
+    names = track.expression_names
+
+    def params(yaw, pitch, blink=0.0):
+        expression = np.zeros((1, len(names)))
+        expression[0, [names.index("blink_right"), names.index("blink_left")]] = blink
+        return FrameParams(rotation=np.eye(3)[None], translation=np.array([[0.0, 1.0, 28.0]]),
+                           expression=expression, gaze=np.radians([[[yaw, pitch], [yaw, pitch]]]))
+
+    shown = params(0, 0)
+    source = _painted_eyes(actor, shown, size)
+    painted = np.full_like(source, 99)  # what the networks painted
+    assert np.array_equal(redirect_eyes(source, source, actor, openings, shown, shown), source), \
+        "no turn: the frame's own eyes, exactly"
+    same = redirect_eyes(painted, source, actor, openings, shown, shown)
+    core = (same == source).all(-1) & (source[..., 0] < 90)
+    assert core.sum() > 0.8 * (source[..., 0] < 90).sum(), "the iris comes from the target frame"
+    turned = params(12, -6)
+    warped = redirect_eyes(source, source, actor, openings, turned, shown)
+    truth = _painted_eyes(actor, turned, size)
+    moved = _dark_centroids(truth) - _dark_centroids(source)
+    assert np.abs(moved).max() > 2, "the test turns the eyes by more than a few pixels"
+    white = np.full_like(source, 255)
+    opening = redirect_eyes(np.zeros_like(source), white, actor, openings, turned, turned)[..., 0] > 250
+    assert np.abs(_dark_centroids(warped, opening) - _dark_centroids(truth, opening)).max() < 0.3, \
+        "inside the eye openings, the iris lands where it should"
+    blinked = redirect_eyes(painted, _painted_eyes(actor, shown, size), actor, openings, turned, params(0, 0, 1.0))
+    assert np.array_equal(blinked, painted), "a target frame with closed eyes lends no eyeball: the painting stays"
+    half = redirect_eyes(painted, source, actor, openings, turned, shown, weight=0.5)
+    full = redirect_eyes(painted, source, actor, openings, turned, shown)
+    changed = full != 99
+    assert np.abs(half[changed].astype(int) - (99 + full[changed].astype(int)) / 2).max() <= 1
