@@ -54,8 +54,17 @@ class EyeOpenings:
         return cls(contours=(out[0], out[1]))
 
 
-def _opening_mask(polygon: np.ndarray, x0: int, y0: int, w: int, h: int, inset: float) -> np.ndarray:
-    """(h, w) float 0..1: the polygon (pixels, full frame) filled in the box at (x0, y0), shrunk by `inset` px."""
+def _box(polygon: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """(x0, y0, w, h): the polygon's bounding box in pixels with a margin, inside the frame; None when degenerate."""
+    x0, y0 = np.floor(polygon.min(0)).astype(int) - MARGIN_PX
+    x1, y1 = np.ceil(polygon.max(0)).astype(int) + MARGIN_PX
+    x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
+    return (int(x0), int(y0), int(x1 - x0), int(y1 - y0)) if x1 - x0 >= 2 and y1 - y0 >= 2 else None
+
+
+def _opening_mask(polygon: np.ndarray, box: tuple[int, int, int, int], inset: float) -> np.ndarray:
+    """(h, w) float 0..1: the polygon (pixels, full frame) filled in the box (x0, y0, w, h), shrunk by `inset` px."""
+    x0, y0, w, h = box
     scale = 16  # 4 bits of sub-pixel precision
     pts = np.round((polygon - [x0, y0]) * scale).astype(np.int32)
     mask = np.zeros((h, w), np.uint8)
@@ -80,14 +89,13 @@ def redirect_eyes(output: np.ndarray, source: np.ndarray, actor: ActorModel, ope
     height, width = output.shape[:2]
     for eye in range(2):
         contour = openings.contours[eye]
-        poly_out = cam.project(pts_out[contour])
-        x0, y0 = np.floor(poly_out.min(0)).astype(int) - MARGIN_PX
-        x1, y1 = np.ceil(poly_out.max(0)).astype(int) + MARGIN_PX
-        x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
-        if x1 - x0 < 2 or y1 - y0 < 2:
+        poly_out, poly_src = cam.project(pts_out[contour]), cam.project(pts_src[contour])
+        box, box_src = _box(poly_out, width, height), _box(poly_src, width, height)
+        if box is None or box_src is None:
             continue
-        w, h = x1 - x0, y1 - y0
-        inside = _opening_mask(poly_out, x0, y0, w, h, INSET_PX)
+        x0, y0, w, h = box
+        x1, y1 = x0 + w, y0 + h
+        inside = _opening_mask(poly_out, box, INSET_PX)
         if not inside.any():
             continue
         # Rays through the box's pixel centres, against the intended eyeball.
@@ -110,13 +118,8 @@ def redirect_eyes(output: np.ndarray, source: np.ndarray, actor: ActorModel, ope
         x_src = centre_src + local @ turn_src.T
         facing = ((x_src - centre_src) * x_src).sum(-1) < 0  # the surface faces the camera there
         p_src = cam.project(x_src)
-        poly_src = cam.project(pts_src[contour])
-        sx0, sy0 = np.floor(poly_src.min(0)).astype(int) - MARGIN_PX
-        sx1, sy1 = np.ceil(poly_src.max(0)).astype(int) + MARGIN_PX
-        sx0, sy0, sx1, sy1 = max(sx0, 0), max(sy0, 0), min(sx1, width), min(sy1, height)
-        if sx1 - sx0 < 2 or sy1 - sy0 < 2:
-            continue
-        seen = _opening_mask(poly_src, sx0, sy0, sx1 - sx0, sy1 - sy0, 0.0)
+        seen = _opening_mask(poly_src, box_src, 0.0)
+        sx0, sy0 = box_src[:2]
         map_x, map_y = p_src[..., 0].astype(np.float32), p_src[..., 1].astype(np.float32)
         in_source = cv2.remap(seen, map_x - sx0, map_y - sy0, cv2.INTER_LINEAR, borderValue=0)
         valid = (hit & facing).astype(np.float32) * in_source
