@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from reconstruction.face_model import gaze_rotation
+from reconstruction.face_model import gaze_directions
 from reconstruction.fitting import FrameParams, actor_from_track, interocular_px, track_params
 from reconstruction.track import Track
 
@@ -33,11 +33,6 @@ def rotation_angle_deg(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """(N,) angle in degrees of the rotation taking a to b, for (N, 3, 3) rotations."""
     cos = (np.einsum("nij,nij->n", a, b) - 1) / 2  # trace(a^T b)
     return np.degrees(np.arccos(np.clip(cos, -1, 1)))
-
-
-def gaze_directions(gaze: np.ndarray) -> np.ndarray:
-    """(N, 2, 3) unit gaze vectors in the head frame from (N, 2, 2) yaw and pitch."""
-    return gaze_rotation(gaze[..., 0], gaze[..., 1]) @ np.array([0.0, 0.0, -1.0])
 
 
 def faithfulness(intended: Track, retracked: Track, frames: np.ndarray | None = None) -> dict:

@@ -59,6 +59,11 @@ def gaze_rotation(yaw: np.ndarray, pitch: np.ndarray) -> np.ndarray:
     return ry @ rx
 
 
+
+def gaze_directions(gaze: np.ndarray) -> np.ndarray:
+    """(..., 2, 3) unit gaze vectors in the head frame from (..., 2, 2) per-eye yaw and pitch."""
+    return gaze_rotation(gaze[..., 0], gaze[..., 1]) @ np.array([0.0, 0.0, -1.0])
+
 class FaceModel(ABC):
     """What a parametric face model provides to fitting and rendering."""
 

@@ -18,15 +18,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from reconstruction.face_model import gaze_rotation
+from reconstruction.face_model import gaze_directions
 
 HEAD_SCALE_DEG = 3.0
 GAZE_SCALE_DEG = 6.0
-
-
-def _gaze_vectors(gaze: np.ndarray) -> np.ndarray:
-    """(N, 2, 3) unit gaze directions in the head frame from (N, 2, 2) yaw and pitch."""
-    return gaze_rotation(gaze[..., 0], gaze[..., 1]) @ np.array([0.0, 0.0, -1.0])
 
 
 def pose_density(rotation: np.ndarray, gaze: np.ndarray) -> np.ndarray:
@@ -34,7 +29,7 @@ def pose_density(rotation: np.ndarray, gaze: np.ndarray) -> np.ndarray:
     r = rotation.astype(np.float64)
     cos_head = (np.einsum("aij,bij->ab", r, r) - 1) / 2  # trace(Ra^T Rb), all pairs
     head = np.degrees(np.arccos(np.clip(cos_head, -1, 1)))
-    g = _gaze_vectors(gaze.astype(np.float64))
+    g = gaze_directions(gaze.astype(np.float64))
     cos_gaze = np.einsum("aec,bec->abe", g, g)
     eyes = np.degrees(np.arccos(np.clip(cos_gaze, -1, 1))).mean(-1)
     d2 = (head / HEAD_SCALE_DEG) ** 2 + (eyes / GAZE_SCALE_DEG) ** 2
