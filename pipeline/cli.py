@@ -213,6 +213,9 @@ def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> No
     p.add_argument("--no-gaze-warp", action="store_true",
                    help="keep the painted eyeballs (by default the target frame's own eyeballs are turned to the "
                         "intended gaze and put back inside the eye openings; see README)")
+    p.add_argument("--gaze-gain", type=float,
+                   help="share of a sideways eyeball turn the tracker reads back, for the gaze warp (default: "
+                        "measured on the target in a few seconds; 1 turns the eyeballs by the tracked change)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -245,7 +248,7 @@ def _run_reenact(args: argparse.Namespace) -> int:
                      target_track=args.target_track, parts=parse_parts(args.transfer), audio=args.audio,
                      fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
                      rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
-                     gaze_warp=not args.no_gaze_warp)
+                  gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain)
     _print_result(report)
     return 0
 
@@ -268,7 +271,7 @@ def _run_edit(args: argparse.Namespace) -> int:
     report = edit(args.target, args.model, args.edits, args.output, target_track=args.target_track, audio=args.audio,
                   fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
                   rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
-                     gaze_warp=not args.no_gaze_warp)
+                  gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain)
     _print_result(report)
     return 0
 

@@ -47,6 +47,7 @@ import yaml
 from pipeline.atomic import write_json
 from pipeline.errors import DvpError
 from pipeline.reenactment import check_coverage, check_job, choose_audio, model_target, verify
+from pipeline.gaze_calibration import given_gain
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
 from reconstruction.face_model import gaze_rotation
@@ -229,11 +230,13 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
          target_track: str | os.PathLike | None = None, audio: str = "target", fmt: str | None = None,
          preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None, check: bool = False,
          rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
-         gaze_warp: bool = True) -> dict:
+         gaze_warp: bool = True, gaze_gain: float | None = None) -> dict:
     """Apply an edit spec to the target video through its trained model; returns the report."""
     started = time.perf_counter()
     target, output = Path(target), Path(output)
     fmt = check_job({"target video": target, "edit spec": Path(edits)}, output, fmt)
+    if gaze_gain is not None:
+        given_gain(gaze_gain)  # a bad value fails before any work
     translator = Translator(model)
     eye_pathway = EyePathway.of(model) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
@@ -243,7 +246,8 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
         found = check_coverage(performance.track, translator, np.flatnonzero(weight > 0))
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
                                    timecode=track.header["source"].get("timecode"), rasterizer=rasterizer,
-                                   show_progress=show_progress, gaze_warp=gaze_warp)
+                                   show_progress=show_progress, gaze_warp=gaze_warp,
+                                   gaze_gain=gaze_gain)
         stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), track, target, output,
                            options, fade=fade, preview=Path(preview) if preview else None,
                            preview_labels=("original", "conditioning", "output"), eyes=eye_pathway)

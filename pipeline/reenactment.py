@@ -22,6 +22,7 @@ from pipeline.coverage import Coverage, coverage
 from pipeline.errors import DvpError, NoFaceError
 from pipeline.faithfulness import faithfulness
 from pipeline.probe import probe_audio
+from pipeline.gaze_calibration import given_gain
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.tracking import TrackOptions, track_video
 from pipeline.transfer import PARTS, transfer
@@ -133,11 +134,13 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             parts: tuple[str, ...] = PARTS, audio: str = "source", fmt: str | None = None,
             preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             check: bool = False, rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
-            gaze_warp: bool = True) -> dict:
+            gaze_warp: bool = True, gaze_gain: float | None = None) -> dict:
     """Reenact `target` with the performance in `source`; returns the report."""
     started = time.perf_counter()
     source, target, output = Path(source), Path(target), Path(output)
     fmt = check_job({"source video": source, "target video": target}, output, fmt)
+    if gaze_gain is not None:
+        given_gain(gaze_gain)  # a bad value fails before any work
     translator = Translator(model)
     eye_pathway = EyePathway.of(model) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
@@ -149,7 +152,8 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target),
                                    timecode=tgt.header["source"].get("timecode"), rasterizer=rasterizer,
-                                   show_progress=show_progress, gaze_warp=gaze_warp)
+                                   show_progress=show_progress, gaze_warp=gaze_warp,
+                                   gaze_gain=gaze_gain)
         with source_frames:
             stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), tgt, target, output,
                                options, preview=Path(preview) if preview else None,

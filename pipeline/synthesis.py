@@ -25,6 +25,7 @@ import torch
 from pipeline.compositing import CompositeSettings, Compositor
 from pipeline.errors import MediaError
 from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
+from pipeline.gaze_calibration import GazeCalibration, calibrate_gaze, given_gain
 from pipeline.progress import progress
 from pipeline.transfer import Performance
 from pipeline.video import VideoReader, VideoWriter, open_output
@@ -48,6 +49,7 @@ class SynthesisOptions:
     show_progress: bool = True
     composite: CompositeSettings = field(default_factory=CompositeSettings)
     gaze_warp: bool = True  # turn the target frame's own eyeballs to the intended gaze (see pipeline.eyeball_warp)
+    gaze_gain: float | None = None  # share of a yaw turn the tracker reads; None: measure it on the target
 
 
 def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[np.ndarray]:
@@ -86,6 +88,21 @@ def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[n
             yield frame
 
 
+def _gaze_calibration(performance: Performance, target_track, target_video: Path, fade: np.ndarray,
+                      options: SynthesisOptions, scratch: Path) -> GazeCalibration:
+    """The tracker's yaw gain for the gaze warp: given, measured on the target (only when some synthesised frame
+    turns the eyes sideways), or 1."""
+    if not options.gaze_warp:
+        return GazeCalibration(note="no gaze warp")
+    if options.gaze_gain is not None:
+        return given_gain(options.gaze_gain)
+    wanted = performance.track.gaze[:, :, 0] - target_track.gaze[performance.target_frames, :, 0]
+    turning = (fade > 0) & performance.track.valid & (np.abs(wanted).max(1) > np.radians(0.5))
+    if not turning.any():
+        return GazeCalibration(note="no sideways gaze change asked")
+    return calibrate_gaze(target_video, target_track, scratch, options.show_progress)
+
+
 def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
     h, w = image.shape[:2]
     width = max(2, int(round(w * height / h / 2)) * 2)
@@ -117,6 +134,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     network_s = 0.0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
             open_output(output, options.fmt, fps, width, height, options.audio, options.timecode) as writer:
+        calibration = _gaze_calibration(performance, target_track, target_video, fade, options, Path(scratch))
         preview_writer = None
         panel_h = min(PREVIEW_HEIGHT, height) // 2 * 2
         frames = frames_in_order(target_video, performance.target_frames, Path(scratch))
@@ -158,9 +176,9 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             if options.gaze_warp:
                 for k in need:
                     j = int(idx[k])
-                    results[k] = redirect_eyes(results[k], batch[k][1], actor, openings,
-                                               track_params(performance.track, [j]),
-                                               track_params(target_track, [int(performance.target_frames[j])]),
+                    shown = track_params(target_track, [int(performance.target_frames[j])])
+                    turned = calibration.rendered(track_params(performance.track, [j]), shown)
+                    results[k] = redirect_eyes(results[k], batch[k][1], actor, openings, turned, shown,
                                                float(fade[j]))
             for k, (j, frame) in enumerate(batch):
                 result = results[k]
@@ -198,4 +216,5 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
+            "gaze_calibration": calibration.report() if options.gaze_warp else None,
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
