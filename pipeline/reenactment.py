@@ -102,6 +102,11 @@ def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_
                 inside[key] = part[key]
                 if f"{key}_p95" in part:
                     inside[f"{key}_p95"] = part[f"{key}_p95"]
+        if found.far_pose is not None:
+            part = faithfulness(intended, retracked, scored[~found.far_pose[scored]])
+            inside["near_pose_frames"] = part["frames"]
+            if part["frames"]:
+                inside["near_pose_error_deg"] = part["pose_error_deg"]
         scores["inside_training_range"] = inside
     return scores
 

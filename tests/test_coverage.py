@@ -4,7 +4,7 @@ import json
 import numpy as np
 
 from pipeline.cli import main
-from pipeline.coverage import coverage, head_angles, runs
+from pipeline.coverage import coverage, head_angles, nearest_pose_deg, runs
 from pipeline.editing import head_rotation
 from reconstruction.track import load_track
 
@@ -58,3 +58,21 @@ def test_dvp_edit_warns_and_reports_a_head_turn_the_model_never_saw(tiny_model, 
     assert "outside the model's training range: head yaw: 10 frames" in caplog.text
     rep = json.loads(report.read_text())["coverage"]
     assert rep["frames_outside_by_group"]["head"] == 10 and rep["outside"]["head yaw"]["frame_ranges"] == [[5, 14]]
+
+
+def test_a_pose_between_the_examples_is_found_though_each_axis_is_inside_its_range(astro):
+    track = load_track(astro[1])
+    base = track.rotation[0].astype(np.float64)
+    sweep = np.linspace(-8, 8, 20)
+    track.rotation[:20] = [base @ head_rotation(y, 0, 0) for y in sweep]  # trained: a turn left and right ...
+    track.rotation[20:40] = [base @ head_rotation(0, p, 0) for p in sweep]  # ... and a nod, never both at once
+    asked = load_track(astro[1])
+    asked.rotation[:] = track.rotation
+    asked.rotation[5:10] = base @ head_rotation(8, 8, 0)  # turned and nodded: 8 degrees from any example
+    found = coverage(asked, track, _manifest(track))
+    assert not found.outside["head"].any(), "yaw and pitch are each inside their ranges"
+    assert np.flatnonzero(found.far_pose).tolist() == [5, 6, 7, 8, 9]
+    rep = found.report()["head_poses_without_near_example"]
+    assert rep["frames"] == 5 and rep["frame_ranges"] == [[5, 9]] and rep["within_deg"] == 3.0
+    assert any(line.startswith("head pose: 5 frames") and "(frames 5-9)" in line for line in found.warnings())
+    assert np.allclose(nearest_pose_deg(asked.rotation[[0, 7]], track.rotation), [0, 8], atol=0.3)
