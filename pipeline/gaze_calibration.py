@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import tempfile
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,7 +34,7 @@ from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.progress import progress
 from pipeline.tracking import TrackOptions, track_video
 from pipeline.transfer import ping_pong
-from pipeline.video import VideoReader, VideoWriter
+from pipeline.video import VideoReader, VideoWriter, frames_in_order
 from reconstruction.fitting import FrameParams, actor_from_track, track_params
 from reconstruction.track import Track, load_track
 
@@ -98,32 +97,6 @@ def _stretch(track: Track, length: int) -> int:
     return int(np.argmax(sums))
 
 
-def _frames(video: Path, order: np.ndarray) -> Iterator[np.ndarray]:
-    """Frames `order` of the video: a run of consecutive indices is streamed; any other order (a short video played
-    back and forth) is read once into memory, which is fine because the video is shorter than the order."""
-    first, needed = int(order.min()), int(order.max()) + 1
-    straight = np.array_equal(order, np.arange(first, first + len(order)))
-    cache, count, last = [], 0, None
-    with VideoReader(video, max_frames=needed) as reader:
-        for i, frame in enumerate(reader):
-            if i < first:
-                continue
-            last = frame
-            if straight:
-                count += 1
-                yield frame
-            else:
-                cache.append(frame)
-    if last is None:
-        raise DvpError(f"{video} decoded to no frames")
-    if straight:
-        for _ in range(len(order) - count):  # the video came out short: hold its last frame
-            yield last
-    else:
-        for i in order:
-            yield cache[min(int(i), len(cache) - 1)]
-
-
 def calibrate_gaze(video: str | Path, track: Track, scratch: str | Path | None = None,
                    show_progress: bool = False) -> GazeCalibration:
     """Measure the yaw gain on the target `video` and its `track` (see the module notes). Never raises for footage
@@ -146,7 +119,7 @@ def calibrate_gaze(video: str | Path, track: Track, scratch: str | Path | None =
         warped, tracked = Path(tmp) / "gaze_calibration.mp4", Path(tmp) / "gaze_calibration.npz"
         reader = VideoReader(video)
         with VideoWriter(warped, reader.fps, reader.width, reader.height) as writer:
-            frames = progress(_frames(video, order), total, "gaze calibration", show_progress)
+            frames = progress(frames_in_order(video, order, Path(tmp)), total, "gaze calibration", show_progress)
             for k, frame in enumerate(frames):
                 shown = track_params(track, [int(order[k])])
                 gaze = shown.gaze.copy()

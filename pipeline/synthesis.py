@@ -28,7 +28,7 @@ from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.gaze_calibration import GazeCalibration, calibrate_gaze, given_gain
 from pipeline.progress import progress
 from pipeline.transfer import Performance
-from pipeline.video import VideoReader, VideoWriter, open_output
+from pipeline.video import VideoReader, VideoWriter, frames_in_order, open_output
 from reconstruction.fitting import actor_from_track, track_params
 from rendering.backends import resolve
 from rendering.conditioning import ConditioningRenderer
@@ -50,42 +50,6 @@ class SynthesisOptions:
     composite: CompositeSettings = field(default_factory=CompositeSettings)
     gaze_warp: bool = True  # turn the target frame's own eyeballs to the intended gaze (see pipeline.eyeball_warp)
     gaze_gain: float | None = None  # share of a yaw turn the tracker reads; None: measure it on the target
-
-
-def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[np.ndarray]:
-    """The frames of `video` in the order `order`: streamed when it plays straight through, otherwise from an
-    uncompressed copy on disk (only when the output is longer than the video: ping-pong)."""
-    reader = VideoReader(video)
-    if np.array_equal(order, np.arange(len(order))):
-        count, last = 0, None
-        with reader:
-            for frame, _ in zip(reader, range(len(order))):
-                count, last = count + 1, frame
-                yield frame
-        if last is None:
-            raise MediaError(f"{video} decoded to no frames")
-        for _ in range(len(order) - count):  # the video came out a frame short: hold its last frame
-            yield last
-        return
-    # Plain file reads rather than a memory map: mapped pages would count against the process however long the
-    # target, while read pages stay in the OS's cache, which it can drop.
-    needed = int(order.max()) + 1
-    path = scratch / "target_frames.u8"
-    count = 0
-    with reader, open(path, "wb") as cache:
-        for frame in reader:
-            if count >= needed:
-                break
-            cache.write(frame.data)
-            count += 1
-    if count == 0:
-        raise MediaError(f"{video} decoded to no frames")
-    with open(path, "rb") as cache:
-        for i in order:
-            frame = np.empty((reader.height, reader.width, 3), np.uint8)
-            cache.seek(min(int(i), count - 1) * frame.nbytes)
-            cache.readinto(frame.data.cast("B"))
-            yield frame
 
 
 def _gaze_calibration(performance: Performance, target_track, target_video: Path, fade: np.ndarray,

@@ -431,3 +431,43 @@ def open_output(path: str | Path, fmt: str, fps: Rate, width: int, height: int, 
                            timecode=timecode)
     except ValueError as exc:  # a suffix that does not fit the format, a malformed timecode
         raise MediaError(f"{path}: {exc}") from None
+
+
+def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[np.ndarray]:
+    """The frames of `video` in the order `order`: streamed when it is a run of consecutive frames, otherwise from an
+    uncompressed copy on disk (when an output is longer than the video: ping-pong)."""
+    reader = VideoReader(video)
+    first = int(order[0]) if len(order) else 0
+    if np.array_equal(order, np.arange(first, first + len(order))):
+        count, last = 0, None
+        with reader:
+            for i, frame in enumerate(reader):
+                if count == len(order):
+                    break
+                if i >= first:
+                    count, last = count + 1, frame
+                    yield frame
+        if last is None:
+            raise MediaError(f"{video} decoded to no frames")
+        for _ in range(len(order) - count):  # the video came out a frame short: hold its last frame
+            yield last
+        return
+    # Plain file reads rather than a memory map: mapped pages would count against the process however long the
+    # target, while read pages stay in the OS's cache, which it can drop.
+    needed = int(order.max()) + 1
+    path = scratch / "target_frames.u8"
+    count = 0
+    with reader, open(path, "wb") as cache:
+        for frame in reader:
+            if count >= needed:
+                break
+            cache.write(frame.data)
+            count += 1
+    if count == 0:
+        raise MediaError(f"{video} decoded to no frames")
+    with open(path, "rb") as cache:
+        for i in order:
+            frame = np.empty((reader.height, reader.width, 3), np.uint8)
+            cache.seek(min(int(i), count - 1) * frame.nbytes)
+            cache.readinto(frame.data.cast("B"))
+            yield frame

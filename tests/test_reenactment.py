@@ -189,7 +189,7 @@ def test_reenact_refusals(tiny_model, astro, driver, tmp_path, capsys):
 
 
 def test_target_frames_play_back_and_forth_when_the_output_is_longer(tmp_path):
-    from pipeline.synthesis import frames_in_order
+    from pipeline.video import frames_in_order
 
     video = tmp_path / "levels.mp4"
     _write(video, [np.full((32, 48, 3), 20 * i, np.uint8) for i in range(6)])
@@ -197,6 +197,7 @@ def test_target_frames_play_back_and_forth_when_the_output_is_longer(tmp_path):
     levels = [int(f.mean().round(-1)) for f in frames_in_order(video, order, tmp_path)]
     assert levels == [20 * i for i in order.tolist()], "frames in ping-pong order, read back from the disk copy"
     assert [int(f.mean().round(-1)) for f in frames_in_order(video, np.arange(6), tmp_path)] == [0, 20, 40, 60, 80, 100]
+    assert [int(f.mean().round(-1)) for f in frames_in_order(video, np.arange(2, 5), tmp_path)] == [40, 60, 80]
 
 
 def test_gaze_camera_points_both_eyes_at_the_camera(astro, tmp_path):
