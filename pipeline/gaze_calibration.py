@@ -90,10 +90,14 @@ def given_gain(gain: float) -> GazeCalibration:
     return GazeCalibration(yaw_gains=np.full((2, 2), float(gain)), note="given")
 
 
+def _open_eyes(track: Track) -> np.ndarray:
+    """(F, 2) bool: the eye is open in a frame with a face."""
+    return track.valid[:, None] & (track.blink < OPEN_BLINK)
+
+
 def _stretch(track: Track, length: int) -> int:
     """First frame of the `length` consecutive frames with the most open eyes."""
-    open_eyes = (track.valid[:, None] & (track.blink < OPEN_BLINK)).sum(1).astype(np.float64)
-    sums = np.convolve(open_eyes, np.ones(length), mode="valid")
+    sums = np.convolve(_open_eyes(track).sum(1).astype(np.float64), np.ones(length), mode="valid")
     return int(np.argmax(sums))
 
 
@@ -104,7 +108,7 @@ def calibrate_gaze(video: str | Path, track: Track, scratch: str | Path | None =
     started = time.perf_counter()
     video = Path(video)
     total = BLOCK * len(OFFSETS_DEG)
-    usable = (track.valid[:, None] & (track.blink < OPEN_BLINK)).any(1)
+    usable = _open_eyes(track).any(1)
     if usable.sum() < 2 * BLOCK:
         return GazeCalibration(note=f"too few frames with open eyes ({int(usable.sum())}) to measure; gain 1 used")
     if len(track) >= total:
