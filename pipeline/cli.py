@@ -216,6 +216,10 @@ def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> No
     p.add_argument("--gaze-gain", type=float,
                    help="share of a sideways eyeball turn the tracker reads back, for the gaze warp (default: "
                         "measured on the target in a few seconds; 1 turns the eyeballs by the tracked change)")
+    p.add_argument("--no-pose-calibration", action="store_true",
+                   help="condition the network on the asked head pose as it is (by default a pilot pass over a few "
+                        "stretches of the job measures how much of the asked pose the model paints, and the "
+                        "network is asked for the inverse; see README)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -248,7 +252,8 @@ def _run_reenact(args: argparse.Namespace) -> int:
                      target_track=args.target_track, parts=parse_parts(args.transfer), audio=args.audio,
                      fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
                      rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
-                  gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain)
+                  gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
+                  pose_calibration=not args.no_pose_calibration)
     _print_result(report)
     return 0
 
@@ -271,7 +276,8 @@ def _run_edit(args: argparse.Namespace) -> int:
     report = edit(args.target, args.model, args.edits, args.output, target_track=args.target_track, audio=args.audio,
                   fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
                   rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
-                  gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain)
+                  gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
+                  pose_calibration=not args.no_pose_calibration)
     _print_result(report)
     return 0
 

@@ -63,6 +63,15 @@ def head_angles(rotation: np.ndarray) -> np.ndarray:
     return np.degrees(np.stack([yaw, pitch, roll], axis=-1))
 
 
+def head_rotations(angles: np.ndarray) -> np.ndarray:
+    """(N, 3, 3) rotations of (N, 3) yaw, pitch, roll in degrees: the inverse of `head_angles`."""
+    yaw, pitch, roll = np.radians(np.asarray(angles, dtype=np.float64)).T
+    c, s = np.cos(roll), np.sin(roll)
+    roll_m = np.zeros((len(roll), 3, 3))
+    roll_m[:, 0, 0], roll_m[:, 0, 1], roll_m[:, 1, 0], roll_m[:, 1, 1], roll_m[:, 2, 2] = c, -s, s, c, 1
+    return gaze_rotation(yaw, pitch) @ roll_m
+
+
 def quantities(track: Track, rest: np.ndarray, frames: np.ndarray) -> dict[str, np.ndarray]:
     """Per-frame values, by name, of everything coverage looks at."""
     out = {}

@@ -50,7 +50,7 @@ from pipeline.reenactment import check_coverage, check_job, choose_audio, model_
 from pipeline.gaze_calibration import given_gain
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
-from reconstruction.face_model import gaze_rotation
+from pipeline.coverage import head_rotations
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
 from rendering.crop import CropBox
@@ -123,9 +123,7 @@ def edit_weight(count: int, first: int, last: int, ease: int) -> np.ndarray:
 
 def head_rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
     """Rotation in the head frame: yaw and pitch as the gaze's, then roll about the viewing axis."""
-    r = math.radians(roll)
-    roll_m = np.array([[math.cos(r), -math.sin(r), 0], [math.sin(r), math.cos(r), 0], [0, 0, 1]])
-    return gaze_rotation(np.array(math.radians(yaw)), np.array(math.radians(pitch))) @ roll_m
+    return head_rotations(np.array([[yaw, pitch, roll]]))[0]
 
 
 def gaze_at_camera(actor, rotation: np.ndarray, translation: np.ndarray) -> np.ndarray:
@@ -230,7 +228,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
          target_track: str | os.PathLike | None = None, audio: str = "target", fmt: str | None = None,
          preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None, check: bool = False,
          rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
-         gaze_warp: bool = True, gaze_gain: float | None = None) -> dict:
+         gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True) -> dict:
     """Apply an edit spec to the target video through its trained model; returns the report."""
     started = time.perf_counter()
     target, output = Path(target), Path(output)
@@ -247,7 +245,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
                                    timecode=track.header["source"].get("timecode"), rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
-                                   gaze_gain=gaze_gain)
+                                   gaze_gain=gaze_gain, pose_calibration=pose_calibration)
         stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), track, target, output,
                            options, fade=fade, preview=Path(preview) if preview else None,
                            preview_labels=("original", "conditioning", "output"), eyes=eye_pathway)

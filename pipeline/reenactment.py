@@ -139,7 +139,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             parts: tuple[str, ...] = PARTS, audio: str = "source", fmt: str | None = None,
             preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             check: bool = False, rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
-            gaze_warp: bool = True, gaze_gain: float | None = None) -> dict:
+            gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True) -> dict:
     """Reenact `target` with the performance in `source`; returns the report."""
     started = time.perf_counter()
     source, target, output = Path(source), Path(target), Path(output)
@@ -158,7 +158,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target),
                                    timecode=tgt.header["source"].get("timecode"), rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
-                                   gaze_gain=gaze_gain)
+                                   gaze_gain=gaze_gain, pose_calibration=pose_calibration)
         with source_frames:
             stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), tgt, target, output,
                                options, preview=Path(preview) if preview else None,

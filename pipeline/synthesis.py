@@ -3,7 +3,9 @@
 Shared by `dvp reenact` and `dvp edit`. Per output frame: the conditioning of
 the driven parameters is rendered in the model's shot crop and pushed through
 the space-time window, the network paints the crop, and the crop is blended
-into the target frame it sits on (see `pipeline.compositing`). A per-frame
+into the target frame it sits on (see `pipeline.compositing`). The network is
+conditioned on the asked head pose corrected by what a pilot pass of the same
+job showed it paints (see `pipeline.pose_calibration`). A per-frame
 `fade` in [0, 1] scales the blend: 0 passes the target frame through untouched
 (bit-exact before encoding) and skips the network altogether. Frames are
 processed in batches and streamed from and to disk, so memory does not depend
@@ -15,7 +17,7 @@ import resource
 import tempfile
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import cv2
@@ -26,6 +28,7 @@ from pipeline.compositing import CompositeSettings, Compositor
 from pipeline.errors import MediaError
 from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.gaze_calibration import GazeCalibration, calibrate_gaze, given_gain
+from pipeline.pose_calibration import PoseCalibration, calibrate_pose
 from pipeline.progress import progress
 from pipeline.transfer import Performance
 from pipeline.video import VideoReader, VideoWriter, frames_in_order, open_output
@@ -50,6 +53,8 @@ class SynthesisOptions:
     composite: CompositeSettings = field(default_factory=CompositeSettings)
     gaze_warp: bool = True  # turn the target frame's own eyeballs to the intended gaze (see pipeline.eyeball_warp)
     gaze_gain: float | None = None  # share of a yaw turn the tracker reads; None: measure it on the target
+    pose_calibration: bool = True  # measure by a pilot pass how much of the asked head pose the model paints
+    stage: str = "synthesise"  # the progress bar's label
 
 
 def _gaze_calibration(performance: Performance, target_track, target_video: Path, fade: np.ndarray,
@@ -65,6 +70,22 @@ def _gaze_calibration(performance: Performance, target_track, target_video: Path
     if not turning.any():
         return GazeCalibration(note="no sideways gaze change asked")
     return calibrate_gaze(target_video, target_track, scratch, options.show_progress)
+
+
+def _pose_calibration(performance: Performance, translator: Translator, crop: CropBox, target_track,
+                      target_video: Path, fade: np.ndarray, options: SynthesisOptions,
+                      scratch: Path) -> PoseCalibration:
+    """The model's painted-against-asked head pose law, from a pilot pass of this job (see
+    `pipeline.pose_calibration`), or the identity when switched off."""
+    if not options.pose_calibration:
+        return PoseCalibration(note="switched off")
+    pilot_options = replace(options, fmt="mp4", audio=None, timecode=None, gaze_warp=False, pose_calibration=False,
+                            stage="pose pilot")
+
+    def pilot(part: Performance, video: Path) -> None:
+        synthesise(part, translator, crop, target_track, target_video, video, pilot_options)
+
+    return calibrate_pose(performance, target_track, fade, pilot, scratch)
 
 
 def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
@@ -85,20 +106,25 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
     actor = actor_from_track(target_track)
     backend = resolve(options.rasterizer)
-    driven = ConditioningRenderer(performance.track, crop, size, backend, actor=actor)
     original = ConditioningRenderer(target_track, crop, size, backend, actor=actor)
     compositor = Compositor(crop, size, options.composite)
-    eye_view = eyes.view(performance.track, backend, actor) if eyes is not None else None
     openings = EyeOpenings.of(actor)
     windows = SpaceTimeWindows(translator.config.window)
     info = VideoReader(target_video)
     fps, width, height = info.fps, info.width, info.height
-    batch_size = min(driven.batch_frames, translator.batch_size * 4)
+    batch_size = min(original.batch_frames, translator.batch_size * 4)
     synthesised = 0
     network_s = 0.0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
             open_output(output, options.fmt, fps, width, height, options.audio, options.timecode) as writer:
         calibration = _gaze_calibration(performance, target_track, target_video, fade, options, Path(scratch))
+        posed = _pose_calibration(performance, translator, crop, target_track, target_video, fade, options,
+                                  Path(scratch))
+        conditioned = posed.conditioned(performance.track)
+        driven = ConditioningRenderer(conditioned, crop, size, backend, actor=actor)
+        # The network paints the eyes where the corrected conditioning puts them, so the eye pathway and the gaze
+        # warp work in the corrected head too, with the gaze kept pointing where it was asked to in the camera.
+        eye_view = eyes.view(conditioned, backend, actor) if eyes is not None else None
         preview_writer = None
         panel_h = min(PREVIEW_HEIGHT, height) // 2 * 2
         frames = frames_in_order(target_video, performance.target_frames, Path(scratch))
@@ -141,7 +167,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                 for k in need:
                     j = int(idx[k])
                     shown = track_params(target_track, [int(performance.target_frames[j])])
-                    turned = calibration.rendered(track_params(performance.track, [j]), shown)
+                    turned = calibration.rendered(track_params(conditioned, [j]), shown)
                     results[k] = redirect_eyes(results[k], batch[k][1], actor, openings, turned, shown,
                                                float(fade[j]))
             for k, (j, frame) in enumerate(batch):
@@ -163,7 +189,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             batch.clear()
 
         try:
-            for j in progress(range(n), n, "synthesise", options.show_progress):
+            for j in progress(range(n), n, options.stage, options.show_progress):
                 batch.append((j, next(frames)))
                 if len(batch) == batch_size:
                     flush()
@@ -181,4 +207,5 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
             "gaze_calibration": calibration.report() if options.gaze_warp else None,
+            "pose_calibration": posed.report(),
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
