@@ -10,16 +10,19 @@ Needs a model trained on lp_d9 (the README's commands:
 - lp_d9 edited with data/edit_example.yaml (head turn and smile, then a look at
   the camera with blinks held back), scored on the fully edited frames;
 
-with the model's eye pathway when it has one (`--no-eyes` leaves it out) and
-the gaze warp (`--no-gaze-warp` leaves it out), and
+with the model's eye pathway when it has one (`--no-eyes` leaves it out), the
+gaze warp (`--no-gaze-warp` leaves it out) and the pose calibration's pilot
+pass (`--no-pose-calibration` leaves it out), and
 prints, for each, the mean head-pose error, expression NME and gaze error
 against the intended parameters, with their 95th percentiles (gaze over the
 eyes meant to be open, and over all eyes, see `pipeline.faithfulness`); the same pose and
 gaze errors over the frames whose intended head pose (gaze) lies inside the
 range of the model's training frames (see `pipeline.coverage`), with the
-number of such frames; and the speed of the whole command.
+number of such frames; the pose error over the frames with a training frame
+within 3 degrees of their head rotation; and the speed of the whole command.
 
     python benchmarks/reenact.py MODEL [--footage DIR] [--out DIR] [--no-eyes] [--no-gaze-warp]
+                                       [--no-pose-calibration]
 """
 from __future__ import annotations
 
@@ -50,8 +53,9 @@ def main() -> None:
     ap.add_argument("--out", type=Path, help="keep the outputs and previews here (default: a temporary folder)")
     ap.add_argument("--no-eyes", action="store_true", help="leave the model's eye pathway out")
     ap.add_argument("--no-gaze-warp", action="store_true", help="keep the painted eyeballs (no gaze warp)")
+    ap.add_argument("--no-pose-calibration", action="store_true", help="no pilot pass: condition on the asked pose")
     args = ap.parse_args()
-    eyes, warp = not args.no_eyes, not args.no_gaze_warp
+    eyes, warp, posed = not args.no_eyes, not args.no_gaze_warp, not args.no_pose_calibration
     target = args.footage / "lp_d9.mp4"
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
@@ -60,21 +64,22 @@ def main() -> None:
         for source in ("lp_d9", "lp_d3", "lp_d14"):
             r = reenact(args.footage / f"{source}.mp4", target, args.model, out / f"lp_d9_by_{source}.mp4",
                         preview=out / f"lp_d9_by_{source}.preview.mp4", check=True, show_progress=False, eyes=eyes,
-                        gaze_warp=warp)
+                        gaze_warp=warp, pose_calibration=posed)
             rows.append((f"reenact: lp_d9 driven by {source}", r))
         r = edit(target, args.model, ROOT / "data" / "edit_example.yaml", out / "lp_d9_edited.mp4",
                  preview=out / "lp_d9_edited.preview.mp4", check=True, show_progress=False, eyes=eyes,
-                 gaze_warp=warp)
+                 gaze_warp=warp, pose_calibration=posed)
         rows.append(("edit: lp_d9 with data/edit_example.yaml", r))
         step = rows[0][1]["eye_pathway_step"]
         print(f"model {args.model}: main network step {rows[0][1]['model_step']}, "
               + (f"eye pathway step {step}" if step is not None else "no eye pathway")
-              + (", gaze warp" if warp else ", no gaze warp"))
+              + (", gaze warp" if warp else ", no gaze warp")
+              + (", pose calibration" if posed else ", no pose calibration"))
         print()
         print("| run | frames scored | head pose error deg (p95) | expression NME | gaze error deg, open eyes (p95) | "
-              "gaze error deg, all eyes | pose in range: frames, error deg | gaze in range: frames, error deg | "
-              "frames/s (whole command) |")
-        print("|---|---|---|---|---|---|---|---|---|")
+              "gaze error deg, all eyes | pose in range: frames, error deg | pose near an example: frames, error deg | "
+              "gaze in range: frames, error deg | frames/s (whole command) |")
+        print("|---|---|---|---|---|---|---|---|---|---|")
         for name, r in rows:
             f = r["faithfulness"]
             inside = f["inside_training_range"]
@@ -82,6 +87,7 @@ def main() -> None:
                   f"{f['expression_nme']:.4f} | {_score(f, 'gaze_error_deg')} ({_score(f, 'gaze_error_deg_p95')}) | "
                   f"{f['gaze_error_deg_all_eyes']:.2f} | "
                   f"{inside['head_frames']}, {_score(inside, 'pose_error_deg')} | "
+                  f"{inside['near_pose_frames']}, {_score(inside, 'near_pose_error_deg')} | "
                   f"{inside['gaze_frames']}, {_score(inside, 'gaze_error_deg')} | {r['frames'] / r['seconds']:.1f} |")
         print()
         print(json.dumps({name: r for name, r in rows}, indent=1))

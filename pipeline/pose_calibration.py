@@ -79,19 +79,25 @@ class PoseCalibration:
         return (self.rest @ head_rotations(wanted)).astype(rotation.dtype)
 
     def conditioned(self, track: Track) -> Track:
-        """`track` with the corrected head rotation (`conditioning`) on its valid frames, and each eye's gaze
-        re-expressed in the corrected head so that it still points where the asked gaze points in the camera."""
+        """`track` with the corrected head rotation on its valid frames (see `corrected`)."""
         if not self.measured:
             return track
         valid = track.valid
         rotation, gaze = track.rotation.copy(), track.gaze.copy()
-        rotation[valid] = self.conditioning(track.rotation[valid])
-        in_camera = np.einsum("nij,nej->nei", track.rotation[valid].astype(np.float64),
-                              gaze_directions(track.gaze[valid].astype(np.float64)))
-        in_head = np.einsum("nji,nej->nei", rotation[valid].astype(np.float64), in_camera)
-        gaze[valid] = np.stack([np.arctan2(in_head[..., 0], -in_head[..., 2]),
-                                np.arcsin(np.clip(-in_head[..., 1], -1, 1))], axis=-1)
+        rotation[valid], gaze[valid] = self.corrected(track.rotation[valid], track.gaze[valid])
         return replace(track, rotation=rotation, gaze=gaze)
+
+    def corrected(self, rotation: np.ndarray, gaze: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The corrected head rotation (`conditioning`) and each eye's gaze (N, 2, 2) re-expressed in it, so that
+        the eyes still point where the asked gaze points in the camera."""
+        if not self.measured:
+            return rotation, gaze
+        moved = self.conditioning(rotation)
+        in_camera = np.einsum("nij,nej->nei", rotation.astype(np.float64), gaze_directions(gaze.astype(np.float64)))
+        in_head = np.einsum("nji,nej->nei", moved.astype(np.float64), in_camera)
+        turned = np.stack([np.arctan2(in_head[..., 0], -in_head[..., 2]),
+                           np.arcsin(np.clip(-in_head[..., 1], -1, 1))], axis=-1)
+        return moved, turned.astype(gaze.dtype)
 
     def report(self) -> dict:
         return {"gains": {a: round(float(g), 3) for a, g in zip(AXES, self.gains)},

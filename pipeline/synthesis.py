@@ -167,7 +167,8 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                 for k in need:
                     j = int(idx[k])
                     shown = track_params(target_track, [int(performance.target_frames[j])])
-                    turned = calibration.rendered(track_params(conditioned, [j]), shown)
+                    turned = calibration.rendered(track_params(performance.track, [j]), shown)
+                    turned.rotation, turned.gaze = posed.corrected(turned.rotation, turned.gaze)
                     results[k] = redirect_eyes(results[k], batch[k][1], actor, openings, turned, shown,
                                                float(fade[j]))
             for k, (j, frame) in enumerate(batch):
