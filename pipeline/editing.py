@@ -45,12 +45,12 @@ import numpy as np
 import yaml
 
 from pipeline.atomic import write_json
+from pipeline.coverage import head_rotations
 from pipeline.errors import DvpError
 from pipeline.reenactment import check_coverage, check_job, choose_audio, model_target, verify
 from pipeline.gaze_calibration import given_gain
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
-from pipeline.coverage import head_rotations
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
 from rendering.crop import CropBox
