@@ -8,8 +8,9 @@ the pitch, and even self-reenactment read back 1.2 degrees of pitch down that
 nobody asked for. The law depends on the model, on the actor and on the poses
 asked, so it is measured per job: a pilot pass synthesises up to
 `PILOT_STRETCHES` stretches of the performance itself (spread evenly over the
-frames the job synthesises), tracks them again and fits, per axis (yaw, pitch
-and roll relative to the target's rest pose),
+frames the job synthesises, each played from a space-time window earlier so
+that the network sees what it sees in the main pass), tracks them again and
+fits, per axis (yaw, pitch and roll relative to the target's rest pose),
 
     shown = gain * asked + offset
 
@@ -107,15 +108,25 @@ class PoseCalibration:
                 "note": self.note, "seconds": round(self.seconds, 1)}
 
 
-def pilot_frames(fade: np.ndarray, valid: np.ndarray) -> np.ndarray:
-    """Output frames for the pilot: the synthesised frames (fade > 0 with a face) if few, else `PILOT_STRETCHES`
-    stretches of `STRETCH` consecutive ones spread evenly over them."""
+def pilot_frames(fade: np.ndarray, valid: np.ndarray, lead_in: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Output frames for the pilot, and which of them to fit. Chosen: the synthesised frames (fade > 0 with a face)
+    if few, else `PILOT_STRETCHES` stretches of `STRETCH` consecutive ones spread evenly over them. Each run of
+    chosen frames is played from `lead_in` frames earlier, so that its space-time windows hold the frames they
+    hold in the main pass; fitted are the chosen frames at least `EDGE` from either end of the pilot's runs (the
+    tracker smooths across the jumps between them)."""
     synthesised = np.flatnonzero((fade > 0) & valid)
     total = PILOT_STRETCHES * STRETCH
     if len(synthesised) <= total:
-        return synthesised
-    starts = np.linspace(0, len(synthesised) - STRETCH, PILOT_STRETCHES).round().astype(int)
-    return np.concatenate([synthesised[s:s + STRETCH] for s in starts])
+        chosen = synthesised
+    else:
+        starts = np.linspace(0, len(synthesised) - STRETCH, PILOT_STRETCHES).round().astype(int)
+        chosen = np.concatenate([synthesised[s:s + STRETCH] for s in starts])
+    if not len(chosen):
+        return chosen, np.zeros(0, bool)
+    run_starts = chosen[np.r_[0, np.flatnonzero(np.diff(chosen) != 1) + 1]]
+    frames = np.unique(np.concatenate([chosen, *[np.arange(max(0, s - lead_in), s) for s in run_starts]]))
+    before, after = _position_in_stretch(frames)
+    return frames, np.isin(frames, chosen) & (before >= EDGE) & (after >= EDGE)
 
 
 def fit_axis(asked: np.ndarray, shown: np.ndarray) -> tuple[float, float, bool]:
@@ -132,15 +143,18 @@ def fit_axis(asked: np.ndarray, shown: np.ndarray) -> tuple[float, float, bool]:
 
 
 def calibrate_pose(performance: Performance, target_track: Track, fade: np.ndarray,
-                   pilot: Callable[[Performance, Path], None], scratch: str | Path) -> PoseCalibration:
+                   pilot: Callable[[Performance, Path], None], scratch: str | Path,
+                   lead_in: int = 0) -> PoseCalibration:
     """Run `pilot(performance_part, video_path)` (a synthesis of part of the performance, uncalibrated and with
     nothing painted after the network) on the pilot frames, track its output and fit the per-axis law (see the
-    module notes). Never raises for footage the measurement cannot use: it returns the identity with a note."""
+    module notes). `lead_in`: the frames of conditioning a space-time window holds before its own (window - 1).
+    Never raises for footage the measurement cannot use: it returns the identity with a note."""
     started = time.perf_counter()
     rest = rest_pose(target_track)[0]
-    frames = pilot_frames(np.asarray(fade), performance.track.valid)
-    if len(frames) < MIN_FRAMES + 2 * EDGE:
-        return PoseCalibration(rest=rest, note=f"only {len(frames)} synthesised frames; too few for a pilot pass")
+    frames, fitted = pilot_frames(np.asarray(fade), performance.track.valid, lead_in)
+    if fitted.sum() < MIN_FRAMES:
+        return PoseCalibration(rest=rest, note=f"only {int(fitted.sum())} synthesised frames to fit; too few for a "
+                                               "pilot pass")
     part = Performance(track=_select(performance.track, frames), target_frames=performance.target_frames[frames])
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=scratch) as tmp:
         video, tracked = Path(tmp) / "pose_pilot.mp4", Path(tmp) / "pose_pilot.npz"
@@ -152,8 +166,7 @@ def calibrate_pose(performance: Performance, target_track: Track, fade: np.ndarr
                                    seconds=time.perf_counter() - started)
         again = load_track(tracked)
     n = min(len(again), len(frames))
-    position = _position_in_stretch(frames[:n])
-    use = (position[0] >= EDGE) & (position[1] >= EDGE) & again.valid[:n]
+    use = fitted[:n] & again.valid[:n]
     seconds = time.perf_counter() - started
     if use.sum() < MIN_FRAMES:
         return PoseCalibration(rest=rest, frames=int(use.sum()), seconds=seconds,

@@ -85,7 +85,7 @@ def _pose_calibration(performance: Performance, translator: Translator, crop: Cr
     def pilot(part: Performance, video: Path) -> None:
         synthesise(part, translator, crop, target_track, target_video, video, pilot_options)
 
-    return calibrate_pose(performance, target_track, fade, pilot, scratch)
+    return calibrate_pose(performance, target_track, fade, pilot, scratch, lead_in=translator.config.window - 1)
 
 
 def _fit_height(image: np.ndarray, height: int) -> np.ndarray:

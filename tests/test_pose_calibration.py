@@ -59,15 +59,21 @@ def test_the_fit_trusts_a_slope_only_as_far_as_the_spread_of_the_asked_angles():
     assert not trusted and gain == 1.0 and abs(offset) < 1e-9, "a head that turns the other way: offset only"
 
 
-def test_the_pilot_takes_all_of_a_short_job_and_even_stretches_of_a_long_one():
+def test_the_pilot_takes_all_of_a_short_job_and_even_stretches_of_a_long_one_each_with_its_window():
     fade = np.zeros(1000)
     fade[100:160] = 1
-    assert np.array_equal(pilot_frames(fade, np.ones(1000, bool)), np.arange(100, 160))
+    frames, fitted = pilot_frames(fade, np.ones(1000, bool))
+    assert np.array_equal(frames, np.arange(100, 160))
+    assert np.array_equal(frames[fitted], np.arange(100 + EDGE, 160 - EDGE)), "the ends are left out"
+    frames, fitted = pilot_frames(fade, np.ones(1000, bool), lead_in=10)
+    assert np.array_equal(frames, np.arange(90, 160)), "played from a window earlier"
+    assert np.array_equal(frames[fitted], np.arange(100, 160 - EDGE)), "the lead-in is not fitted"
     fade[:] = 1
-    frames = pilot_frames(fade, np.ones(1000, bool))
-    assert len(frames) == PILOT_STRETCHES * STRETCH
-    starts = frames[::STRETCH]
-    assert starts[0] == 0 and starts[-1] == 1000 - STRETCH and np.all(np.diff(starts) > STRETCH)
+    frames, fitted = pilot_frames(fade, np.ones(1000, bool), lead_in=10)
+    starts = frames[np.r_[0, np.flatnonzero(np.diff(frames) != 1) + 1]]
+    assert len(starts) == PILOT_STRETCHES and starts[0] == 0 and np.all(np.diff(starts) > STRETCH)
+    assert fitted.sum() == (STRETCH - 2 * EDGE) + (PILOT_STRETCHES - 1) * (STRETCH - EDGE)
+    assert frames[-1] == 999
 
 
 def test_a_model_that_paints_part_of_the_asked_turn_is_measured_and_inverted(footage, tmp_path):
