@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 import re
@@ -347,21 +348,40 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.stdout.close()
 
 
+SEQUENCE_SIDECAR = "sequence.json"
+SEQUENCE_AUDIO = "audio.wav"
+SEQUENCE_PATTERN = "frame_%06d.png"
+
+
 class ImageSequenceWriter:
     """Writes RGB uint8 frames as a numbered PNG sequence in a new folder: NAME/frame_000000.png, ...
 
-    Frames go to a hidden `.dvp-tmp-*` folder beside the target, renamed onto it
-    when the `with` block ends without error, so a folder at `path` always holds
-    a complete sequence. The target folder must not exist yet (or be empty).
+    A PNG holds neither sound nor timecode, so the folder also gets what a
+    hand-over needs beside the pictures: `sequence.json` (frame count, rate,
+    size, file pattern, start timecode) and, given `audio`, `audio.wav` (the
+    file's first audio stream as 16-bit PCM, cut to the sequence's length).
+    Everything goes to a hidden `.dvp-tmp-*` folder beside the target, renamed
+    onto it when the `with` block ends without error, so a folder at `path`
+    always holds a complete sequence. The target folder must not exist yet (or
+    be empty).
     """
 
-    def __init__(self, path: str | Path, width: int, height: int) -> None:
+    def __init__(self, path: str | Path, width: int, height: int, fps: Rate = 25,
+                 audio: str | Path | None = None, timecode: str | None = None) -> None:
         self.path = Path(path)
         self.width, self.height = width, height
+        self.fps = _rate(fps)
+        if width < 1 or height < 1 or self.fps <= 0:
+            raise ValueError(f"cannot write {width}x{height} frames at {self.fps} fps")
+        if timecode is not None and not _TIMECODE.fullmatch(timecode):
+            raise ValueError(f"timecode must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
         if not self.path.parent.is_dir():
             raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise MediaError(f"{self.path} already exists; a PNG sequence is written into a new (or empty) folder.")
+        if audio is not None and not probe_audio(audio):
+            raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
+        self.audio, self.timecode = audio, timecode
         self._temp = self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")
         self._temp.mkdir()
         self.frames_written = 0
@@ -382,7 +402,7 @@ class ImageSequenceWriter:
         if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
             raise ValueError(f"frame {self.frames_written} is {frame.dtype} {frame.shape}; "
                              f"this writer takes uint8 ({self.height}, {self.width}, 3) RGB")
-        name = self._temp / f"frame_{self.frames_written:06d}.png"
+        name = self._temp / (SEQUENCE_PATTERN % self.frames_written)
         if not cv2.imwrite(str(name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
             self._discard()
             raise MediaError(f"{self.path}: could not write frame {self.frames_written} (disk full?)")
@@ -394,6 +414,16 @@ class ImageSequenceWriter:
         if self.frames_written == 0:
             self._discard()
             raise MediaError(f"{self.path}: no frames were written, so no sequence was saved.")
+        try:
+            if self.audio is not None:
+                self._write_audio(self._temp / SEQUENCE_AUDIO)
+            sidecar = {"frames": self.frames_written, "fps": str(self.fps), "width": self.width,
+                       "height": self.height, "pattern": SEQUENCE_PATTERN, "timecode": self.timecode,
+                       "audio": SEQUENCE_AUDIO if self.audio is not None else None}
+            (self._temp / SEQUENCE_SIDECAR).write_text(json.dumps(sidecar, indent=1) + "\n")
+        except BaseException:
+            self._discard()
+            raise
         if self.path.is_dir():
             self.path.rmdir()  # empty, checked on opening
         os.replace(self._temp, self.path)
@@ -402,6 +432,18 @@ class ImageSequenceWriter:
         import shutil
 
         shutil.rmtree(self._temp, ignore_errors=True)
+
+    def _write_audio(self, output: Path) -> None:
+        """The first audio stream of `self.audio` as 16-bit PCM WAV, ending where the sequence ends."""
+        seconds = self.frames_written / self.fps
+        process, stderr = _start_ffmpeg(
+            ["-i", f"file:{self.audio}", "-map", "0:a:0", "-c:a", "pcm_s16le", "-t", f"{float(seconds):.6f}",
+             "-f", "wav", f"file:{output}"],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+        )
+        if process.wait() != 0:
+            raise MediaError(f"{self.path}: writing the audio of {self.audio} failed ({_reason(process, stderr)}).")
 
 
 OUTPUT_FORMATS = ("mp4", "prores", "png")
@@ -423,10 +465,10 @@ def output_format(path: str | Path, requested: str | None = None) -> str:
 
 def open_output(path: str | Path, fmt: str, fps: Rate, width: int, height: int, audio: str | Path | None = None,
                 timecode: str | None = None) -> VideoWriter | ImageSequenceWriter:
-    """A writer for the chosen format; PNG sequences carry no audio or timecode (the report records both)."""
-    if fmt == "png":
-        return ImageSequenceWriter(path, width, height)
+    """A writer for the chosen format (a PNG sequence keeps its audio and timecode beside the frames)."""
     try:
+        if fmt == "png":
+            return ImageSequenceWriter(path, width, height, fps, audio=audio, timecode=timecode)
         return VideoWriter(path, fps, width, height, codec="h264" if fmt == "mp4" else "prores", audio=audio,
                            timecode=timecode)
     except ValueError as exc:  # a suffix that does not fit the format, a malformed timecode

@@ -1,6 +1,7 @@
 """Probing, reading and writing video, on tiny synthetic clips and on the real footage."""
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from collections.abc import Callable
@@ -14,7 +15,7 @@ import pytest
 from pipeline.errors import MediaError
 from pipeline.ffmpeg_exe import ffmpeg_path
 from pipeline.probe import AudioStream, probe, probe_audio
-from pipeline.video import Codec, VideoReader, VideoWriter, read_frames
+from pipeline.video import Codec, ImageSequenceWriter, VideoReader, VideoWriter, read_frames
 
 
 def ffmpeg(*args: str | Path) -> None:
@@ -185,6 +186,29 @@ def test_audio_and_timecode_are_muxed(tmp_path: Path, clip: Path, codec: Codec, 
     report = subprocess.run([ffmpeg_path(), "-i", out], capture_output=True, text=True).stderr
     assert re.search(r"Duration: 00:00:00\.4\d", report)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: Path, clip: Path) -> None:
+    out = tmp_path / "shot"
+    frames = list(read_frames(clip, max_frames=10))
+    with ImageSequenceWriter(out, 64, 48, fps="30000/1001", audio=clip, timecode="10:00:00;00") as writer:
+        for frame in frames:
+            writer.write(frame)
+    names = ["audio.wav", *(f"frame_{i:06d}.png" for i in range(10)), "sequence.json"]
+    assert sorted(p.name for p in out.iterdir()) == names
+    sidecar = json.loads((out / "sequence.json").read_text())
+    assert sidecar == {"frames": 10, "fps": "30000/1001", "width": 64, "height": 48, "pattern": "frame_%06d.png",
+                       "timecode": "10:00:00;00", "audio": "audio.wav"}
+    assert [(a.codec, a.sample_rate) for a in probe_audio(out / "audio.wav")] == [("pcm_s16le", 16000)]
+    report = subprocess.run([ffmpeg_path(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
+    assert re.search(r"Duration: 00:00:00\.33", report), "the 2 s of sound are cut to 10 frames at 29.97 fps"
+    assert [p.name for p in tmp_path.iterdir()] == ["shot"]
+    silent = make_clip(tmp_path / "silent.mp4")
+    with pytest.raises(MediaError, match="has no audio stream"):
+        ImageSequenceWriter(tmp_path / "other", 64, 48, audio=silent)
+    with pytest.raises(ValueError, match="HH:MM:SS:FF"):
+        ImageSequenceWriter(tmp_path / "other", 64, 48, timecode="ten")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["shot", "silent.mp4"]
 
 
 def test_exception_inside_with_leaves_no_file(tmp_path: Path) -> None:

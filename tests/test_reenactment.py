@@ -145,6 +145,7 @@ def test_dvp_edit_passes_unedited_frames_through_bit_exact(tiny_model, astro, tm
                  "--report", str(tmp_path / "r.json"), "--no-pose-calibration"]) == 0
     pngs = sorted(out.glob("frame_*.png"))
     assert len(pngs) == 40
+    assert json.loads((out / "sequence.json").read_text())["frames"] == 40
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["passed_through_frames"] == 40 - 14 and rep["edited_frames"] == 14
     assert rep["pose_calibration"]["note"] == "switched off" and not rep["pose_calibration"]["measured"]
