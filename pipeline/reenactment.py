@@ -26,7 +26,7 @@ from pipeline.gaze_calibration import given_gain
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.tracking import TrackOptions, track_video
 from pipeline.transfer import PARTS, transfer
-from pipeline.video import VideoReader, output_format
+from pipeline.video import VideoReader, output_format, sequence_video
 from reconstruction.track import Track, load_track
 from rendering.crop import CropBox
 from translation import model_dir as md
@@ -112,11 +112,10 @@ def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_
 
 
 def _retrack_and_score(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_progress: bool) -> dict:
-    if fmt == "png":
-        raise DvpError("--verify re-tracks the output video, so it needs an .mp4 or .mov output")
+    video = sequence_video(output, scratch / "output.mkv") if fmt == "png" else output
     retracked = scratch / "output.track.npz"
     try:
-        track_video(output, retracked, options=TrackOptions(show_progress=show_progress))
+        track_video(video, retracked, options=TrackOptions(show_progress=show_progress))
     except NoFaceError:  # the output is written; that no face can be found in it is the finding
         count = len(intended) if frames is None else len(frames)
         return {"frames": 0, "frames_without_face": count}

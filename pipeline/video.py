@@ -446,6 +446,27 @@ class ImageSequenceWriter:
             raise MediaError(f"{self.path}: writing the audio of {self.audio} failed ({_reason(process, stderr)}).")
 
 
+def sequence_video(folder: str | Path, output: str | Path) -> Path:
+    """A lossless video (FFV1, RGB, .mkv) of a PNG sequence written by `ImageSequenceWriter`, at the rate its
+    `sequence.json` gives, for the tools that read videos (tracking it again, say)."""
+    folder, output = Path(folder), Path(output)
+    try:
+        sidecar = json.loads((folder / SEQUENCE_SIDECAR).read_text())
+        fps, pattern = str(_rate(sidecar["fps"])), str(sidecar["pattern"])
+    except (OSError, ValueError, KeyError, ZeroDivisionError) as exc:
+        raise MediaError(f"{folder}: not a PNG sequence written by dvp ({SEQUENCE_SIDECAR} missing or unreadable: "
+                         f"{exc})") from None
+    process, stderr = _start_ffmpeg(
+        ["-framerate", fps, "-i", f"file:{folder / pattern}", "-c:v", "ffv1", "-pix_fmt", "bgr0", "-f", "matroska",
+         f"file:{output}"],
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.DEVNULL,
+    )
+    if process.wait() != 0:
+        raise MediaError(f"{folder}: its frames could not be read as one video ({_reason(process, stderr)}).")
+    return output
+
+
 OUTPUT_FORMATS = ("mp4", "prores", "png")
 
 

@@ -15,7 +15,7 @@ import pytest
 from pipeline.errors import MediaError
 from pipeline.ffmpeg_exe import ffmpeg_path
 from pipeline.probe import AudioStream, probe, probe_audio
-from pipeline.video import Codec, ImageSequenceWriter, VideoReader, VideoWriter, read_frames
+from pipeline.video import Codec, ImageSequenceWriter, VideoReader, VideoWriter, read_frames, sequence_video
 
 
 def ffmpeg(*args: str | Path) -> None:
@@ -203,6 +203,13 @@ def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: P
     report = subprocess.run([ffmpeg_path(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
     assert re.search(r"Duration: 00:00:00\.33", report), "the 2 s of sound are cut to 10 frames at 29.97 fps"
     assert [p.name for p in tmp_path.iterdir()] == ["shot"]
+    video = sequence_video(out, tmp_path / "shot.mkv")  # what `--verify` tracks for a PNG sequence
+    assert probe(video).fps == Fraction(30000, 1001)
+    for original, copy in zip(frames, read_frames(video), strict=True):
+        assert np.array_equal(original, copy), "the sequence's video is lossless"
+    video.unlink()
+    with pytest.raises(MediaError, match="not a PNG sequence written by dvp"):
+        sequence_video(tmp_path, tmp_path / "x.mkv")
     silent = make_clip(tmp_path / "silent.mp4")
     with pytest.raises(MediaError, match="has no audio stream"):
         ImageSequenceWriter(tmp_path / "other", 64, 48, audio=silent)

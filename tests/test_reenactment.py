@@ -142,13 +142,15 @@ def test_dvp_edit_passes_unedited_frames_through_bit_exact(tiny_model, astro, tm
     spec = _spec(tmp_path, "edits:\n  - frames: [12, 25]\n    ease: 3\n    head: {yaw: 8}\n    gaze: camera\n")
     out = tmp_path / "edited"  # no suffix: a PNG sequence, lossless
     assert main(["edit", str(video), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
-                 "--report", str(tmp_path / "r.json"), "--no-pose-calibration"]) == 0
+                 "--report", str(tmp_path / "r.json"), "--no-pose-calibration", "--verify"]) == 0
     pngs = sorted(out.glob("frame_*.png"))
     assert len(pngs) == 40
     assert json.loads((out / "sequence.json").read_text())["frames"] == 40
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["passed_through_frames"] == 40 - 14 and rep["edited_frames"] == 14
     assert rep["pose_calibration"]["note"] == "switched off" and not rep["pose_calibration"]["measured"]
+    scored = rep["faithfulness"]
+    assert scored["frames"] + scored["frames_without_face"] == rep["fully_edited_frames"] == 8, "PNG output verified"
     for i, frame in enumerate(VideoReader(video)):
         written = cv2.cvtColor(cv2.imread(str(pngs[i])), cv2.COLOR_BGR2RGB)
         same = np.array_equal(written, frame)
