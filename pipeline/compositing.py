@@ -86,11 +86,18 @@ def blend_into(frame: np.ndarray, box: CropBox, image: np.ndarray, mask: np.ndar
     big_out = cv2.resize(np.clip(image, 0, 255).astype(np.float32), (side, side), interpolation=interp)
     big_mask = cv2.resize(mask.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
     region = (slice(fy0 - y0, fy1 - y0), slice(fx0 - x0, fx1 - x0))
-    m = np.clip(big_mask[region], 0, 1)[..., None]
+    m = np.clip(big_mask[region], 0, 1)
+    rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+    if not len(rows):
+        return frame
+    # Only the mask's bounding box is blended. Where the mask is zero the blend gives the frame's own value
+    # exactly (t + 0 * d == t), so the rounding leaves those pixels as they were.
+    r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
     result = frame.copy()
-    target = result[fy0:fy1, fx0:fx1].astype(np.float32)
-    blended = target + m * (big_out[region] - target)
-    changed = m[..., 0] > 0
-    patch = result[fy0:fy1, fx0:fx1]
-    patch[changed] = np.clip(blended[changed] + 0.5, 0, 255).astype(np.uint8)
+    patch = result[fy0 + r0:fy0 + r1, fx0 + c0:fx0 + c1]
+    target = patch.astype(np.float32)
+    weight = cv2.merge([m[r0:r1, c0:c1]] * 3)
+    blended = cv2.add(cv2.multiply(cv2.subtract(big_out[region][r0:r1, c0:c1], target), weight), target)
+    np.clip(blended + 0.5, 0, 255, out=blended)
+    patch[...] = blended.astype(np.uint8)
     return result

@@ -61,8 +61,9 @@ class Translator:
             x = windows[i:i + self.batch_size]
             if plates is not None:
                 x = torch.cat([x, plates[i:i + self.batch_size]], dim=1)
-            x = x.to(self.dtype).div_(127.5).sub_(1)
-            out.append(to_uint8(self.generator(x.contiguous(memory_format=torch.channels_last))))
+            # The layout change is done on the bytes, a quarter of the floats' traffic; `to` keeps the layout.
+            x = x.contiguous(memory_format=torch.channels_last).to(self.dtype).div_(127.5).sub_(1)
+            out.append(to_uint8(self.generator(x)))
         return torch.cat(out)
 
     def plates(self, crops: torch.Tensor, faces: list[torch.Tensor]) -> torch.Tensor | None:
