@@ -122,7 +122,7 @@ def calibrate_gaze(video: str | Path, track: Track, scratch: str | Path | None =
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=scratch) as tmp:
         warped, tracked = Path(tmp) / "gaze_calibration.mp4", Path(tmp) / "gaze_calibration.npz"
         reader = VideoReader(video)
-        with VideoWriter(warped, reader.fps, reader.width, reader.height) as writer:
+        with VideoWriter(warped, reader.fps, reader.width, reader.height, draft=True) as writer:
             frames = progress(frames_in_order(video, order, Path(tmp)), total, "gaze calibration", show_progress)
             for k, frame in enumerate(frames):
                 shown = track_params(track, [int(order[k])])

@@ -55,6 +55,7 @@ class SynthesisOptions:
     gaze_gain: float | None = None  # share of a yaw turn the tracker reads; None: measure it on the target
     pose_calibration: bool = True  # measure by a pilot pass how much of the asked head pose the model paints
     stage: str = "synthesise"  # the progress bar's label
+    draft: bool = False  # an output only to be tracked (a pilot pass): H.264 encoded fast
 
 
 def _gaze_calibration(performance: Performance, target_track, target_video: Path, fade: np.ndarray,
@@ -80,7 +81,7 @@ def _pose_calibration(performance: Performance, translator: Translator, crop: Cr
     if not options.pose_calibration:
         return PoseCalibration(note="switched off")
     pilot_options = replace(options, fmt="mp4", audio=None, timecode=None, gaze_warp=False, pose_calibration=False,
-                            stage="pose pilot")
+                            stage="pose pilot", draft=True)
 
     def pilot(part: Performance, video: Path) -> None:
         synthesise(part, translator, crop, target_track, target_video, video, pilot_options)
@@ -116,7 +117,8 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     synthesised = 0
     network_s = 0.0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
-            open_output(output, options.fmt, fps, width, height, options.audio, options.timecode) as writer:
+            open_output(output, options.fmt, fps, width, height, options.audio, options.timecode,
+                        options.draft) as writer:
         calibration = _gaze_calibration(performance, target_track, target_video, fade, options, Path(scratch))
         posed = _pose_calibration(performance, translator, crop, target_track, target_video, fade, options,
                                   Path(scratch))
@@ -136,12 +138,13 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             cond = driven.render(idx)
             stacked = cond.stacked()
             masks_before = original.render(performance.target_frames[idx]).mask
-            wins = torch.stack([windows.push(stacked[k]) for k in range(len(idx))])
+            wins = windows.push_batch(stacked)
             need = np.flatnonzero((fade[idx] > 0) & performance.track.valid[idx])
             t0 = time.perf_counter()
             painted = None
             if len(need):
-                crops = torch.from_numpy(np.stack([crop.cut(batch[k][1], size) for k in need])).permute(0, 3, 1, 2)
+                cut = np.stack([crop.cut(batch[k][1], size) for k in need])  # the target frames' crops
+                crops = torch.from_numpy(cut).permute(0, 3, 1, 2)
                 plates = translator.plates(crops, [cond.mask[need] > 127, masks_before[need] > 127])
                 painted = translator(wins[need], plates)
             network_s += time.perf_counter() - t0
@@ -152,7 +155,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                 if k in rows:
                     out = painted[rows[k]].permute(1, 2, 0).numpy()
                     mask = compositor.soft_mask([cond.mask[k, 0].numpy(), masks_before[k, 0].numpy()]) * fade[j]
-                    result = compositor.composite(frame, out, mask)
+                    result = compositor.composite(frame, out, mask, real=cut[rows[k]])
                     synthesised += 1
                 results.append(result)
             if eye_view is not None and len(need):

@@ -39,10 +39,13 @@ class CropBox:
         """The crop of an RGB frame at size x size, black where it reaches past the frame."""
         h, w = frame.shape[:2]
         x0, y0, x1, y1 = self.x0, self.y0, self.x0 + self.side, self.y0 + self.side
-        pad = max(0, -x0, -y0, x1 - w, y1 - h)
-        if pad:
-            frame = cv2.copyMakeBorder(frame, pad, pad, pad, pad, cv2.BORDER_CONSTANT, value=0)
-        patch = frame[y0 + pad:y1 + pad, x0 + pad:x1 + pad]
+        if 0 <= x0 and 0 <= y0 and x1 <= w and y1 <= h:
+            patch = frame[y0:y1, x0:x1]
+        else:  # only the box is padded, not the whole frame
+            patch = np.zeros((self.side, self.side) + frame.shape[2:], frame.dtype)
+            fx0, fy0, fx1, fy1 = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+            if fx1 > fx0 and fy1 > fy0:
+                patch[fy0 - y0:fy1 - y0, fx0 - x0:fx1 - x0] = frame[fy0:fy1, fx0:fx1]
         interp = cv2.INTER_AREA if self.side > size else cv2.INTER_LINEAR
         return cv2.resize(patch, (size, size), interpolation=interp)
 

@@ -38,11 +38,18 @@ class SpaceTimeWindows:
         self._past.clear()
 
     def push(self, conditioning: torch.Tensor) -> torch.Tensor:
-        if conditioning.shape[0] != len(CONDITIONING_CHANNELS):
+        return self.push_batch(conditioning[None])[0]
+
+    def push_batch(self, conditioning: torch.Tensor) -> torch.Tensor:
+        """Push consecutive frames (B, 9, H, W) at once; get their windows (B, 9 * N_w, H, W), written in one copy."""
+        if conditioning.ndim != 4 or conditioning.shape[1] != len(CONDITIONING_CHANNELS):
             raise ValueError(f"conditioning must have {len(CONDITIONING_CHANNELS)} channels, "
-                             f"not {conditioning.shape[0]}")
+                             f"not {conditioning.shape[1 if conditioning.ndim == 4 else 0]}")
         if not self._past:
-            self._past.extend([conditioning] * self.frames)
-        else:
-            self._past.append(conditioning)
-        return torch.cat(list(self._past), dim=0)
+            self._past.extend([conditioning[0]] * self.frames)
+        frames = torch.cat([torch.stack(list(self._past)[1:]), conditioning]) if self.frames > 1 else conditioning
+        self._past.extend(conditioning[-self.frames:])
+        # frames[j + i] for i < N_w is the window of frame j: unfold lays those out along a new last dimension.
+        windows = frames.unfold(0, self.frames, 1)  # (B, 9, H, W, N_w)
+        b, c, h, w = conditioning.shape
+        return windows.permute(0, 4, 1, 2, 3).reshape(b, self.frames * c, h, w)

@@ -203,6 +203,10 @@ def test_target_frames_play_back_and_forth_when_the_output_is_longer(tmp_path):
     assert levels == [20 * i for i in order.tolist()], "frames in ping-pong order, read back from the disk copy"
     assert [int(f.mean().round(-1)) for f in frames_in_order(video, np.arange(6), tmp_path)] == [0, 20, 40, 60, 80, 100]
     assert [int(f.mean().round(-1)) for f in frames_in_order(video, np.arange(2, 5), tmp_path)] == [40, 60, 80]
+    cached = set(tmp_path.iterdir())
+    pilot = np.array([1, 1, 3, 4, 9])  # stretches with gaps, a repeat, and a frame past the end (held)
+    assert [int(f.mean().round(-1)) for f in frames_in_order(video, pilot, tmp_path / "none")] == [20, 20, 60, 80, 100]
+    assert set(tmp_path.iterdir()) == cached, "an order that never goes back is streamed, with no disk copy"
 
 
 def test_gaze_camera_points_both_eyes_at_the_camera(astro, tmp_path):

@@ -113,6 +113,11 @@ def test_space_time_window_layout_and_padding():
     assert len(CONDITIONING_CHANNELS) == 9
     with pytest.raises(ValueError):
         windows.push(torch.zeros(3, 4, 4, dtype=torch.uint8))
+    frames = torch.randint(0, 255, (23, 9, 4, 4), dtype=torch.uint8, generator=torch.Generator().manual_seed(0))
+    one_by_one, batched = SpaceTimeWindows(11), SpaceTimeWindows(11)
+    expected = torch.stack([one_by_one.push(f) for f in frames])
+    got = torch.cat([batched.push_batch(frames[i:i + 5]) for i in range(0, 23, 5)])
+    assert torch.equal(got, expected), "batches of frames get the windows frame-by-frame pushing gives"
 
 
 def test_dvp_render_writes_preview_sheet_and_report(tracked, tmp_path, capsys):

@@ -183,10 +183,12 @@ class EyePathway:
         masks = blend_masks(geometry, self.size)[:, 0].numpy()
         out = []
         for k, frame in enumerate(frames):
+            if weights[k] > 0 and masks[2 * k:2 * k + 2].any():
+                frame = frame.copy()  # the caller's frame stays as it was; both eyes are blended into the copy
             for eye in range(2):
                 s = 2 * k + eye
                 if weights[k] > 0 and masks[s].any():
                     box = CropBox(int(samples.corners[k, eye, 0]), int(samples.corners[k, eye, 1]), self.side)
-                    frame = blend_into(frame, box, painted[s], masks[s] * weights[k])
+                    frame = blend_into(frame, box, painted[s], masks[s] * weights[k], in_place=True)
             out.append(frame)
         return out
