@@ -156,6 +156,9 @@ def test_round_trip_keeps_the_pixels(tmp_path: Path, codec: Codec, suffix: str, 
             writer.write(frame)
     info = probe(out)
     assert (info.codec, info.pix_fmt, info.fps, info.frame_count) == (codec, pix_fmt, 25, len(frames))
+    if codec == "prores":
+        report = subprocess.run([ffmpeg_path(), "-i", out], capture_output=True, text=True).stderr
+        assert "prores (HQ) (apch" in report, "ProRes 422 HQ"
     for original, copy in zip(frames, read_frames(out), strict=True):
         assert psnr(original, copy) > 30
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out" + suffix, "src.mp4"]
