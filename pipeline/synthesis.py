@@ -25,7 +25,6 @@ import numpy as np
 import torch
 
 from pipeline.compositing import CompositeSettings, Compositor
-from pipeline.errors import MediaError
 from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.gaze_calibration import GazeCalibration, calibrate_gaze, given_gain
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
