@@ -84,13 +84,13 @@ def blend_into(frame: np.ndarray, box: CropBox, image: np.ndarray, mask: np.ndar
     # Back to source pixels, over the part of the box that lies inside the frame.
     fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
     if fx1 <= fx0 or fy1 <= fy0:
-        return frame
+        return frame if in_place else frame.copy()
     big_mask = cv2.resize(mask.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
     region = (slice(fy0 - y0, fy1 - y0), slice(fx0 - x0, fx1 - x0))
     m = np.clip(big_mask[region], 0, 1)
     rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
     if not len(rows):
-        return frame
+        return frame if in_place else frame.copy()
     interp = cv2.INTER_CUBIC if side > size else cv2.INTER_AREA
     pixels = image if image.dtype == np.uint8 else np.clip(image + 0.5, 0, 255).astype(np.uint8)
     big_out = cv2.resize(pixels, (side, side), interpolation=interp)
