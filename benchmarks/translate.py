@@ -9,9 +9,11 @@ random conditioning of the right shape held in memory. The generator's
 achieved GFLOP/s (forward FLOPs counted by torch's FlopCounterMode, times
 frames/s) is printed beside the machine's own matmul GFLOP/s measured in the
 same run, fp32 and bf16. fp32 inference is timed in the preset's batches;
-bf16, which is very slow on CPUs without AVX-512 bf16, on one frame.
+bf16, which is very slow on CPUs without AVX-512 bf16, on one frame (on a
+GPU in the preset's batches too). `--device cuda` runs all of it on the GPU;
+peak memory is then the GPU's.
 
-    python benchmarks/translate.py [--presets cpu,paper,hd] [--steps 3]
+    python benchmarks/translate.py [--presets cpu,paper,hd] [--steps 3] [--device cpu|cuda]
 """
 from __future__ import annotations
 
@@ -36,13 +38,15 @@ from translation.inference import PRECISIONS
 from translation.networks import Generator
 from translation.training import Trainer, to_uint8
 
-cfg, steps = preset(sys.argv[1]), int(sys.argv[2])
+cfg, steps, device = preset(sys.argv[1]), int(sys.argv[2]), torch.device(sys.argv[5])
+gpu = device.type == "cuda"
+sync = torch.cuda.synchronize if gpu else (lambda: None)
 n = cfg.batch_size * 4 + cfg.window
 rng = np.random.default_rng(0)
 data = ShotData(conditioning=rng.integers(0, 256, (n, 9, cfg.size, cfg.size), dtype=np.uint8),
                 frames=rng.integers(0, 256, (n, 3, cfg.size, cfg.size), dtype=np.uint8),
                 valid=np.ones(n, bool), crop=CropBox(0, 0, cfg.size), size=cfg.size)
-trainer = Trainer(cfg, data, np.arange(n), seed=0)
+trainer = Trainer(cfg, data, np.arange(n), seed=0, device=device)
 trainer.train_step()  # warm-up
 times = []
 for _ in range(steps):
@@ -53,36 +57,44 @@ result = {"preset": cfg.name, "size": cfg.size, "window": cfg.window, "batch": c
 windows = trainer.inputs(np.arange(cfg.batch_size))[1]  # the generator's input: window, and plate if any
 with FlopCounterMode(display=False) as counter:
     with torch.inference_mode():
-        Generator(cfg)(windows[:1].float())
+        Generator(cfg).to(device)(windows[:1].float())
 result["generator_gflop_per_frame"] = counter.get_total_flops() / 1e9
 for name in sys.argv[4].split(","):
     # fp32 in the preset's batches; slower precisions on a single frame, once, to bound the run's time
-    frames, reps = (cfg.batch_size, max(2, steps)) if name == "fp32" else (1, 1)
-    generator = Generator(cfg).eval().to(PRECISIONS[name]).to(memory_format=torch.channels_last)
+    frames, reps = (cfg.batch_size, max(2, steps)) if name == "fp32" or gpu else (1, 1)
+    generator = Generator(cfg).eval().to(device, PRECISIONS[name]).to(memory_format=torch.channels_last)
     x = windows[:frames].to(PRECISIONS[name]).div(127.5).sub(1).contiguous(memory_format=torch.channels_last)
     with torch.inference_mode():
-        to_uint8(generator(x))
+        to_uint8(generator(x)); sync()
         times = []
         for _ in range(reps):
-            t0 = time.perf_counter(); to_uint8(generator(x)); times.append(time.perf_counter() - t0)
+            t0 = time.perf_counter(); to_uint8(generator(x)); sync(); times.append(time.perf_counter() - t0)
     fps = frames / float(np.median(times))
     result[f"infer_{name}_fps"] = fps
     result[f"infer_{name}_gflops"] = fps * result["generator_gflop_per_frame"]
-result["peak_mib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+result["peak_mib"] = (torch.cuda.max_memory_allocated() / 2 ** 20 if gpu
+                      else resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 print(json.dumps(result))
 """
 
 MATMUL = r"""
 import json, sys, time, torch
 torch.set_num_threads(int(sys.argv[1]))
+device = torch.device(sys.argv[2])
+gpu = device.type == "cuda"
+side = 8192 if gpu else 1024
 out = {}
 for name, dt in (("fp32", torch.float32), ("bf16", torch.bfloat16)):
-    a, b = torch.randn(1024, 1024, dtype=dt), torch.randn(1024, 1024, dtype=dt)
+    a, b = (torch.randn(side, side, dtype=dt, device=device) for _ in range(2))
     a @ b
+    if gpu:
+        torch.cuda.synchronize()
     reps, t0 = 0, time.perf_counter()
     while time.perf_counter() - t0 < 2 and reps < 200:
         a @ b; reps += 1
-    out[name] = 2 * 1024 ** 3 * reps / (time.perf_counter() - t0) / 1e9
+        if gpu:
+            torch.cuda.synchronize()
+    out[name] = 2 * side ** 3 * reps / (time.perf_counter() - t0) / 1e9
 print(json.dumps(out))
 """
 
@@ -100,10 +112,12 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=3, help="timed training steps per preset (median taken)")
     ap.add_argument("--threads", type=int, default=os.cpu_count())
     ap.add_argument("--precisions", default="fp32,bf16", help="inference precisions to time")
+    ap.add_argument("--device", default="cpu", help="cpu, or cuda to time the GPU")
     args = ap.parse_args()
-    mm = run(MATMUL, str(args.threads))
-    print(f"{os.cpu_count()} CPU cores, torch threads {args.threads}; machine matmul (1024^2): "
-          f"{mm['fp32']:.0f} GFLOP/s fp32, {mm['bf16']:.0f} GFLOP/s bf16\n")
+    mm = run(MATMUL, str(args.threads), args.device)
+    side = 8192 if args.device.startswith("cuda") else 1024
+    print(f"{os.cpu_count()} CPU cores, torch threads {args.threads}, device {args.device}; machine matmul "
+          f"({side}^2): {mm['fp32']:.0f} GFLOP/s fp32, {mm['bf16']:.0f} GFLOP/s bf16\n")
     precisions = args.precisions.split(",")
     head = ["preset", "size", "window", "batch", "train steps/s", "train frames/s"]
     for p in precisions:
@@ -112,7 +126,7 @@ def main() -> None:
     print("| " + " | ".join(head) + " |")
     print("|" + "---|" * len(head))
     for name in args.presets.split(","):
-        r = run(CHILD, name, str(args.steps), str(args.threads), args.precisions)
+        r = run(CHILD, name, str(args.steps), str(args.threads), args.precisions, args.device)
         row = [r["preset"], str(r["size"]), str(r["window"]), str(r["batch"]), f"{r['train_steps_per_s']:.3f}",
                f"{r['train_frames_per_s']:.1f}"]
         for p in precisions:

@@ -120,6 +120,8 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "footage's rare poses are learnt too (0 uniform, the presets' default; 1 even over the "
                         "poses; see README)")
     p.add_argument("--seed", type=int, default=0, help="random seed of initialisation and sampling (default 0)")
+    p.add_argument("--device", default="auto", help="where to train: cpu, cuda (or cuda:N), or auto, the GPU when "
+                   "torch sees one (default)")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to MODEL_DIR/tensorboard")
     p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"],
                    help="rasteriser for the training conditioning (default auto)")
@@ -136,7 +138,8 @@ def _run_train(args: argparse.Namespace) -> int:
 
     folder = Path(args.output)
     options = TrainOptions(steps=args.steps, minutes=args.minutes, resume=args.resume, rasterizer=args.rasterizer,
-                           tensorboard=args.tensorboard, seed=args.seed, show_progress=not args.quiet)
+                           tensorboard=args.tensorboard, seed=args.seed, show_progress=not args.quiet,
+                           device=args.device)
     if args.eyes:
         from translation.eye_training import train_eyes
 

@@ -249,17 +249,22 @@ def _container_duration(header: str) -> float:
 
 
 def _count_frames(path: str | Path) -> int:
-    """Exact number of frames of the first video stream, by reading its packets."""
-    result = _ffmpeg("-i", f"file:{path}", "-map", "0:V:0", "-c", "copy", "-f", "null", "-")
-    counts = re.findall(r"frame=\s*(\d+)", result.stderr)
-    if not counts:
+    """Exact number of frames of the first video stream, by reading its packets.
+
+    One line per packet from the `framecrc` muxer, which every ffmpeg release
+    prints alike; the progress line's `frame=` is missing for stream copies in
+    some releases (7.x among them), and ffmpeg on PATH may be any release.
+    """
+    result = _ffmpeg("-i", f"file:{path}", "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-")
+    packets = sum(1 for line in result.stdout.splitlines() if line.strip() and not line.startswith("#"))
+    if not packets:
         reason = _last_line(result.stderr)
         raise MediaError(f"{path}: ffmpeg cannot read its video packets ({reason}). Export the video again.")
-    return int(counts[-1])
+    return packets
 
 
 def _ffmpeg(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ffmpeg for its report on stderr; its exit status is judged by callers."""
+    """Run ffmpeg for its report on stderr (and what it writes to stdout); its exit status is judged by callers."""
     return subprocess.run(
         [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", *args],
         stdin=subprocess.DEVNULL,

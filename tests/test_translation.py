@@ -21,7 +21,8 @@ from translation.config import PRESETS, preset
 from translation.dataset import load_or_build, time_split
 from translation.inference import Translator
 from translation.networks import Generator, PatchDiscriminator
-from translation.training import TrainOptions, train
+from pipeline.errors import DvpError
+from translation.training import TrainOptions, train, training_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -74,6 +75,28 @@ def test_training_set_windows_match_the_renderer(astro, tmp_path):
     mtime = (tmp_path / "data" / "conditioning.u8").stat().st_mtime_ns
     load_or_build(video, track, track_path, 64, tmp_path / "data", show_progress=False)
     assert (tmp_path / "data" / "conditioning.u8").stat().st_mtime_ns == mtime, "unchanged inputs reuse the files"
+    # The copy a GPU trainer keeps on its device gathers the same batches as the memory map.
+    moved = data.to(torch.device("cpu"))
+    assert isinstance(moved.conditioning, torch.Tensor) and isinstance(data.conditioning, np.ndarray)
+    frames = np.array([0, 5, 9, 9])
+    assert torch.equal(moved.windows(frames, 3), data.windows(frames, 3))
+    assert torch.equal(moved.current(frames), data.current(frames))
+    assert torch.equal(moved.real(frames), data.real(frames))
+
+
+def test_training_device_is_the_gpu_only_when_there_is_one(astro, tmp_path, capsys):
+    assert training_device("cpu") == torch.device("cpu")
+    assert training_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    with pytest.raises(DvpError, match="not a device"):
+        training_device("gpu0")
+    if not torch.cuda.is_available():
+        with pytest.raises(DvpError, match="no CUDA GPU"):
+            training_device("cuda")
+        video, track = astro
+        assert main(["train", str(video), "--track", str(track), "--preset", "tiny", "-o", str(tmp_path / "m"),
+                     "--steps", "1", "--device", "cuda", "-q"]) == 2
+        assert "--device cpu" in capsys.readouterr().err
+        assert not (tmp_path / "m").exists(), "refused before any work"
 
 
 def test_training_lowers_the_loss_and_writes_the_model_folder(tiny_model):

@@ -41,7 +41,7 @@ def transform(images: torch.Tensor, matrices: torch.Tensor) -> torch.Tensor:
 def transform_samples(tensors: tuple[torch.Tensor, ...], matrices: torch.Tensor) -> tuple[torch.Tensor, ...]:
     """The same transform per sample applied to several (B, C, S, S) tensors, float32 out; samples whose matrix is
     the identity are copied as they are, not resampled."""
-    moved = (matrices - torch.eye(2, 3)).abs().flatten(1).amax(1) > 0
+    moved = (matrices - torch.eye(2, 3, device=matrices.device)).abs().flatten(1).amax(1) > 0
     out = tuple(t.to(torch.float32, copy=True) for t in tensors)
     if moved.any():
         for t in out:

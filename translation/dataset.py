@@ -18,7 +18,7 @@ import hashlib
 import json
 import os
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 
 import numpy as np
@@ -67,13 +67,34 @@ class ShotData:
     def windows(self, t: np.ndarray, window: int) -> torch.Tensor:
         """Space-time conditioning (B, 9 * window, S, S) uint8 for the frames t."""
         idx = self.window_indices(t, window)
-        needed, pos = np.unique(idx, return_inverse=True)  # one sorted read of the memory map
-        out = torch.from_numpy(self.conditioning[needed][pos.reshape(-1)])
+        if isinstance(self.conditioning, torch.Tensor):
+            out = take(self.conditioning, idx.reshape(-1))
+        else:
+            needed, pos = np.unique(idx, return_inverse=True)  # one sorted read of the memory map
+            out = torch.from_numpy(self.conditioning[needed][pos.reshape(-1)])
         return out.view(len(idx), window * C, self.size, self.size)
+
+    def current(self, t: np.ndarray) -> torch.Tensor:
+        """The conditioning (B, 9, S, S) uint8 of the frames t alone."""
+        return take(self.conditioning, t)
 
     def real(self, t: np.ndarray) -> torch.Tensor:
         """Real crops (B, 3, S, S) uint8."""
-        return torch.from_numpy(np.ascontiguousarray(self.frames[np.asarray(t)]))
+        return take(self.frames, t)
+
+    def to(self, device: torch.device) -> "ShotData":
+        """A copy whose arrays are tensors on `device`: a GPU then gathers its own batches, where copying them
+        from the memory map each step would keep it waiting (at 256x256 a batch's windows are about 100 MB)."""
+        moved = {f.name: torch.from_numpy(np.ascontiguousarray(getattr(self, f.name))).to(device)
+                 for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray) and f.name != "valid"}
+        return replace(self, **moved)
+
+
+def take(array: np.ndarray | torch.Tensor, index: np.ndarray) -> torch.Tensor:
+    """Rows of a memory-mapped array (as a new CPU tensor) or of a tensor (on its device)."""
+    if isinstance(array, torch.Tensor):
+        return array[torch.as_tensor(np.asarray(index), device=array.device)]
+    return torch.from_numpy(np.ascontiguousarray(array[np.asarray(index)]))
 
 
 def time_split(valid: np.ndarray, holdout_fraction: float, window: int) -> tuple[np.ndarray, np.ndarray]:

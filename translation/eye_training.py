@@ -20,9 +20,9 @@ from pipeline.errors import DvpError
 from reconstruction.track import load_track
 from rendering.crop import CropBox
 from translation import model_dir as md
-from translation.dataset import time_split
+from translation.dataset import take, time_split
 from translation.eyes import EYE_CONFIG, FOLDER, EyeData, eye_inputs, load_or_build_eyes
-from translation.training import TrainOptions, Trainer, check_request, run_training
+from translation.training import TrainOptions, Trainer, check_request, run_training, training_device
 
 DEFAULT_MINUTES = 10
 
@@ -36,8 +36,7 @@ class EyeTrainer(Trainer):
     def inputs(self, samples: np.ndarray, augment: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         samples = np.asarray(samples)
         window, real = self.data.windows(samples, 1), self.data.real(samples)
-        degraded = torch.from_numpy(np.ascontiguousarray(self.data.degraded[samples]))
-        geometry = torch.from_numpy(self.data.geometry[samples])
+        degraded, geometry = take(self.data.degraded, samples), take(self.data.geometry, samples)
         return window, eye_inputs(window, degraded, geometry), real
 
     def loss_weights(self, window: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:
@@ -54,6 +53,7 @@ def train_eyes(video: str | os.PathLike, model_folder: str | os.PathLike, option
     opts = options or TrainOptions()
     video, model = Path(video), Path(model_folder)
     writer_class, max_steps, budget_s = check_request(video, opts, DEFAULT_MINUTES)
+    device = training_device(opts.device)
     manifest = md.read_manifest(model)
     if video.name != manifest["target"]["video"]:
         raise DvpError(f"{model} was trained on {manifest['target']['video']}, not {video.name}; train its eye "
@@ -79,10 +79,11 @@ def train_eyes(video: str | os.PathLike, model_folder: str | os.PathLike, option
         description = md.read_manifest(folder)
         description["eyes"] = {"side": side, "main_size": main.size}
         write_json(folder / md.MANIFEST, description)
-    trainer = EyeTrainer(EYE_CONFIG, data, train_samples, opts.seed)
+    trainer = EyeTrainer(EYE_CONFIG, data, train_samples, opts.seed, device=device)
     title = f"{video.name}, eye pathway, {EYE_CONFIG.size}x{EYE_CONFIG.size} boxes of {side} source pixels"
     last_scores, run = run_training(trainer, folder, held, opts, title, writer_class, max_steps, budget_s)
-    return {"model": str(model), "eyes": str(folder), "side": side, "size": EYE_CONFIG.size, "step": trainer.step,
+    return {"model": str(model), "eyes": str(folder), "side": side, "size": EYE_CONFIG.size, "device": str(device),
+            "step": trainer.step,
             "trained_minutes": round(trainer.elapsed / 60, 2), **run, "train_samples": len(train_samples),
             "held_out_samples": len(held),
             "held_out_psnr": round(last_scores["psnr"], 2) if last_scores else None}

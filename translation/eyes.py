@@ -58,8 +58,8 @@ EYE_CONFIG = TranslationConfig(name="eyes", size=64, window=1, depth=4, base_wid
 def ellipse_radius(geometry: torch.Tensor, size: int) -> torch.Tensor:
     """(B, 1, S, S): each pixel's normalised radius in the eye's ellipse, from geometry (B, 4) (see EyeSamples)."""
     g = geometry.float()
-    y, x = torch.meshgrid(torch.arange(size, dtype=torch.float32), torch.arange(size, dtype=torch.float32),
-                          indexing="ij")
+    axis = torch.arange(size, dtype=torch.float32, device=g.device)
+    y, x = torch.meshgrid(axis, axis, indexing="ij")
     dx, dy = x[None] - g[:, 0, None, None], y[None] - g[:, 1, None, None]
     cos, sin = torch.cos(g[:, 3])[:, None, None], torch.sin(g[:, 3])[:, None, None]
     along, across = dx * cos + dy * sin, -dx * sin + dy * cos

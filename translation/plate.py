@@ -37,7 +37,7 @@ def hole(faces: list[torch.Tensor]) -> torch.Tensor:
     """(B, 1, S, S) float 0/1: the union of bool face masks (B, 1, S, S), each sample grown by its face size."""
     union = torch.stack(faces).any(0).float()
     size = union.shape[-1]
-    index = torch.arange(size)
+    index = torch.arange(size, device=union.device)
     rows, cols = union.amax(3)[:, 0] > 0, union.amax(2)[:, 0] > 0  # (B, S)
     out = torch.empty_like(union)
     for b in range(len(union)):

@@ -53,6 +53,24 @@ class TrainOptions:
     tensorboard: bool = False
     seed: int = 0
     show_progress: bool = True
+    device: str = "auto"  # "cpu", "cuda" (or "cuda:N"), or "auto": the GPU when torch sees one
+
+
+def training_device(name: str) -> torch.device:
+    """The torch device to train on, or a clear error for a GPU that is not there."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise DvpError(f"--device {name!r} is not a device; use auto, cpu or cuda") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise DvpError(f"--device {name}: torch sees no CUDA GPU here (torch {torch.__version__}, built "
+                       f"{'with CUDA ' + torch.version.cuda if torch.version.cuda else 'for CPU only'}); "
+                       "train with --device cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise DvpError(f"--device {name}: training runs on cpu or cuda")
+    return device
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -86,12 +104,16 @@ class Trainer:
     """The networks, optimisers and sampling state of one training run."""
 
     def __init__(self, config: TranslationConfig, data: ShotData, train_frames: np.ndarray, seed: int,
-                 weights: np.ndarray | None = None):
-        self.config, self.data, self.train_frames = config, data, train_frames
+                 weights: np.ndarray | None = None, device: torch.device | str = "cpu"):
+        self.device = torch.device(device)
+        # On a GPU the whole shot moves there (hundreds of MB at 256x256) and batches are gathered and augmented
+        # on it; on the CPU it stays memory-mapped.
+        self.data = data if self.device.type == "cpu" else data.to(self.device)
+        self.config, self.train_frames = config, train_frames
         self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
         torch.manual_seed(seed)
-        self.generator = Generator(config).to(memory_format=torch.channels_last)
-        self.discriminator = PatchDiscriminator(config).to(memory_format=torch.channels_last)
+        self.generator = Generator(config).to(self.device, memory_format=torch.channels_last)
+        self.discriminator = PatchDiscriminator(config).to(self.device, memory_format=torch.channels_last)
         betas = (config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), config.learning_rate, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), config.learning_rate, betas=betas)
@@ -124,11 +146,11 @@ class Trainer:
             return window, window, real
         other = self.train_frames[torch.randint(len(self.train_frames), (len(frames),),
                                                 generator=self.sampler).numpy()] if augment else frames
-        faces = torch.from_numpy(np.ascontiguousarray(self.data.conditioning[np.asarray(other)]))
+        faces = self.data.current(other)
         source = self.data.real(other) if augment and self.config.plate_other_frame else real
         if augment and self.config.augments:
             matrices = random_similarity(len(frames), self.config.augment_shift, self.config.augment_scale,
-                                         self.config.augment_roll, self.sampler)
+                                         self.config.augment_roll, self.sampler).to(self.device)
             extra = (source,) if self.config.plate_other_frame else ()
             moved = transform_samples((window, real, faces, *extra), matrices)
             window, real, faces = moved[:3]
@@ -175,15 +197,15 @@ class Trainer:
 
     @torch.inference_mode()
     def generate(self, frames: np.ndarray) -> torch.Tensor:
-        """uint8 outputs (N, 3, S, S) for some frames, in batches."""
+        """uint8 outputs (N, 3, S, S) for some frames, in batches, on the CPU."""
         self.generator.eval()
         size = self.config.batch_size
-        return torch.cat([to_uint8(self.generator(to_unit(self.inputs(frames[i:i + size])[1])))
+        return torch.cat([to_uint8(self.generator(to_unit(self.inputs(frames[i:i + size])[1]))).cpu()
                           for i in range(0, len(frames), size)])
 
     def validate(self, frames: np.ndarray) -> tuple[dict, torch.Tensor]:
         output = self.generate(frames)
-        real = self.data.real(frames)
+        real = self.data.real(frames).cpu()
         l1 = float((output.float() - real.float()).abs().mean() / 127.5)
         return {"step": self.step, "l1": l1, "psnr": float(psnr(output, real).mean())}, output
 
@@ -243,6 +265,7 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
     opts = options or TrainOptions()
     video, folder = Path(video), Path(model_folder)
     writer_class, max_steps, budget_s = check_request(video, opts, default_minutes=30)
+    device = training_device(opts.device)
     config, manifest = _prepare(video, Path(track_path) if track_path else None, folder, config, opts.resume)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".dvp-tmp-*"):  # left by a run killed while writing
@@ -259,11 +282,11 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
                  "held_out": [int(held[0]), int(held[-1]), len(held)], "gap": config.window}
         md.write_manifest(folder, config, video, track, data.crop.to_dict(), split)
     weights = balanced_weights(track.rotation[train_frames], track.gaze[train_frames], config.pose_balance)
-    trainer = Trainer(config, data, train_frames, opts.seed, weights)
+    trainer = Trainer(config, data, train_frames, opts.seed, weights, device)
     title = f"{video.name}, preset {config.name}, {config.size}x{config.size}, window {config.window}"
     last_scores, run = run_training(trainer, folder, held, opts, title, writer_class, max_steps, budget_s)
     return {"model": str(folder), "preset": config.name, "size": config.size, "window": config.window,
-            "step": trainer.step, "trained_minutes": round(trainer.elapsed / 60, 2), **run,
+            "device": str(device), "step": trainer.step, "trained_minutes": round(trainer.elapsed / 60, 2), **run,
             "train_frames": len(train_frames), "held_out_frames": len(held),
             "held_out_psnr": round(last_scores["psnr"], 2) if last_scores else None}
 
@@ -287,8 +310,9 @@ def run_training(trainer: Trainer, folder: Path, held: np.ndarray, opts: TrainOp
         scores, output = trainer.validate(val_frames)
         trainer.history["validation"].append({**scores, "elapsed_s": round(trainer.elapsed, 1)})
         rows = np.searchsorted(val_frames, preview_frames)
-        cond = data.windows(preview_frames, 1)[:, 0:3]
-        write_preview(folder / "previews" / f"step_{trainer.step:07d}.png", cond, output[rows], data.real(preview_frames))
+        cond = data.windows(preview_frames, 1)[:, 0:3].cpu()
+        write_preview(folder / "previews" / f"step_{trainer.step:07d}.png", cond, output[rows],
+                      data.real(preview_frames).cpu())
         md.save_checkpoint(folder, trainer.state())
         write_json(folder / "history.json", trainer.history)
         write_loss_curve(folder / "loss_curve.png", trainer.history, title)
