@@ -22,7 +22,7 @@ from translation.dataset import load_or_build, time_split
 from translation.inference import Translator
 from translation.networks import Generator, PatchDiscriminator
 from pipeline.errors import DvpError
-from translation.training import TrainOptions, train, training_device
+from translation.training import Trainer, TrainOptions, train, training_device
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -82,6 +82,22 @@ def test_training_set_windows_match_the_renderer(astro, tmp_path):
     assert torch.equal(moved.windows(frames, 3), data.windows(frames, 3))
     assert torch.equal(moved.current(frames), data.current(frames))
     assert torch.equal(moved.real(frames), data.real(frames))
+
+
+def test_training_on_tensors_as_a_gpu_does_matches_the_memory_map(astro, tmp_path):
+    """The GPU path (the shot held as tensors, batches gathered, augmented and cut out from them) run on the CPU
+    takes the very same steps as the memory-mapped path."""
+    video, track_path = astro
+    config = preset("tiny").with_overrides(plate=True, augment_shift=0.05, augment_scale=0.05, augment_roll=5.0)
+    data = load_or_build(video, load_track(track_path), track_path, config.size, tmp_path / "data",
+                         show_progress=False)
+    frames = np.arange(config.window, len(data))
+    losses = []
+    for shot in (data, data.to(torch.device("cpu"))):
+        trainer = Trainer(config, shot, frames, seed=3)
+        losses.append([trainer.train_step() for _ in range(3)])
+        assert trainer.generate(frames[:2]).device.type == "cpu"
+    assert losses[0] == losses[1]
 
 
 def test_training_device_is_the_gpu_only_when_there_is_one(astro, tmp_path, capsys):
