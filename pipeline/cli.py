@@ -120,8 +120,7 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
                         "footage's rare poses are learnt too (0 uniform, the presets' default; 1 even over the "
                         "poses; see README)")
     p.add_argument("--seed", type=int, default=0, help="random seed of initialisation and sampling (default 0)")
-    p.add_argument("--device", default="auto", help="where to train: cpu, cuda (or cuda:N), or auto, the GPU when "
-                   "torch sees one (default)")
+    _add_device(p)
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to MODEL_DIR/tensorboard")
     p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"],
                    help="rasteriser for the training conditioning (default auto)")
@@ -167,6 +166,11 @@ def _run_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="where the networks run: cpu, cuda (or cuda:N), or auto, the GPU "
+                   "when torch sees one (default)")
+
+
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="score a trained model on the held-out frames of its target video",
                        description="Self-reenactment of the held-out part of the target video: PSNR and SSIM on the "
@@ -179,6 +183,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--preview", help="preview video, conditioning | output | real (default MODEL/evaluation.mp4)")
     p.add_argument("--ablation", help="a model trained with --window 1 on the same video, scored as the window-1 "
                                       "baseline (default: this model with a static window)")
+    _add_device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -186,7 +191,7 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     from pipeline.evaluation import evaluate
 
     report = evaluate(args.model, args.video, report=args.report, preview=args.preview, ablation=args.ablation,
-                      show_progress=not args.quiet)
+                      show_progress=not args.quiet, device=args.device)
     print(f"held-out frames {report['held_out_frames'][0]}-{report['held_out_frames'][1]} of {report['video']} "
           f"({report['held_out_frames'][2]} frames), model step {report['step']}, {report['size']}x{report['size']}")
     print("| method | PSNR face crop | SSIM face crop | PSNR head | PSNR mouth | SSIM mouth | flicker |")
@@ -223,6 +228,7 @@ def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> No
                    help="condition the network on the asked head pose as it is (by default a pilot pass over a few "
                         "stretches of the job measures how much of the asked pose the model paints, and the "
                         "network is asked for the inverse; see README)")
+    _add_device(p)
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -255,8 +261,8 @@ def _run_reenact(args: argparse.Namespace) -> int:
                      target_track=args.target_track, parts=parse_parts(args.transfer), audio=args.audio,
                      fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
                      rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
-                  gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
-                  pose_calibration=not args.no_pose_calibration)
+                     gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
+                     pose_calibration=not args.no_pose_calibration, device=args.device)
     _print_result(report)
     return 0
 
@@ -280,7 +286,7 @@ def _run_edit(args: argparse.Namespace) -> int:
                   fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
                   rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
                   gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
-                  pose_calibration=not args.no_pose_calibration)
+                  pose_calibration=not args.no_pose_calibration, device=args.device)
     _print_result(report)
     return 0
 

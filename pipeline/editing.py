@@ -54,6 +54,7 @@ from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
 from rendering.crop import CropBox
+from translation.devices import resolve_device
 from translation.eyes import EyePathway
 from translation.inference import Translator
 
@@ -228,15 +229,17 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
          target_track: str | os.PathLike | None = None, audio: str = "target", fmt: str | None = None,
          preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None, check: bool = False,
          rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
-         gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True) -> dict:
+         gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True,
+         device: str = "auto") -> dict:
     """Apply an edit spec to the target video through its trained model; returns the report."""
     started = time.perf_counter()
     target, output = Path(target), Path(output)
     fmt = check_job({"target video": target, "edit spec": Path(edits)}, output, fmt)
     if gaze_gain is not None:
         given_gain(gaze_gain)  # a bad value fails before any work
-    translator = Translator(model)
-    eye_pathway = EyePathway.of(model) if eyes else None
+    runs_on = resolve_device(device)
+    translator = Translator(model, device=runs_on)
+    eye_pathway = EyePathway.of(model, runs_on) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
         track = model_target(translator, target, target_track, scratch, show_progress)
@@ -250,7 +253,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
                            options, fade=fade, preview=Path(preview) if preview else None,
                            preview_labels=("original", "conditioning", "output"), eyes=eye_pathway)
         result = {"target": target.name, "model": str(translator.folder), "model_step": translator.step,
-                  "edits": Path(edits).name, "output": str(output), "format": fmt,
+                  "device": str(runs_on), "edits": Path(edits).name, "output": str(output), "format": fmt,
                   "edited_frames": int((weight > 0).sum()), "fully_edited_frames": int((weight >= 1).sum()),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats,
                   "coverage": found.report()}

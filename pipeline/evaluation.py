@@ -44,6 +44,7 @@ from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import load_track
 from rendering.spacetime import CONDITIONING_CHANNELS
 from translation.dataset import ShotData, load_or_build, time_split
+from translation.devices import resolve_device
 from translation.inference import Translator
 from translation.plate import hole, rendered_face
 
@@ -111,13 +112,14 @@ def _panel(image: torch.Tensor, scale: int, label: str) -> np.ndarray:
 
 def evaluate(model_folder: str | os.PathLike, video: str | os.PathLike, report: str | os.PathLike | None = None,
              preview: str | os.PathLike | None = None, ablation: str | os.PathLike | None = None,
-             show_progress: bool = True) -> dict:
+             show_progress: bool = True, device: str = "auto") -> dict:
     """Score the model on the held-out frames of its target video; returns the report."""
     started = time.perf_counter()
     folder, video = Path(model_folder), Path(video)
     if not video.is_file():
         raise DvpError(f"target video {video} does not exist")
-    translator = Translator(folder)
+    runs_on = resolve_device(device)
+    translator = Translator(folder, device=runs_on)
     manifest, config = translator.manifest, translator.config
     track = load_track(translator.track_path)
     if video.stat().st_size != manifest["target"]["video_bytes"]:
@@ -128,7 +130,7 @@ def evaluate(model_folder: str | os.PathLike, video: str | os.PathLike, report: 
     data = load_or_build(video, track, translator.track_path, config.size, folder / "data", show_progress=show_progress)
     train, held = time_split(data.valid, config.holdout_fraction, config.window)
     if ablation is not None:
-        window_1 = Translator(ablation)
+        window_1 = Translator(ablation, device=runs_on)
         if window_1.manifest["target"]["video_bytes"] != manifest["target"]["video_bytes"] or \
                 window_1.config.size != config.size or window_1.config.holdout_fraction != config.holdout_fraction:
             raise DvpError(f"the ablation model {ablation} was not trained on the same video, size and split as "
@@ -172,7 +174,8 @@ def evaluate(model_folder: str | os.PathLike, video: str | os.PathLike, report: 
     heads = torch.cat(heads)
     methods = {m: _scores(torch.cat(outputs[m]), real, boxes, consecutive, heads) for m in METHODS}
     methods["window_1"]["kind"] = window_1_kind
-    result = {"model": str(folder), "video": video.name, "step": translator.step, "preset": config.name,
+    result = {"model": str(folder), "video": video.name, "step": translator.step, "device": str(runs_on),
+              "preset": config.name,
               "size": config.size, "window": config.window, "held_out_frames": [int(held[0]), int(held[-1]), len(held)],
               "training_frames": len(train), "methods": methods, "preview": str(preview_path),
               "seconds": round(time.perf_counter() - started, 1)}

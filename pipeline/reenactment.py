@@ -30,6 +30,7 @@ from pipeline.video import VideoReader, output_format, sequence_video
 from reconstruction.track import Track, load_track
 from rendering.crop import CropBox
 from translation import model_dir as md
+from translation.devices import resolve_device
 from translation.eyes import EyePathway
 from translation.inference import Translator
 
@@ -138,15 +139,17 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             parts: tuple[str, ...] = PARTS, audio: str = "source", fmt: str | None = None,
             preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             check: bool = False, rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
-            gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True) -> dict:
+            gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True,
+            device: str = "auto") -> dict:
     """Reenact `target` with the performance in `source`; returns the report."""
     started = time.perf_counter()
     source, target, output = Path(source), Path(target), Path(output)
     fmt = check_job({"source video": source, "target video": target}, output, fmt)
     if gaze_gain is not None:
         given_gain(gaze_gain)  # a bad value fails before any work
-    translator = Translator(model)
-    eye_pathway = EyePathway.of(model) if eyes else None
+    runs_on = resolve_device(device)
+    translator = Translator(model, device=runs_on)
+    eye_pathway = EyePathway.of(model, runs_on) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
         tgt = model_target(translator, target, target_track, scratch, show_progress)
@@ -163,7 +166,8 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
                                options, preview=Path(preview) if preview else None,
                                preview_left=iter(source_frames) if preview else None, eyes=eye_pathway)
         result = {"source": source.name, "target": target.name, "model": str(translator.folder),
-                  "model_step": translator.step, "output": str(output), "format": fmt, "transfer": list(parts),
+                  "model_step": translator.step, "device": str(runs_on), "output": str(output), "format": fmt,
+                  "transfer": list(parts),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode,
                   "held_source_frames": performance.held_source_frames,
                   "target_passes": int(-(-len(performance.track) // len(tgt))), **stats,

@@ -22,7 +22,8 @@ from translation.dataset import load_or_build, time_split
 from translation.inference import Translator
 from translation.networks import Generator, PatchDiscriminator
 from pipeline.errors import DvpError
-from translation.training import Trainer, TrainOptions, train, training_device
+from translation.devices import resolve_device
+from translation.training import Trainer, TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -100,19 +101,25 @@ def test_training_on_tensors_as_a_gpu_does_matches_the_memory_map(astro, tmp_pat
     assert losses[0] == losses[1]
 
 
-def test_training_device_is_the_gpu_only_when_there_is_one(astro, tmp_path, capsys):
-    assert training_device("cpu") == torch.device("cpu")
-    assert training_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def test_the_device_is_the_gpu_only_when_there_is_one(astro, tiny_model, tmp_path, capsys):
+    assert resolve_device("cpu") == torch.device("cpu")
+    assert resolve_device("auto") == torch.device("cuda" if torch.cuda.is_available() else "cpu")
     with pytest.raises(DvpError, match="not a device"):
-        training_device("gpu0")
+        resolve_device("gpu0")
     if not torch.cuda.is_available():
         with pytest.raises(DvpError, match="no CUDA GPU"):
-            training_device("cuda")
+            resolve_device("cuda")
         video, track = astro
         assert main(["train", str(video), "--track", str(track), "--preset", "tiny", "-o", str(tmp_path / "m"),
                      "--steps", "1", "--device", "cuda", "-q"]) == 2
         assert "--device cpu" in capsys.readouterr().err
         assert not (tmp_path / "m").exists(), "refused before any work"
+        folder, _ = tiny_model
+        assert main(["evaluate", str(folder), "--video", str(video), "--device", "cuda", "-q"]) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err
+        assert main(["reenact", "--source", str(video), "--target", str(video), "--model", str(folder), "-o",
+                     str(tmp_path / "out.mp4"), "--device", "cuda", "-q"]) == 2
+        assert "no CUDA GPU" in capsys.readouterr().err and not (tmp_path / "out.mp4").exists()
 
 
 def test_training_lowers_the_loss_and_writes_the_model_folder(tiny_model):

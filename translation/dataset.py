@@ -85,7 +85,7 @@ class ShotData:
     def to(self, device: torch.device) -> "ShotData":
         """A copy whose arrays are tensors on `device`: a GPU then gathers its own batches, where copying them
         from the memory map each step would keep it waiting (at 256x256 a batch's windows are about 100 MB)."""
-        moved = {f.name: torch.from_numpy(np.ascontiguousarray(getattr(self, f.name))).to(device)
+        moved = {f.name: torch.tensor(getattr(self, f.name)).to(device)  # a copy: the memory map is read-only
                  for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray) and f.name != "valid"}
         return replace(self, **moved)
 

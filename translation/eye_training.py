@@ -22,7 +22,8 @@ from rendering.crop import CropBox
 from translation import model_dir as md
 from translation.dataset import take, time_split
 from translation.eyes import EYE_CONFIG, FOLDER, EyeData, eye_inputs, load_or_build_eyes
-from translation.training import TrainOptions, Trainer, check_request, run_training, training_device
+from translation.devices import resolve_device
+from translation.training import TrainOptions, Trainer, check_request, run_training
 
 DEFAULT_MINUTES = 10
 
@@ -53,7 +54,7 @@ def train_eyes(video: str | os.PathLike, model_folder: str | os.PathLike, option
     opts = options or TrainOptions()
     video, model = Path(video), Path(model_folder)
     writer_class, max_steps, budget_s = check_request(video, opts, DEFAULT_MINUTES)
-    device = training_device(opts.device)
+    device = resolve_device(opts.device)
     manifest = md.read_manifest(model)
     if video.name != manifest["target"]["video"]:
         raise DvpError(f"{model} was trained on {manifest['target']['video']}, not {video.name}; train its eye "

@@ -148,19 +148,20 @@ def eye_inputs(conditioning: torch.Tensor, patches: torch.Tensor, geometry: torc
 class EyePathway:
     """A model folder's trained eye pathway, repainting the eyes of composited frames."""
 
-    def __init__(self, model_folder: str | os.PathLike, batch_size: int | None = None):
+    def __init__(self, model_folder: str | os.PathLike, batch_size: int | None = None,
+                 device: torch.device | str = "cpu"):
         folder = Path(model_folder) / FOLDER
-        self.net = Translator(folder, batch_size)
+        self.net = Translator(folder, batch_size, device=device)
         self.side = int(self.net.manifest["eyes"]["side"])
         self.size = self.net.config.size
 
     @classmethod
-    def of(cls, model_folder: str | os.PathLike) -> "EyePathway | None":
+    def of(cls, model_folder: str | os.PathLike, device: torch.device | str = "cpu") -> "EyePathway | None":
         """The model's eye pathway, or None when it has none (or none trained to its first checkpoint)."""
         folder = Path(model_folder) / FOLDER
         if not (folder / md.MANIFEST).is_file() or not (folder / md.CHECKPOINT).is_file():
             return None
-        return cls(model_folder)
+        return cls(model_folder, device=device)
 
     @property
     def step(self) -> int:

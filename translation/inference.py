@@ -25,7 +25,8 @@ PRECISIONS = {"fp32": torch.float32, "bf16": torch.bfloat16}
 class Translator:
     """The generator of a model folder, ready for inference."""
 
-    def __init__(self, folder: str | os.PathLike, batch_size: int | None = None, precision: str = "fp32"):
+    def __init__(self, folder: str | os.PathLike, batch_size: int | None = None, precision: str = "fp32",
+                 device: torch.device | str = "cpu"):
         self.folder = Path(folder)
         self.manifest = md.read_manifest(self.folder)
         self.config = md.config_of(self.manifest)
@@ -39,7 +40,8 @@ class Translator:
         self.step = int(state["step"])
         self.generator = Generator(self.config)
         self.generator.load_state_dict(state["generator"])
-        self.generator = self.generator.eval().to(self.dtype).to(memory_format=torch.channels_last)
+        self.device = torch.device(device)
+        self.generator = self.generator.eval().to(self.device, self.dtype).to(memory_format=torch.channels_last)
         self.batch_size = batch_size or self.config.batch_size
 
     @property
@@ -49,7 +51,7 @@ class Translator:
     @torch.inference_mode()
     def __call__(self, windows: torch.Tensor, plates: torch.Tensor | None = None) -> torch.Tensor:
         """(B, 9 * N_w, S, S) uint8 conditioning windows, and for a model with a plate the (B, 4, S, S) uint8
-        plates (see `translation.plate`), to (B, 3, S, S) uint8 frames."""
+        plates (see `translation.plate`), to (B, 3, S, S) uint8 frames, on the CPU whatever the model's device."""
         expected = (self.config.window_channels, self.config.size, self.config.size)
         if tuple(windows.shape[1:]) != expected:
             raise ValueError(f"this model takes windows of shape {expected}, not {tuple(windows.shape[1:])}")
@@ -62,8 +64,8 @@ class Translator:
             if plates is not None:
                 x = torch.cat([x, plates[i:i + self.batch_size]], dim=1)
             # The layout change is done on the bytes, a quarter of the floats' traffic; `to` keeps the layout.
-            x = x.contiguous(memory_format=torch.channels_last).to(self.dtype).div_(127.5).sub_(1)
-            out.append(to_uint8(self.generator(x)))
+            x = x.contiguous(memory_format=torch.channels_last).to(self.device).to(self.dtype).div_(127.5).sub_(1)
+            out.append(to_uint8(self.generator(x)).cpu())
         return torch.cat(out)
 
     def plates(self, crops: torch.Tensor, faces: list[torch.Tensor]) -> torch.Tensor | None:

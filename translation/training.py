@@ -33,6 +33,7 @@ from rendering.spacetime import CONDITIONING_CHANNELS
 from translation import model_dir as md
 from translation.config import TranslationConfig
 from translation.dataset import ShotData, load_or_build, time_split
+from translation.devices import resolve_device
 from translation.augment import random_similarity, transform_samples
 from translation.networks import Generator, PatchDiscriminator
 from translation.plate import hole, plate, rendered_face
@@ -54,23 +55,6 @@ class TrainOptions:
     seed: int = 0
     show_progress: bool = True
     device: str = "auto"  # "cpu", "cuda" (or "cuda:N"), or "auto": the GPU when torch sees one
-
-
-def training_device(name: str) -> torch.device:
-    """The torch device to train on, or a clear error for a GPU that is not there."""
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise DvpError(f"--device {name!r} is not a device; use auto, cpu or cuda") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise DvpError(f"--device {name}: torch sees no CUDA GPU here (torch {torch.__version__}, built "
-                       f"{'with CUDA ' + torch.version.cuda if torch.version.cuda else 'for CPU only'}); "
-                       "train with --device cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise DvpError(f"--device {name}: training runs on cpu or cuda")
-    return device
 
 
 def to_unit(images: torch.Tensor) -> torch.Tensor:
@@ -265,7 +249,7 @@ def train(video: str | os.PathLike, model_folder: str | os.PathLike, config: Tra
     opts = options or TrainOptions()
     video, folder = Path(video), Path(model_folder)
     writer_class, max_steps, budget_s = check_request(video, opts, default_minutes=30)
-    device = training_device(opts.device)
+    device = resolve_device(opts.device)
     config, manifest = _prepare(video, Path(track_path) if track_path else None, folder, config, opts.resume)
     folder.mkdir(parents=True, exist_ok=True)
     for stale in folder.glob(".dvp-tmp-*"):  # left by a run killed while writing
