@@ -242,18 +242,22 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
     eye_pathway = EyePathway.of(model, runs_on) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
-        track = model_target(translator, target, target_track, scratch, show_progress)
+        track, scale = model_target(translator, target, target_track, scratch, show_progress)
+        if eye_pathway is not None:
+            eye_pathway.rescale(scale)
         performance, weight, fade = load_edit_spec(edits, track)
         found = check_coverage(performance.track, translator, np.flatnonzero(weight > 0))
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
                                    timecode=track.header["source"].get("timecode"), rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration)
-        stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), track, target, output,
-                           options, fade=fade, preview=Path(preview) if preview else None,
+        crop = CropBox(**translator.manifest["crop"]).scaled(scale)
+        stats = synthesise(performance, translator, crop, track, target, output, options, fade=fade,
+                           preview=Path(preview) if preview else None,
                            preview_labels=("original", "conditioning", "output"), eyes=eye_pathway)
         result = {"target": target.name, "model": str(translator.folder), "model_step": translator.step,
-                  "device": str(runs_on), "edits": Path(edits).name, "output": str(output), "format": fmt,
+                  "model_scale": scale, "device": str(runs_on), "edits": Path(edits).name, "output": str(output),
+                  "format": fmt,
                   "edited_frames": int((weight > 0).sum()), "fully_edited_frames": int((weight >= 1).sum()),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats,
                   "coverage": found.report()}

@@ -50,21 +50,28 @@ def load_or_track(video: Path, track_path: str | os.PathLike | None, scratch: Pa
 
 
 def model_target(translator: Translator, target: Path, target_track: str | os.PathLike | None, scratch: Path,
-                 show_progress: bool) -> Track:
-    """The target's track, checked against the model: same actor, same frame size as the model's shot."""
+                 show_progress: bool) -> tuple[Track, float]:
+    """The target's track, checked against the model (the same actor, in footage of the model's shot), and the
+    target's size over the model's shot's: 1, or another scale when the model was trained on a proxy of the shot
+    (a smaller copy, cheaper to track and render) and the full-size shot is rendered."""
     manifest = translator.manifest
     info = VideoReader(target)
-    want = (manifest["target"]["width"], manifest["target"]["height"])
-    if (info.width, info.height) != tuple(want):
-        raise DvpError(f"the model in {translator.folder} was trained on {want[0]}x{want[1]} footage "
-                       f"({manifest['target']['video']}), but {target} is {info.width}x{info.height}; the model "
-                       "paints its own shot's crop, so give footage of that shot")
+    want_w, want_h = manifest["target"]["width"], manifest["target"]["height"]
+    scale = 1.0 if (info.width, info.height) == (want_w, want_h) else info.width / want_w
+    if abs(info.height / want_h - scale) > 0.01 * scale:
+        raise DvpError(f"the model in {translator.folder} was trained on {want_w}x{want_h} footage "
+                       f"({manifest['target']['video']}), but {target} is {info.width}x{info.height}, another shape; "
+                       "the model paints its own shot's crop, so give footage of that shot (at any size, in its "
+                       "shape)")
     if target_track is None and target.stat().st_size == manifest["target"]["video_bytes"] and \
             target.name == manifest["target"]["video"]:
         target_track = translator.track_path  # the model's own target: its track comes with the model
+    if scale != 1:
+        log.info("%s is %.3g times the size of the model's shot: its crop and eye boxes are scaled to match",
+                 target.name, scale)
     track = load_or_track(target, target_track, scratch, show_progress, "target")
     md.check_actor(manifest, track, translator.folder, f"the target {target.name}")
-    return track
+    return track, scale
 
 
 def choose_audio(choice: str, source: Path | None, target: Path) -> Path | None:
@@ -152,7 +159,9 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
     eye_pathway = EyePathway.of(model, runs_on) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
-        tgt = model_target(translator, target, target_track, scratch, show_progress)
+        tgt, scale = model_target(translator, target, target_track, scratch, show_progress)
+        if eye_pathway is not None:
+            eye_pathway.rescale(scale)
         src = load_or_track(source, source_track, scratch, show_progress, "source")
         performance = transfer(src, tgt, parts)
         found = check_coverage(performance.track, translator)
@@ -162,11 +171,13 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration)
         with source_frames:
-            stats = synthesise(performance, translator, CropBox(**translator.manifest["crop"]), tgt, target, output,
-                               options, preview=Path(preview) if preview else None,
+            crop = CropBox(**translator.manifest["crop"]).scaled(scale)
+            stats = synthesise(performance, translator, crop, tgt, target, output, options,
+                               preview=Path(preview) if preview else None,
                                preview_left=iter(source_frames) if preview else None, eyes=eye_pathway)
         result = {"source": source.name, "target": target.name, "model": str(translator.folder),
-                  "model_step": translator.step, "device": str(runs_on), "output": str(output), "format": fmt,
+                  "model_step": translator.step, "model_scale": scale, "device": str(runs_on),
+                  "output": str(output), "format": fmt,
                   "transfer": list(parts),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode,
                   "held_source_frames": performance.held_source_frames,

@@ -49,6 +49,12 @@ class CropBox:
         interp = cv2.INTER_AREA if self.side > size else cv2.INTER_LINEAR
         return cv2.resize(patch, (size, size), interpolation=interp)
 
+    def scaled(self, scale: float) -> "CropBox":
+        """The same box in footage `scale` times the size (the full-size original of a proxy)."""
+        if scale == 1:
+            return self
+        return CropBox(round(self.x0 * scale), round(self.y0 * scale), round(self.side * scale))
+
     def to_dict(self) -> dict:
         return asdict(self)
 

@@ -8,18 +8,21 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
+import imageio_ffmpeg
 import numpy as np
 import psutil
 import pytest
 
 from pipeline.errors import MediaError
-from pipeline.ffmpeg_exe import ffmpeg_path
 from pipeline.probe import AudioStream, probe, probe_audio
 from pipeline.video import Codec, ImageSequenceWriter, VideoReader, VideoWriter, read_frames, sequence_video
 
 
 def ffmpeg(*args: str | Path) -> None:
-    subprocess.run([ffmpeg_path(), "-v", "error", "-nostdin", "-y", *map(str, args)], check=True)
+    """Make a test clip with the ffmpeg of the imageio-ffmpeg wheel, whatever ffmpeg is on PATH: the code under test
+    runs the one on PATH, and the clips it reads must be the same on every machine (ffmpeg 7's mp4 muxer, for one,
+    ends a variable-rate clip a frame earlier than later releases)."""
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *map(str, args)], check=True)
 
 
 def make_clip(path: Path, *out_args: str, size: str = "64x48", rate: str = "25", seconds: float = 1,
@@ -157,7 +160,7 @@ def test_round_trip_keeps_the_pixels(tmp_path: Path, codec: Codec, suffix: str, 
     info = probe(out)
     assert (info.codec, info.pix_fmt, info.fps, info.frame_count) == (codec, pix_fmt, 25, len(frames))
     if codec == "prores":
-        report = subprocess.run([ffmpeg_path(), "-i", out], capture_output=True, text=True).stderr
+        report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out], capture_output=True, text=True).stderr
         assert "prores (HQ) (apch" in report, "ProRes 422 HQ"
     for original, copy in zip(frames, read_frames(out), strict=True):
         assert psnr(original, copy) > 30
@@ -186,7 +189,7 @@ def test_audio_and_timecode_are_muxed(tmp_path: Path, clip: Path, codec: Codec, 
     assert info.timecode == "10:00:00:00"
     assert info.frame_count == 10
     # The 2 s of audio are cut to the 0.4 s of video.
-    report = subprocess.run([ffmpeg_path(), "-i", out], capture_output=True, text=True).stderr
+    report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out], capture_output=True, text=True).stderr
     assert re.search(r"Duration: 00:00:00\.4\d", report)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
 
@@ -203,7 +206,7 @@ def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: P
     assert sidecar == {"frames": 10, "fps": "30000/1001", "width": 64, "height": 48, "pattern": "frame_%06d.png",
                        "timecode": "10:00:00;00", "audio": "audio.wav"}
     assert [(a.codec, a.sample_rate) for a in probe_audio(out / "audio.wav")] == [("pcm_s16le", 16000)]
-    report = subprocess.run([ffmpeg_path(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
+    report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
     assert re.search(r"Duration: 00:00:00\.33", report), "the 2 s of sound are cut to 10 frames at 29.97 fps"
     assert [p.name for p in tmp_path.iterdir()] == ["shot"]
     video = sequence_video(out, tmp_path / "shot.mkv")  # what `--verify` tracks for a PNG sequence

@@ -193,6 +193,36 @@ def test_reenact_refusals(tiny_model, astro, driver, tmp_path, capsys):
     assert "--transfer takes" in capsys.readouterr().err
 
 
+def test_a_model_of_a_proxy_renders_the_full_size_shot(tiny_model, astro, driver, tmp_path, capsys):
+    """Trained on the 384-pixel shot, the model renders a 768-pixel copy of it (its crop and eye boxes scaled) as it
+    renders the shot itself; a copy of another shape is refused."""
+    folder, _ = tiny_model
+    video, _ = astro
+    frames = list(VideoReader(video))
+    big = tmp_path / "big.mp4"
+    _write(big, [cv2.resize(f, (768, 768), interpolation=cv2.INTER_CUBIC) for f in frames])
+    outs = {}
+    for name, target in (("small", video), ("big", big)):
+        outs[name] = tmp_path / f"{name}.mp4"
+        assert main(["reenact", "--source", str(driver[0]), "--target", str(target), "--model", str(folder), "-o",
+                     str(outs[name]), "--report", str(tmp_path / f"{name}.json"), "-q"]) == 0
+    assert json.loads((tmp_path / "big.json").read_text())["model_scale"] == 2.0
+    assert json.loads((tmp_path / "small.json").read_text())["model_scale"] == 1.0
+    assert (probe(outs["big"]).width, probe(outs["big"]).height) == (768, 768)
+    small, large = list(VideoReader(outs["small"])), list(VideoReader(outs["big"]))
+    assert len(small) == len(large) == 15
+    # the face is painted in the same place: the big output, scaled down, is the small one up to resampling
+    change = [np.abs(s.astype(int) - f.astype(int)).mean() for s, f in zip(small, frames[:15])]
+    gap = [np.abs(cv2.resize(b, (384, 384), interpolation=cv2.INTER_AREA).astype(int) - s.astype(int)).mean()
+           for b, s in zip(large, small)]
+    assert np.mean(gap) < 0.5 * np.mean(change), (np.mean(gap), np.mean(change))
+    other = tmp_path / "other_shape.mp4"
+    _write(other, [cv2.resize(f, (384, 288)) for f in frames])
+    assert main(["reenact", "--source", str(driver[0]), "--target", str(other), "--model", str(folder), "-o",
+                 str(tmp_path / "no.mp4"), "-q"]) == 2
+    assert "another shape" in capsys.readouterr().err and not (tmp_path / "no.mp4").exists()
+
+
 def test_target_frames_play_back_and_forth_when_the_output_is_longer(tmp_path):
     from pipeline.video import frames_in_order
 

@@ -167,6 +167,10 @@ class EyePathway:
     def step(self) -> int:
         return self.net.step
 
+    def rescale(self, scale: float) -> None:
+        """Cut eye boxes for footage `scale` times the size of the model's shot (see `pipeline.reenactment`)."""
+        self.side = max(1, round(int(self.net.manifest["eyes"]["side"]) * scale))
+
     def view(self, track, backend: str = "builtin", actor=None) -> EyeView:
         """Eye boxes of a (driven) performance of the model's actor."""
         return EyeView(track, actor or actor_from_track(track), self.side, self.size, backend)
