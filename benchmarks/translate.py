@@ -11,7 +11,9 @@ frames/s) is printed beside the machine's own matmul GFLOP/s measured in the
 same run, fp32 and bf16. fp32 inference is timed in the preset's batches;
 bf16, which is very slow on CPUs without AVX-512 bf16, on one frame (on a
 GPU in the preset's batches too). `--device cuda` runs all of it on the GPU;
-peak memory is then the GPU's.
+peak memory is then the GPU's, and the training step is also timed with the
+training set left in host memory (each batch copied over), as for a shot too
+long to move to the GPU.
 
     python benchmarks/translate.py [--presets cpu,paper,hd] [--steps 3] [--device cpu|cuda]
 """
@@ -54,6 +56,16 @@ for _ in range(steps):
 step_s = float(np.median(times))
 result = {"preset": cfg.name, "size": cfg.size, "window": cfg.window, "batch": cfg.batch_size,
           "train_steps_per_s": 1 / step_s, "train_frames_per_s": cfg.batch_size / step_s}
+if gpu:  # the same steps with the training set left in host memory, as for a shot too long for the GPU
+    import translation.training as tr
+    tr.GPU_DATA_SHARE, held = 0.0, trainer
+    trainer = Trainer(cfg, data, np.arange(n), seed=0, device=device)
+    trainer.train_step()
+    times = []
+    for _ in range(steps):
+        t0 = time.perf_counter(); trainer.train_step(); times.append(time.perf_counter() - t0)
+    result["host_data_steps_per_s"] = 1 / float(np.median(times))
+    trainer = held
 windows = trainer.inputs(np.arange(cfg.batch_size))[1]  # the generator's input: window, and plate if any
 with FlopCounterMode(display=False) as counter:
     with torch.inference_mode():
@@ -119,7 +131,10 @@ def main() -> None:
     print(f"{os.cpu_count()} CPU cores, torch threads {args.threads}, device {args.device}; machine matmul "
           f"({side}^2): {mm['fp32']:.0f} GFLOP/s fp32, {mm['bf16']:.0f} GFLOP/s bf16\n")
     precisions = args.precisions.split(",")
+    gpu = args.device.startswith("cuda")
     head = ["preset", "size", "window", "batch", "train steps/s", "train frames/s"]
+    if gpu:
+        head.append("train steps/s, data in host memory")
     for p in precisions:
         head += [f"inference frames/s {p}", f"generator GFLOP/s {p} (of matmul)"]
     head += ["generator GFLOP/frame", "peak memory MiB"]
@@ -129,6 +144,8 @@ def main() -> None:
         r = run(CHILD, name, str(args.steps), str(args.threads), args.precisions, args.device)
         row = [r["preset"], str(r["size"]), str(r["window"]), str(r["batch"]), f"{r['train_steps_per_s']:.3f}",
                f"{r['train_frames_per_s']:.1f}"]
+        if gpu:
+            row.append(f"{r['host_data_steps_per_s']:.3f}")
         for p in precisions:
             row += [f"{r[f'infer_{p}_fps']:.1f}", f"{r[f'infer_{p}_gflops']:.0f} ({r[f'infer_{p}_gflops'] / mm[p]:.0%})"]
         row += [f"{r['generator_gflop_per_frame']:.2f}", f"{r['peak_mib']:.0f}"]

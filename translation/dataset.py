@@ -82,6 +82,12 @@ class ShotData:
         """Real crops (B, 3, S, S) uint8."""
         return take(self.frames, t)
 
+    @property
+    def nbytes(self) -> int:
+        """Bytes of the per-frame arrays (what `to` moves)."""
+        return sum(getattr(self, f.name).nbytes for f in fields(self)
+                   if isinstance(getattr(self, f.name), (np.ndarray, torch.Tensor)) and f.name != "valid")
+
     def to(self, device: torch.device) -> "ShotData":
         """A copy whose arrays are tensors on `device`: a GPU then gathers its own batches, where copying them
         from the memory map each step would keep it waiting (at 256x256 a batch's windows are about 100 MB)."""

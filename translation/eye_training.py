@@ -36,8 +36,9 @@ class EyeTrainer(Trainer):
 
     def inputs(self, samples: np.ndarray, augment: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         samples = np.asarray(samples)
-        window, real = self.data.windows(samples, 1), self.data.real(samples)
-        degraded, geometry = take(self.data.degraded, samples), take(self.data.geometry, samples)
+        window, real = self.on_device(self.data.windows(samples, 1)), self.on_device(self.data.real(samples))
+        degraded = self.on_device(take(self.data.degraded, samples))
+        geometry = self.on_device(take(self.data.geometry, samples))
         return window, eye_inputs(window, degraded, geometry), real
 
     def loss_weights(self, window: torch.Tensor, inputs: torch.Tensor) -> torch.Tensor:

@@ -42,6 +42,7 @@ from translation.previews import write_loss_curve, write_preview
 
 log = logging.getLogger("dvp.train")
 LOG_EVERY = 10  # steps between entries of the training-loss history
+GPU_DATA_SHARE = 0.4  # the share of a GPU's free memory the training set may take there
 PREVIEW_ROWS = 4
 
 
@@ -90,9 +91,16 @@ class Trainer:
     def __init__(self, config: TranslationConfig, data: ShotData, train_frames: np.ndarray, seed: int,
                  weights: np.ndarray | None = None, device: torch.device | str = "cpu"):
         self.device = torch.device(device)
-        # On a GPU the whole shot moves there (hundreds of MB at 256x256) and batches are gathered and augmented
-        # on it; on the CPU it stays memory-mapped.
-        self.data = data if self.device.type == "cpu" else data.to(self.device)
+        self.data = data
+        # On a GPU the whole shot moves there when it fits (hundreds of MB at 256x256), and batches are gathered,
+        # augmented and cut out on it; a shot too long for that stays memory-mapped, and each batch is copied over.
+        if self.device.type == "cuda":
+            free = torch.cuda.mem_get_info(self.device)[0]
+            if data.nbytes <= GPU_DATA_SHARE * free:
+                self.data = data.to(self.device)
+            else:
+                log.info("the training set (%.1f GB) stays in host memory: more than %d %% of the GPU's free %.1f GB",
+                         data.nbytes / 1e9, 100 * GPU_DATA_SHARE, free / 1e9)
         self.config, self.train_frames = config, train_frames
         self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
         torch.manual_seed(seed)
@@ -120,18 +128,23 @@ class Trainer:
         self.sampler.set_state(state["sampler"])
         self.step, self.elapsed, self.history = int(state["step"]), float(state["elapsed_s"]), state["history"]
 
+    def on_device(self, batch: torch.Tensor) -> torch.Tensor:
+        """A gathered batch on the training device (itself when it is there already)."""
+        return batch.to(self.device, non_blocking=True)
+
     def inputs(self, frames: np.ndarray, augment: bool = False) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Space-time windows (B, 9 * N_w, S, S), generator inputs (with the plate, if any) and real crops.
 
         All three as 0..255 values (uint8, or float32 when augmented), before `to_unit`.
         """
-        window, real = self.data.windows(frames, self.config.window), self.data.real(frames)
+        window = self.on_device(self.data.windows(frames, self.config.window))
+        real = self.on_device(self.data.real(frames))
         if not self.config.plate:
             return window, window, real
         other = self.train_frames[torch.randint(len(self.train_frames), (len(frames),),
                                                 generator=self.sampler).numpy()] if augment else frames
-        faces = self.data.current(other)
-        source = self.data.real(other) if augment and self.config.plate_other_frame else real
+        faces = self.on_device(self.data.current(other))
+        source = self.on_device(self.data.real(other)) if augment and self.config.plate_other_frame else real
         if augment and self.config.augments:
             matrices = random_similarity(len(frames), self.config.augment_shift, self.config.augment_scale,
                                          self.config.augment_roll, self.sampler).to(self.device)
