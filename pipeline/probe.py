@@ -257,7 +257,7 @@ def _count_frames(path: str | Path) -> int:
     """
     result = _ffmpeg("-i", f"file:{path}", "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-")
     packets = sum(1 for line in result.stdout.splitlines() if line.strip() and not line.startswith("#"))
-    if not packets:
+    if not packets and result.returncode != 0:  # no packets in a file ffmpeg read to its end is "no frames", later
         reason = _last_line(result.stderr)
         raise MediaError(f"{path}: ffmpeg cannot read its video packets ({reason}). Export the video again.")
     return packets
