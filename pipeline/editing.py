@@ -257,8 +257,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
                            preview_labels=("original", "conditioning", "output"), eyes=eye_pathway)
         result = {"target": target.name, "model": str(translator.folder), "model_step": translator.step,
                   "model_scale": scale, "device": str(runs_on), "edits": Path(edits).name, "output": str(output),
-                  "format": fmt,
-                  "edited_frames": int((weight > 0).sum()), "fully_edited_frames": int((weight >= 1).sum()),
+                  "format": fmt, "edited_frames": int((weight > 0).sum()), "fully_edited_frames": int((weight >= 1).sum()),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats,
                   "coverage": found.report()}
         if check:

@@ -177,8 +177,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
                                preview_left=iter(source_frames) if preview else None, eyes=eye_pathway)
         result = {"source": source.name, "target": target.name, "model": str(translator.folder),
                   "model_step": translator.step, "model_scale": scale, "device": str(runs_on),
-                  "output": str(output), "format": fmt,
-                  "transfer": list(parts),
+                  "output": str(output), "format": fmt, "transfer": list(parts),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode,
                   "held_source_frames": performance.held_source_frames,
                   "target_passes": int(-(-len(performance.track) // len(tgt))), **stats,

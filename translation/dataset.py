@@ -82,18 +82,22 @@ class ShotData:
         """Real crops (B, 3, S, S) uint8."""
         return take(self.frames, t)
 
+    def _per_frame_arrays(self) -> dict[str, np.ndarray | torch.Tensor]:
+        """The arrays indexed by frame (or sample) that batches are gathered from; `valid` is not one of them."""
+        return {f.name: getattr(self, f.name) for f in fields(self)
+                if isinstance(getattr(self, f.name), (np.ndarray, torch.Tensor)) and f.name != "valid"}
+
     @property
     def nbytes(self) -> int:
         """Bytes of the per-frame arrays (what `to` moves)."""
-        return sum(getattr(self, f.name).nbytes for f in fields(self)
-                   if isinstance(getattr(self, f.name), (np.ndarray, torch.Tensor)) and f.name != "valid")
+        return sum(a.nbytes for a in self._per_frame_arrays().values())
 
     def to(self, device: torch.device) -> "ShotData":
         """A copy whose arrays are tensors on `device`: a GPU then gathers its own batches, where copying them
         from the memory map each step would keep it waiting (at 256x256 a batch's windows are about 100 MB)."""
-        moved = {f.name: torch.tensor(getattr(self, f.name)).to(device)  # a copy: the memory map is read-only
-                 for f in fields(self) if isinstance(getattr(self, f.name), np.ndarray) and f.name != "valid"}
-        return replace(self, **moved)
+        # torch.tensor copies: the memory map is read-only
+        return replace(self, **{name: torch.as_tensor(a, device=device) if isinstance(a, torch.Tensor)
+                                else torch.tensor(a).to(device) for name, a in self._per_frame_arrays().items()})
 
 
 def take(array: np.ndarray | torch.Tensor, index: np.ndarray) -> torch.Tensor:
