@@ -31,7 +31,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.eyeball_warp import EyeOpenings, redirect_eyes  # noqa: E402
+from pipeline.eyeball_warp import EyeOpenings, opening_mask, redirect_eyes  # noqa: E402
 from pipeline.tracking import TrackOptions, track_video  # noqa: E402
 from pipeline.video import VideoReader  # noqa: E402
 from reconstruction.fitting import FrameParams, actor_from_track, track_params  # noqa: E402
@@ -48,9 +48,7 @@ def disk_centre(gray: np.ndarray, lids: np.ndarray, start: np.ndarray, radius: f
     h, w = gray.shape
     x0, y0 = np.maximum(np.floor(lids.min(0)).astype(int) - 2, 0)
     x1, y1 = np.minimum(np.ceil(lids.max(0)).astype(int) + 3, [w, h])
-    mask = np.zeros((y1 - y0, x1 - x0), np.uint8)
-    cv2.fillPoly(mask, [np.round((lids - [x0, y0]) * 16).astype(np.int32)], 255, cv2.LINE_AA, shift=4)
-    mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (3, 3))) > 127
+    mask = opening_mask(lids, (int(x0), int(y0), int(x1 - x0), int(y1 - y0)), inset=1.0) > 0.5
     if mask.sum() < 20:
         return None
     ys, xs = np.nonzero(mask)

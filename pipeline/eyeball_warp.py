@@ -62,7 +62,7 @@ def _box(polygon: np.ndarray, width: int, height: int) -> tuple[int, int, int, i
     return (int(x0), int(y0), int(x1 - x0), int(y1 - y0)) if x1 - x0 >= 2 and y1 - y0 >= 2 else None
 
 
-def _opening_mask(polygon: np.ndarray, box: tuple[int, int, int, int], inset: float) -> np.ndarray:
+def opening_mask(polygon: np.ndarray, box: tuple[int, int, int, int], inset: float) -> np.ndarray:
     """(h, w) float 0..1: the polygon (pixels, full frame) filled in the box (x0, y0, w, h), shrunk by `inset` px."""
     x0, y0, w, h = box
     scale = 16  # 4 bits of sub-pixel precision
@@ -95,7 +95,7 @@ def redirect_eyes(output: np.ndarray, source: np.ndarray, actor: ActorModel, ope
             continue
         x0, y0, w, h = box
         x1, y1 = x0 + w, y0 + h
-        inside = _opening_mask(poly_out, box, INSET_PX)
+        inside = opening_mask(poly_out, box, INSET_PX)
         if not inside.any():
             continue
         # Rays through the box's pixel centres, against the intended eyeball.
@@ -118,7 +118,7 @@ def redirect_eyes(output: np.ndarray, source: np.ndarray, actor: ActorModel, ope
         x_src = centre_src + local @ turn_src.T
         facing = ((x_src - centre_src) * x_src).sum(-1) < 0  # the surface faces the camera there
         p_src = cam.project(x_src)
-        seen = _opening_mask(poly_src, box_src, 0.0)
+        seen = opening_mask(poly_src, box_src, 0.0)
         sx0, sy0 = box_src[:2]
         map_x, map_y = p_src[..., 0].astype(np.float32), p_src[..., 1].astype(np.float32)
         in_source = cv2.remap(seen, map_x - sx0, map_y - sy0, cv2.INTER_LINEAR, borderValue=0)
