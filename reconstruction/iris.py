@@ -40,8 +40,7 @@ def opening_mask(polygon: np.ndarray, box: tuple[int, int, int, int], inset: flo
 def disk_centre(gray: np.ndarray, lids: np.ndarray, start: np.ndarray, radius: float,
                 min_shown: float = 0.0) -> np.ndarray | None:
     """Centre (x, y) of the dark disk of `radius` that best matches the pixels of `gray` inside the lid polygon
-    (1 px inset), searched near `start`; None when the opening shows less than `min_shown` of the disk's area.
-    Coordinates are pixel indices: pixel (i, j) is centred on x = i, y = j."""
+    (1 px inset), searched near `start`; None when the opening shows less than `min_shown` of the disk's area."""
     h, w = gray.shape
     x0, y0 = np.maximum(np.floor(lids.min(0)).astype(int) - 2, 0)
     x1, y1 = np.minimum(np.ceil(lids.max(0)).astype(int) + 3, [w, h])
@@ -101,9 +100,7 @@ class IrisRefiner:
             radius = float(np.linalg.norm(points[iris[1:], :2] - points[iris[0], :2], axis=1).mean())
             if not np.isfinite(radius) or radius < 2:
                 continue
-            # Landmarks put pixel i's centre at i + 0.5 (the detector's and the camera's convention); the fit
-            # works on pixel indices.
-            found = disk_centre(gray, points[lids, :2] - 0.5, points[iris[0], :2] - 0.5, radius, MIN_SHOWN)
+            found = disk_centre(gray, points[lids, :2], points[iris[0], :2], radius, MIN_SHOWN)
             if found is not None:
-                out[iris, 0] = points[iris, 0] + (found[0] + 0.5 - points[iris[0], 0])
+                out[iris, 0] = points[iris, 0] + (found[0] - points[iris[0], 0])
         return out

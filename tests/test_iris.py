@@ -51,7 +51,7 @@ def test_refiner_moves_the_iris_sideways_only_and_leaves_a_closed_eye():
     refiner = iris.IrisRefiner(lid_contours=(np.arange(24), np.arange(24)), irises=(tuple(range(24, 29)),) * 2)
     image = _eye((33.4, 20.0), 9, lids)
     moved = refiner.refine(image, points)
-    assert abs(moved[24, 0] - 33.4) < 0.25  # landmarks, like the drawing, put pixel i's centre at i + 0.5
+    assert abs(moved[24, 0] + 0.5 - 33.4) < 0.25
     assert np.allclose(moved[25:29] - moved[24], points[25:29] - points[24])  # the ring moves with the centre
     assert np.array_equal(moved[:, 1], points[:, 1])  # the height stays the detector's
     closed = _almond(3)  # a blink: the opening shows far less than the iris
