@@ -31,16 +31,41 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.eyeball_warp import EyeOpenings, redirect_eyes  # noqa: E402
+from pipeline.eyeball_warp import EyeOpenings, opening_mask, redirect_eyes  # noqa: E402
 from pipeline.tracking import TrackOptions, track_video  # noqa: E402
 from pipeline.video import VideoReader  # noqa: E402
 from reconstruction.fitting import FrameParams, actor_from_track, track_params  # noqa: E402
-from reconstruction.iris import disk_centre  # noqa: E402
 from reconstruction.topology import LEFT_IRIS, RIGHT_IRIS  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
 TURNS_DEG = ((0, 0), (10, 0), (-10, 0), (16, 0), (-16, 0), (0, 8), (0, -8))  # (yaw, pitch)
+SEARCH_PX, COARSE_PX, FINE_PX = 4.0, 0.5, 0.1
+
+
+def disk_centre(gray: np.ndarray, lids: np.ndarray, start: np.ndarray, radius: float) -> np.ndarray | None:
+    """Centre of the dark disk of `radius` that best matches the pixels inside the lid polygon (1 px inset)."""
+    h, w = gray.shape
+    x0, y0 = np.maximum(np.floor(lids.min(0)).astype(int) - 2, 0)
+    x1, y1 = np.minimum(np.ceil(lids.max(0)).astype(int) + 3, [w, h])
+    mask = opening_mask(lids, (int(x0), int(y0), int(x1 - x0), int(y1 - y0)), inset=1.0) > 0.5
+    if mask.sum() < 20:
+        return None
+    ys, xs = np.nonzero(mask)
+    px, py = xs + x0, ys + y0
+    values = gray[y0:y1, x0:x1][mask].astype(np.float64)
+    values -= values.mean()
+
+    def best(centre: np.ndarray, half: float, step: float) -> np.ndarray:
+        g = np.arange(-half, half + 1e-9, step)
+        cands = np.stack(np.meshgrid(g + centre[0], g + centre[1]), -1).reshape(-1, 2)
+        disk = np.clip(radius + 0.5 - np.hypot(px - cands[:, :1], py - cands[:, 1:]), 0, 1)
+        disk -= disk.mean(1, keepdims=True)
+        darkness = -(disk @ values) / (np.sqrt((disk * disk).sum(1) * (values @ values)) + 1e-9)
+        return cands[np.argmax(darkness)]
+
+    coarse = best(np.asarray(start, float), SEARCH_PX, COARSE_PX)
+    return best(coarse, COARSE_PX, FINE_PX)
 
 
 def main() -> None:

@@ -42,9 +42,6 @@ def _add_track(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--focal-length", type=float, help="focal length in pixels (default: 30 degree horizontal field of view)")
     p.add_argument("--max-gap", type=int, default=5, help="longest run of lost frames to interpolate (default 5)")
     p.add_argument("--no-smoothing", action="store_true", help="fit the raw landmarks without temporal filtering")
-    p.add_argument("--no-iris-refinement", action="store_true",
-                   help="keep mediapipe's own iris points (default: each iris moved sideways to a dark disk fitted "
-                        "inside the lids, which reads gaze more exactly)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
 
 
@@ -53,8 +50,7 @@ def _run_track(args: argparse.Namespace) -> int:
 
     opts = TrackOptions(backend=args.backend, face=args.face, max_faces=args.max_faces,
                         focal_length=args.focal_length, max_gap=args.max_gap,
-                        smoothing=not args.no_smoothing, refine_iris=not args.no_iris_refinement,
-                        show_progress=not args.quiet)
+                        smoothing=not args.no_smoothing, show_progress=not args.quiet)
     report = track_video(args.video, args.output, preview=args.preview, report=args.report, options=opts)
     summary = {k: report[k] for k in ("frames", "valid_frames", "interpolated_frames", "nme",
                                       "reprojection_error_px")}

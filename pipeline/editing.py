@@ -242,7 +242,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
     eye_pathway = EyePathway.of(model, runs_on) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
-        track, scale, track_origin = model_target(translator, target, target_track, scratch, show_progress)
+        track, scale = model_target(translator, target, target_track, scratch, show_progress)
         if eye_pathway is not None:
             eye_pathway.rescale(scale)
         performance, weight, fade = load_edit_spec(edits, track)
@@ -256,8 +256,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
                            preview=Path(preview) if preview else None,
                            preview_labels=("original", "conditioning", "output"), eyes=eye_pathway)
         result = {"target": target.name, "model": str(translator.folder), "model_step": translator.step,
-                  "model_scale": scale, "device": str(runs_on), "target_track": track_origin,
-                  "edits": Path(edits).name, "output": str(output),
+                  "model_scale": scale, "device": str(runs_on), "edits": Path(edits).name, "output": str(output),
                   "format": fmt, "edited_frames": int((weight > 0).sum()), "fully_edited_frames": int((weight >= 1).sum()),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats,
                   "coverage": found.report()}

@@ -28,7 +28,6 @@ import numpy as np
 
 from reconstruction.face_model import gaze_rotation
 from reconstruction.fitting import ActorModel, FrameParams
-from reconstruction.iris import opening_mask
 
 FEATHER_PX = 0.8  # Gaussian sigma of the blend's edge
 INSET_PX = 1.0  # the opening is shrunk by this much, so lids painted a pixel off do not get eyeball colour
@@ -61,6 +60,20 @@ def _box(polygon: np.ndarray, width: int, height: int) -> tuple[int, int, int, i
     x1, y1 = np.ceil(polygon.max(0)).astype(int) + MARGIN_PX
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     return (int(x0), int(y0), int(x1 - x0), int(y1 - y0)) if x1 - x0 >= 2 and y1 - y0 >= 2 else None
+
+
+def opening_mask(polygon: np.ndarray, box: tuple[int, int, int, int], inset: float) -> np.ndarray:
+    """(h, w) float 0..1: the polygon (pixels, full frame) filled in the box (x0, y0, w, h), shrunk by `inset` px."""
+    x0, y0, w, h = box
+    scale = 16  # 4 bits of sub-pixel precision
+    pts = np.round((polygon - [x0, y0]) * scale).astype(np.int32)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.fillPoly(mask, [pts], 255, lineType=cv2.LINE_AA, shift=4)
+    mask = mask.astype(np.float32) / 255
+    if inset > 0:
+        k = 2 * int(np.ceil(inset)) + 1
+        mask = cv2.erode(mask, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (k, k)))
+    return mask
 
 
 def redirect_eyes(output: np.ndarray, source: np.ndarray, actor: ActorModel, openings: EyeOpenings,

@@ -49,18 +49,11 @@ def load_or_track(video: Path, track_path: str | os.PathLike | None, scratch: Pa
     return track
 
 
-# Where the target's track of a job comes from (the report's `target_track`): the model folder's own track, a
-# track given with --target-track, or one made now because the target is not the model's own video ("tracked") or
-# because the model's track was made by an earlier tracker than this one ("tracked again").
-TARGET_TRACK_ORIGINS = ("model", "given", "tracked", "tracked again")
-
-
 def model_target(translator: Translator, target: Path, target_track: str | os.PathLike | None, scratch: Path,
-                 show_progress: bool) -> tuple[Track, float, str]:
-    """The target's track, checked against the model (the same actor, in footage of the model's shot); the
+                 show_progress: bool) -> tuple[Track, float]:
+    """The target's track, checked against the model (the same actor, in footage of the model's shot), and the
     target's size over the model's shot's: 1, or another scale when the model was trained on a proxy of the shot
-    (a smaller copy, cheaper to track and render) and the full-size shot is rendered; and where the track came from
-    (`TARGET_TRACK_ORIGINS`)."""
+    (a smaller copy, cheaper to track and render) and the full-size shot is rendered."""
     manifest = translator.manifest
     info = VideoReader(target)
     want_w, want_h = manifest["target"]["width"], manifest["target"]["height"]
@@ -70,21 +63,15 @@ def model_target(translator: Translator, target: Path, target_track: str | os.Pa
                        f"({manifest['target']['video']}), but {target} is {info.width}x{info.height}, another shape; "
                        "the model paints its own shot's crop, so give footage of that shot (at any size, in its "
                        "shape)")
-    origin = "given" if target_track is not None else "tracked"
     if target_track is None and target.stat().st_size == manifest["target"]["video_bytes"] and \
             target.name == manifest["target"]["video"]:
-        if TrackOptions().reads_like(load_track(translator.track_path)):
-            target_track, origin = translator.track_path, "model"  # the model's own target: its track comes with it
-        else:
-            origin = "tracked again"
-            log.info("the model's track of %s was made by an earlier tracker (without iris refinement): tracking "
-                     "the target again, so that it is read as the source and the output are", target.name)
+        target_track = translator.track_path  # the model's own target: its track comes with the model
     if scale != 1:
         log.info("%s is %.3g times the size of the model's shot: its crop and eye boxes are scaled to match",
                  target.name, scale)
     track = load_or_track(target, target_track, scratch, show_progress, "target")
     md.check_actor(manifest, track, translator.folder, f"the target {target.name}")
-    return track, scale, origin
+    return track, scale
 
 
 def choose_audio(choice: str, source: Path | None, target: Path) -> Path | None:
@@ -172,13 +159,10 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
     eye_pathway = EyePathway.of(model, runs_on) if eyes else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
-        tgt, scale, tgt_origin = model_target(translator, target, target_track, scratch, show_progress)
+        tgt, scale = model_target(translator, target, target_track, scratch, show_progress)
         if eye_pathway is not None:
             eye_pathway.rescale(scale)
         src = load_or_track(source, source_track, scratch, show_progress, "source")
-        if TrackOptions().reads_like(tgt) != TrackOptions().reads_like(src):
-            log.warning("the source and target tracks were made with different tracker settings (iris refinement); "
-                        "their gaze differs by degrees for that alone: track both with this dvp")
         performance = transfer(src, tgt, parts)
         found = check_coverage(performance.track, translator)
         source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
@@ -193,7 +177,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
                                preview_left=iter(source_frames) if preview else None, eyes=eye_pathway)
         result = {"source": source.name, "target": target.name, "model": str(translator.folder),
                   "model_step": translator.step, "model_scale": scale, "device": str(runs_on),
-                  "target_track": tgt_origin, "output": str(output), "format": fmt, "transfer": list(parts),
+                  "output": str(output), "format": fmt, "transfer": list(parts),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode,
                   "held_source_frames": performance.held_source_frames,
                   "target_passes": int(-(-len(performance.track) // len(tgt))), **stats,

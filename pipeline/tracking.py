@@ -31,7 +31,6 @@ from reconstruction.face_follow import FaceTracker
 from reconstruction.face_model import FaceModel, default_model
 from reconstruction.fitting import ActorModel, FrameParams, estimate_identity, fit_frames, interocular_px
 from reconstruction.illumination import facing, fit_albedo, fit_lighting, vertex_normals
-from reconstruction.iris import IrisRefiner
 from reconstruction.landmarks import create_detector
 from reconstruction.temporal import RADIUS, fill_gaps, smooth
 from reconstruction.topology import NUM_MESH_VERTICES
@@ -53,17 +52,7 @@ class TrackOptions:
     focal_length: float | None = None  # pixels; default from a 30 degree horizontal field of view
     max_gap: int = 5  # longest run of lost frames (at the video's rate) to interpolate
     smoothing: bool = True
-    refine_iris: bool = True  # mediapipe only: each iris moved sideways to a dark disk fitted inside the lids
     show_progress: bool = True
-
-    def reads_like(self, track: Track) -> bool:
-        """Whether `track` was made by a tracker that reads faces as these options do (same landmark backend and
-        iris refinement). Gaze read by two differently set trackers differs by degrees, so a comparison or a transfer
-        between their tracks would measure the trackers. Tracks from before the refinement existed lack it."""
-        made = track.header.get("options", {})
-        backend = made.get("backend", track.header.get("detector", {}).get("backend"))
-        refined = bool(made.get("refine_iris", False)) and backend == "mediapipe"
-        return backend == self.backend and refined == (self.refine_iris and self.backend == "mediapipe")
 
 
 class _Scratch:
@@ -196,7 +185,6 @@ def _detect_pass(reader: VideoReader, folder: Path, opts: TrackOptions):
     scratch = _Scratch(folder, {"points": ((num_points, 3), "float32"),
                                 "colours": ((NUM_MESH_VERTICES, 3), "uint8"), "valid": ((), "uint8")})
     decode_clock = [0.0]
-    refiner = IrisRefiner.for_mediapipe() if opts.refine_iris and opts.backend == "mediapipe" else None
     missing = np.full((num_points, 3), np.nan, np.float32)
     no_colour = np.zeros((NUM_MESH_VERTICES, 3), np.uint8)
     started = time.perf_counter()
@@ -207,9 +195,7 @@ def _detect_pass(reader: VideoReader, folder: Path, opts: TrackOptions):
             if face is None:
                 scratch.append(points=missing, colours=no_colour, valid=np.uint8(0))
             else:
-                points = face.points if refiner is None else refiner.refine(
-                    cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY), face.points)
-                scratch.append(points=points, colours=_sample_colours(frame, points), valid=np.uint8(1))
+                scratch.append(points=face.points, colours=_sample_colours(frame, face.points), valid=np.uint8(1))
     finally:
         tracker.close()
         reader.close()

@@ -252,30 +252,3 @@ def test_gaze_camera_points_both_eyes_at_the_camera(astro, tmp_path):
     to_camera = -(actor.eyes.centres @ rotation.T + translation)
     to_camera /= np.linalg.norm(to_camera, axis=1, keepdims=True)
     assert np.degrees(np.arccos(np.clip((looking * to_camera).sum(1), -1, 1))).max() < 0.1
-
-
-def test_a_model_track_from_an_earlier_tracker_is_tracked_again(tiny_model, astro, driver, tmp_path):
-    """Gaze read with and without iris refinement differs by degrees, so a model whose track was made before the
-    refinement existed does not lend it to a job: the target is tracked again, and the report says so."""
-    import shutil
-
-    from pipeline.tracking import TrackOptions
-    from translation import model_dir as md
-
-    folder, _ = tiny_model
-    video, _ = astro
-    rep = tmp_path / "r.json"
-    assert main(["reenact", "--source", str(driver[0]), "--target", str(video), "--model", str(folder), "-o",
-                 str(tmp_path / "a.mp4"), "--report", str(rep), "-q", "--no-pose-calibration"]) == 0
-    assert json.loads(rep.read_text())["target_track"] == "model"
-    older = tmp_path / "older"
-    shutil.copytree(folder, older)
-    track = load_track(older / md.TRACK)
-    assert TrackOptions().reads_like(track)
-    del track.header["options"]["refine_iris"]  # as tracks were written before the refinement
-    track.save(older / md.TRACK)
-    assert not TrackOptions().reads_like(load_track(older / md.TRACK))
-    assert TrackOptions(refine_iris=False).reads_like(load_track(older / md.TRACK))
-    assert main(["reenact", "--source", str(driver[0]), "--target", str(video), "--model", str(older), "-o",
-                 str(tmp_path / "b.mp4"), "--report", str(rep), "-q", "--no-pose-calibration"]) == 0
-    assert json.loads(rep.read_text())["target_track"] == "tracked again"

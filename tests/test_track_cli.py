@@ -135,18 +135,3 @@ def test_lost_frames_are_interpolated_or_marked_invalid(tmp_path):
     track = load_track(tmp_path / "t.npz")
     assert track.interpolated[10:13].all() and track.valid[10:13].all()
     assert not track.valid[20:30].any() and np.isnan(track.rotation[20:30]).all()
-
-
-def test_iris_refinement_moves_only_the_irises_sideways_and_can_be_left_out(astronaut, tmp_path):
-    video, _ = astronaut
-    refined, plain = tmp_path / "r.npz", tmp_path / "p.npz"
-    # without temporal smoothing, which adapts to how fast all points move and would pass a change on to others
-    assert main(["track", str(video), "-o", str(refined), "-q", "--no-smoothing"]) == 0
-    assert main(["track", str(video), "-o", str(plain), "-q", "--no-smoothing", "--no-iris-refinement"]) == 0
-    a, b = load_track(refined), load_track(plain)
-    assert a.header["options"]["refine_iris"] and not b.header["options"]["refine_iris"]
-    irises = list(range(468, 478))
-    moved = np.abs(a.landmarks[:, irises] - b.landmarks[:, irises])
-    assert moved[..., 0].max() > 0.05, "the disk fit moves the irises sideways"
-    assert moved[..., 0].max() < 4.0 and moved[..., 1].max() < 1e-3, "within its search, and never up or down"
-    assert np.abs(a.landmarks[:, :468] - b.landmarks[:, :468]).max() < 1e-3, "the rest of the face is the detector's"
