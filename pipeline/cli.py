@@ -233,8 +233,8 @@ def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> No
 
 
 def _print_result(report: dict) -> None:
-    keys = ("output", "frames", "synthesised_frames", "passed_through_frames", "held_source_frames", "edited_frames",
-            "frames_per_second", "faithfulness")
+    keys = ("output", "frames", "synthesised_frames", "eyes_only_frames", "passed_through_frames", "held_source_frames",
+            "edited_frames", "frames_per_second", "faithfulness")
     print(json.dumps({k: report[k] for k in keys if k in report}))
 
 

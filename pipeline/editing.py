@@ -25,6 +25,11 @@ edits, each over an inclusive range of target frames with an ease in and out:
 - blink: `remove` holds the eyes open over the range, `add` puts one blink of
   a quarter second in its middle.
 
+A frame whose only edits are gaze edits (no head, expression or blink edit
+reaches it) is not painted by the network: the gaze warp turns the frame's own
+eyeballs (`pipeline.eyeball_warp`), so everything outside the eye openings
+stays as shot, sharp, glasses and all, bit for bit before encoding.
+
 Edits add up where ranges overlap. Every mistake (an unknown control, a frame
 outside the video, a wrong type) is reported with the spec's file and line.
 Frames outside every range are passed through untouched; inside, the network's
@@ -164,6 +169,7 @@ def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, 
     expression[~valid], gaze[~valid] = 0, 0  # invalid frames are passed through; keep NaN out of the sums
     rotation[~valid], translation[~valid] = np.eye(3), np.array([0, 0, 100.0])
     weights, camera_gaze, blink_ops = [], [], []
+    painted = np.zeros(n)  # the largest weight of an edit that needs the network (head, expression or blink)
     fps = float(Fraction(track.header["source"]["fps"]))
     for node in spec["edits"].value:
         edit = reader.mapping(node, "an edit", ("frames", "ease", "head", "expression", "gaze", "blink"))
@@ -180,6 +186,8 @@ def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, 
             reader.fail(edit["ease"], f"ease must be between 0 and half the range ({(last - first + 1) // 2} frames)")
         w = edit_weight(n, first, last, ease)
         weights.append(w)
+        if set(edit) & {"head", "expression", "blink"}:
+            painted = np.maximum(painted, w)
         if "head" in edit:
             head = {k: reader.number(v, f"head {k}") for k, v in reader.mapping(edit["head"], "head", HEAD_KEYS).items()}
             for t in np.flatnonzero(w):
@@ -222,7 +230,8 @@ def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, 
     weight = np.max(weights, axis=0)
     fade = np.clip(weight / smoothstep(np.array(FADE_SHARE)), 0, 1) * valid
     edited = driven_track(track, np.arange(n), rotation, translation, expression, gaze)
-    return Performance(track=edited, target_frames=np.arange(n)), weight, fade
+    eyes_only = (weight > 0) & (painted == 0) & valid
+    return Performance(track=edited, target_frames=np.arange(n), eyes_only=eyes_only), weight, fade
 
 
 def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.PathLike, output: str | os.PathLike,

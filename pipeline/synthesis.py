@@ -3,7 +3,9 @@
 Shared by `dvp reenact` and `dvp edit`. Per output frame: the conditioning of
 the driven parameters is rendered in the model's shot crop and pushed through
 the space-time window, the network paints the crop, and the crop is blended
-into the target frame it sits on (see `pipeline.compositing`). The network is
+into the target frame it sits on (see `pipeline.compositing`). Frames whose only
+change is the gaze (`Performance.eyes_only`, from gaze-only edits) skip the
+network: the gaze warp turns the target frame's own eyeballs. The network is
 conditioned on the asked head pose corrected by what a pilot pass of the same
 job showed it paints (see `pipeline.pose_calibration`). A per-frame
 `fade` in [0, 1] scales the blend: 0 passes the target frame through untouched
@@ -104,6 +106,10 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     started = time.perf_counter()
     size, n = translator.config.size, len(performance.track)
     fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
+    eyes_only = np.zeros(n, bool)
+    if options.gaze_warp and performance.eyes_only is not None:
+        eyes_only = np.asarray(performance.eyes_only, bool)
+    painted_fade = np.where(eyes_only, 0.0, fade)  # the frames the network paints
     actor = actor_from_track(target_track)
     backend = resolve(options.rasterizer)
     original = ConditioningRenderer(target_track, crop, size, backend, actor=actor)
@@ -119,7 +125,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             open_output(output, options.fmt, fps, width, height, options.audio, options.timecode,
                         options.draft) as writer:
         calibration = _gaze_calibration(performance, target_track, target_video, fade, options, Path(scratch))
-        posed = _pose_calibration(performance, translator, crop, target_track, target_video, fade, options,
+        posed = _pose_calibration(performance, translator, crop, target_track, target_video, painted_fade, options,
                                   Path(scratch))
         conditioned = posed.conditioned(performance.track)
         driven = ConditioningRenderer(conditioned, crop, size, backend, actor=actor)
@@ -138,7 +144,8 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             stacked = cond.stacked()
             masks_before = original.render(performance.target_frames[idx]).mask
             wins = windows.push_batch(stacked)
-            need = np.flatnonzero((fade[idx] > 0) & performance.track.valid[idx])
+            need = np.flatnonzero((painted_fade[idx] > 0) & performance.track.valid[idx])
+            warp_only = np.flatnonzero(eyes_only[idx] & (fade[idx] > 0) & performance.track.valid[idx])
             t0 = time.perf_counter()
             painted = None
             if len(need):
@@ -166,11 +173,12 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                     results[k] = repainted[r]
                 network_s += time.perf_counter() - t0
             if options.gaze_warp:
-                for k in need:
+                for k in sorted({*need.tolist(), *warp_only.tolist()}):
                     j = int(idx[k])
                     shown = track_params(target_track, [int(performance.target_frames[j])])
                     turned = calibration.rendered(track_params(performance.track, [j]), shown)
-                    turned.rotation, turned.gaze = posed.corrected(turned.rotation, turned.gaze)
+                    if not eyes_only[j]:  # the network painted the head in the pose calibration's corrected pose
+                        turned.rotation, turned.gaze = posed.corrected(turned.rotation, turned.gaze)
                     results[k] = redirect_eyes(results[k], batch[k][1], actor, openings, turned, shown,
                                                float(fade[j]))
             for k, (j, frame) in enumerate(batch):
@@ -205,7 +213,9 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
         if preview_writer is not None:
             preview_writer.close()
     seconds = time.perf_counter() - started
-    return {"frames": n, "synthesised_frames": synthesised, "passed_through_frames": n - synthesised,
+    warped_only = int((eyes_only & (fade > 0) & performance.track.valid).sum())
+    return {"frames": n, "synthesised_frames": synthesised, "eyes_only_frames": warped_only,
+            "passed_through_frames": n - synthesised - warped_only,
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,

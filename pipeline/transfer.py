@@ -48,6 +48,9 @@ class Performance:
     track: Track  # the target's actor with driven per-frame parameters (one entry per output frame)
     target_frames: np.ndarray  # (N,) index into the target video for background and illumination
     held_source_frames: int = 0  # source frames without a face, replaced by the last valid ones
+    # (N,) bool, or None for none: output frames whose only change from their target frame is the gaze, which the
+    # gaze warp turns on the target frame itself, with no network (see `pipeline.editing`)
+    eyes_only: np.ndarray | None = None
 
 
 def parse_parts(text: str) -> tuple[str, ...]:

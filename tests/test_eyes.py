@@ -90,7 +90,8 @@ def test_eye_pathway_trains_and_repaints_only_the_eyes(tiny_model, astro, tmp_pa
     assert pathway is not None and pathway.step == 6
 
     spec = tmp_path / "e.yaml"
-    spec.write_text("edits:\n  - frames: [10, 20]\n    ease: 0\n    gaze: {yaw: 10}\n")
+    # a no-op expression edit beside the gaze: gaze-only frames are not painted, so there would be no eyes to repaint
+    spec.write_text("edits:\n  - frames: [10, 20]\n    ease: 0\n    gaze: {yaw: 10}\n    expression: {smile: 0}\n")
     outputs = {}
     for name, extra in (("eyes", []), ("plain", ["--no-eyes"])):
         out = tmp_path / name

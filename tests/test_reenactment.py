@@ -252,3 +252,38 @@ def test_gaze_camera_points_both_eyes_at_the_camera(astro, tmp_path):
     to_camera = -(actor.eyes.centres @ rotation.T + translation)
     to_camera /= np.linalg.norm(to_camera, axis=1, keepdims=True)
     assert np.degrees(np.arccos(np.clip((looking * to_camera).sum(1), -1, 1))).max() < 0.1
+
+
+def test_a_gaze_only_edit_turns_the_frames_own_eyes_and_keeps_the_rest_of_the_picture(tiny_model, astro, tmp_path):
+    """No network where only the gaze changes: the gaze warp turns the eyeballs of the frame itself, so outside
+    the eye openings the frame is the original, bit for bit; an edit that also moves the head is painted."""
+    from pipeline.eyeball_warp import EyeOpenings
+    from reconstruction.fitting import actor_from_track, track_params
+
+    folder, _ = tiny_model
+    video, track_path = astro
+    spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12, pitch: 0}\n"
+                           "  - frames: [26, 34]\n    head: {yaw: 5}\n")
+    out = tmp_path / "eyes"
+    assert main(["edit", str(video), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
+                 "--report", str(tmp_path / "r.json"), "--no-pose-calibration"]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["eyes_only_frames"] == 21 and rep["synthesised_frames"] == 9  # frames 5-25, and 26-34
+    assert rep["passed_through_frames"] == 40 - 30
+    track = load_track(track_path)
+    actor = actor_from_track(track)
+    openings = EyeOpenings.of(actor)
+    changed_eyes = 0
+    for i, frame in enumerate(VideoReader(video)):
+        if not 9 <= i <= 22:  # fully turned frames
+            continue
+        written = cv2.cvtColor(cv2.imread(str(out / f"frame_{i:06d}.png")), cv2.COLOR_BGR2RGB)
+        eyes = np.zeros(frame.shape[:2], np.uint8)
+        points = actor.camera.project(actor.camera_points(track_params(track, [i]))[0])
+        for contour in openings.contours:
+            cv2.fillPoly(eyes, [np.round(points[contour]).astype(np.int32)], 1)
+        eyes = cv2.dilate(eyes, np.ones((9, 9), np.uint8)) > 0
+        differs = np.any(written != frame, axis=-1)
+        assert not differs[~eyes].any(), f"frame {i}: a pixel outside the eyes changed"
+        changed_eyes += int(differs[eyes].sum() > 0)
+    assert changed_eyes == 14, "the eyes turned in every fully edited frame"
