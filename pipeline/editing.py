@@ -255,7 +255,8 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
         if eye_pathway is not None:
             eye_pathway.rescale(scale)
         performance, weight, fade = load_edit_spec(edits, track)
-        found = check_coverage(performance.track, translator, np.flatnonzero(weight > 0))
+        painted = (weight > 0) & ~(performance.eyes_only & gaze_warp)  # the gaze warp turns to any gaze
+        found = check_coverage(performance.track, translator, np.flatnonzero(painted))
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
                                    timecode=track.header["source"].get("timecode"), rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
