@@ -270,6 +270,8 @@ def test_a_gaze_only_edit_turns_the_frames_own_eyes_and_keeps_the_rest_of_the_pi
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["eyes_only_frames"] == 21 and rep["synthesised_frames"] == 9  # frames 5-25, and 26-34
     assert rep["passed_through_frames"] == 40 - 30
+    for name, entry in rep["coverage"]["outside"].items():  # the warp turns to any gaze: only painted frames count
+        assert all(26 <= first <= last <= 34 for first, last in entry["frame_ranges"]), name
     track = load_track(track_path)
     actor = actor_from_track(track)
     openings = EyeOpenings.of(actor)
