@@ -270,10 +270,11 @@ def _run_reenact(args: argparse.Namespace) -> int:
 def _add_edit(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("edit", help="edit the target's performance (head pose, expression, gaze, blinks)",
                        description="Apply an edit spec (YAML or JSON; see data/edit_example.yaml) to the target "
-                                   "video through its trained model. Frames outside the edited ranges are passed "
-                                   "through unchanged.")
+                                   "video through its trained model; gaze edits alone need no model. Frames outside "
+                                   "the edited ranges are passed through unchanged.")
     p.add_argument("target", help="target video: the shot the model was trained on")
-    p.add_argument("--model", required=True, help="model folder from `dvp train` on the target")
+    p.add_argument("--model", help="model folder from `dvp train` on the target (not needed when every edit is a "
+                                    "gaze edit: the shot's own eyeballs are turned)")
     p.add_argument("--edits", required=True, help="edit spec (.yaml or .json)")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mov) or folder for a PNG sequence")
     _add_synthesis_options(p, "target")

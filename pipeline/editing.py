@@ -28,7 +28,8 @@ edits, each over an inclusive range of target frames with an ease in and out:
 A frame whose only edits are gaze edits (no head, expression or blink edit
 reaches it) is not painted by the network: the gaze warp turns the frame's own
 eyeballs (`pipeline.eyeball_warp`), so everything outside the eye openings
-stays as shot, sharp, glasses and all, bit for bit before encoding.
+stays as shot, sharp, glasses and all, bit for bit before encoding. A spec of
+gaze edits alone therefore needs no model at all (`pipeline.gaze_edit`).
 
 Edits add up where ranges overlap. Every mistake (an unknown control, a frame
 outside the video, a wrong type) is reported with the spec's file and line.
@@ -50,10 +51,11 @@ import numpy as np
 import yaml
 
 from pipeline.atomic import write_json
-from pipeline.coverage import head_rotations
+from pipeline.coverage import head_rotations, runs
 from pipeline.errors import DvpError
-from pipeline.reenactment import check_coverage, check_job, choose_audio, model_target, verify
 from pipeline.gaze_calibration import given_gain
+from pipeline.gaze_edit import warp_gaze
+from pipeline.reenactment import check_coverage, check_job, choose_audio, load_or_track, model_target, verify
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
 from reconstruction.fitting import actor_from_track, track_params
@@ -234,18 +236,30 @@ def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, 
     return Performance(track=edited, target_frames=np.arange(n), eyes_only=eyes_only), weight, fade
 
 
-def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.PathLike, output: str | os.PathLike,
+def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str | os.PathLike,
+         output: str | os.PathLike,
          target_track: str | os.PathLike | None = None, audio: str = "target", fmt: str | None = None,
          preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None, check: bool = False,
          rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
          gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True,
          device: str = "auto") -> dict:
-    """Apply an edit spec to the target video through its trained model; returns the report."""
+    """Apply an edit spec to the target video through its trained model, or with no model when every edit is a
+    gaze edit (see `pipeline.gaze_edit`); returns the report."""
     started = time.perf_counter()
     target, output = Path(target), Path(output)
     fmt = check_job({"target video": target, "edit spec": Path(edits)}, output, fmt)
     if gaze_gain is not None:
         given_gain(gaze_gain)  # a bad value fails before any work
+    if model is None:
+        if not gaze_warp:
+            raise DvpError("without --model only gaze edits can be made, and they are made by the gaze warp: "
+                           "leave out --no-gaze-warp, or give --model")
+        result = _edit_gaze_only(target, edits, output, fmt, target_track, audio, preview, check, show_progress,
+                                 gaze_gain)
+        result["seconds"] = round(time.perf_counter() - started, 1)
+        if report is not None:
+            write_json(report, result)
+        return result
     runs_on = resolve_device(device)
     translator = Translator(model, device=runs_on)
     eye_pathway = EyePathway.of(model, runs_on) if eyes else None
@@ -276,4 +290,31 @@ def edit(target: str | os.PathLike, model: str | os.PathLike, edits: str | os.Pa
     result["seconds"] = round(time.perf_counter() - started, 1)
     if report is not None:
         write_json(report, result)
+    return result
+
+
+def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, audio: str, preview, check: bool,
+                    show_progress: bool, gaze_gain: float | None) -> dict:
+    """`dvp edit` without a model: every edit must be a gaze edit (see `pipeline.gaze_edit`)."""
+    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
+        scratch = Path(scratch)
+        track = load_or_track(target, target_track, scratch, show_progress, "target")
+        performance, weight, fade = load_edit_spec(edits, track)
+        painted = (weight > 0) & track.valid & ~performance.eyes_only
+        if painted.any():
+            spans = ", ".join(f"{a}-{b}" for a, b in runs(np.flatnonzero(painted))[:5])
+            raise DvpError(f"{Path(edits).name} changes the head, expression or blinks in frames {spans}, which only "
+                           "a model trained on this actor can paint: give --model MODEL_DIR (from `dvp train`), or "
+                           "keep to gaze edits, which need no model")
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
+                                   timecode=track.header["source"].get("timecode"), show_progress=show_progress,
+                                   gaze_gain=gaze_gain)
+        stats = warp_gaze(performance, track, target, output, options, fade, Path(preview) if preview else None)
+        result = {"target": target.name, "model": None, "edits": Path(edits).name, "output": str(output),
+                  "format": fmt, "edited_frames": int((weight > 0).sum()),
+                  "fully_edited_frames": int((weight >= 1).sum()),
+                  "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats}
+        if check:
+            result["faithfulness"] = verify(output, fmt, performance.track, np.flatnonzero(weight >= 1), scratch,
+                                            show_progress)
     return result

@@ -59,7 +59,7 @@ class SynthesisOptions:
     draft: bool = False  # an output only to be tracked (a pilot pass): H.264 encoded fast
 
 
-def _gaze_calibration(performance: Performance, target_track, target_video: Path, fade: np.ndarray,
+def gaze_calibration_for(performance: Performance, target_track, target_video: Path, fade: np.ndarray,
                       options: SynthesisOptions, scratch: Path) -> GazeCalibration:
     """The tracker's yaw gain for the gaze warp: given, measured on the target (only when some synthesised frame
     turns the eyes sideways), or 1."""
@@ -90,7 +90,7 @@ def _pose_calibration(performance: Performance, translator: Translator, crop: Cr
     return calibrate_pose(performance, target_track, fade, pilot, scratch, lead_in=translator.config.window - 1)
 
 
-def _fit_height(image: np.ndarray, height: int) -> np.ndarray:
+def fit_height(image: np.ndarray, height: int) -> np.ndarray:
     h, w = image.shape[:2]
     width = max(2, int(round(w * height / h / 2)) * 2)
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_LINEAR)
@@ -124,7 +124,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
             open_output(output, options.fmt, fps, width, height, options.audio, options.timecode,
                         options.draft) as writer:
-        calibration = _gaze_calibration(performance, target_track, target_video, fade, options, Path(scratch))
+        calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
         posed = _pose_calibration(performance, translator, crop, target_track, target_video, painted_fade, options,
                                   Path(scratch))
         conditioned = posed.conditioned(performance.track)
@@ -188,7 +188,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                     left = next(preview_left, None) if preview_left is not None else frame
                     left = frame if left is None else left
                     colour = cond.colour[k].permute(1, 2, 0).numpy()
-                    panels = [_fit_height(left, panel_h), _fit_height(colour, panel_h), _fit_height(result, panel_h)]
+                    panels = [fit_height(left, panel_h), fit_height(colour, panel_h), fit_height(result, panel_h)]
                     for p, label in zip(panels, preview_labels):
                         cv2.putText(p, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
                     row = np.concatenate(panels, axis=1)

@@ -289,3 +289,32 @@ def test_a_gaze_only_edit_turns_the_frames_own_eyes_and_keeps_the_rest_of_the_pi
         assert not differs[~eyes].any(), f"frame {i}: a pixel outside the eyes changed"
         changed_eyes += int(differs[eyes].sum() > 0)
     assert changed_eyes == 14, "the eyes turned in every fully edited frame"
+
+
+def test_gaze_edits_need_no_model_and_other_edits_are_refused_without_one(astro, tmp_path, capsys):
+    video, track_path = astro
+    spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12, pitch: 0}\n")
+    out = tmp_path / "eyes"
+    assert main(["edit", str(video), "--edits", str(spec), "-o", str(out), "-q", "--target-track", str(track_path),
+                 "--report", str(tmp_path / "r.json"), "--preview", str(tmp_path / "p.mp4")]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["model"] is None and rep["eyes_only_frames"] == 26 and rep["synthesised_frames"] == 0
+    assert rep["passed_through_frames"] == 40 - 26
+    shown = probe(tmp_path / "p.mp4")
+    assert shown.width == 2 * shown.height and shown.frame_count == 40, "original | output, side by side"
+    for i, frame in enumerate(VideoReader(video)):
+        written = cv2.cvtColor(cv2.imread(str(out / f"frame_{i:06d}.png")), cv2.COLOR_BGR2RGB)
+        differs = np.any(written != frame, axis=-1)
+        if not 5 <= i <= 30:
+            assert not differs.any(), f"frame {i} is outside the edit"
+        elif 9 <= i <= 26:
+            assert 0 < differs.sum() < 0.01 * differs.size, f"frame {i}: only the eyes turn"
+    head = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    gaze: camera\n  - frames: [12, 14]\n    head: {yaw: 4}\n")
+    assert main(["edit", str(video), "--edits", str(head), "-o", str(tmp_path / "x.mp4"), "-q",
+                 "--target-track", str(track_path)]) == 2
+    err = capsys.readouterr().err
+    assert "frames 12-14" in err and "--model" in err
+    assert main(["edit", str(video), "--edits", str(spec), "-o", str(tmp_path / "y.mp4"), "-q",
+                 "--target-track", str(track_path), "--no-gaze-warp"]) == 2
+    assert "--no-gaze-warp" in capsys.readouterr().err
+    assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()

@@ -1,0 +1,79 @@
+"""Gaze edits on any tracked shot, with no trained model: the shot's own eyeballs turned by the gaze warp.
+
+A change of gaze alone needs no network: an eyeball is a sphere, the shot shows
+its texture, and `pipeline.eyeball_warp` turns it to any gaze inside the eye
+openings of the frame itself. So `dvp edit` without `--model` takes specs whose
+edits are all gaze edits (`gaze: camera` or yaw and pitch offsets): the target
+is tracked (or its track given), each edited frame has its eyeballs turned,
+faded in with the edit's ease, and every other pixel, and every frame outside
+the edits, is the shot's own, bit for bit before encoding. The sideways turn is
+divided by the tracker's gain measured on the shot, as in a reenactment (see
+`pipeline.gaze_calibration`).
+"""
+from __future__ import annotations
+
+import resource
+import tempfile
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
+from pipeline.progress import progress
+from pipeline.synthesis import PREVIEW_HEIGHT, SynthesisOptions, fit_height, gaze_calibration_for
+from pipeline.transfer import Performance
+from pipeline.video import VideoReader, VideoWriter, open_output
+from reconstruction.fitting import actor_from_track, track_params
+from reconstruction.track import Track
+
+
+def warp_gaze(performance: Performance, target_track: Track, target_video: Path, output: Path,
+              options: SynthesisOptions, fade: np.ndarray, preview: Path | None = None) -> dict:
+    """Write the output: the target's frames with their eyeballs turned to the performance's gaze where `fade` > 0
+    (and the performance's track has a face); returns statistics like `pipeline.synthesis.synthesise`'s."""
+    started = time.perf_counter()
+    n = len(performance.track)
+    fade = np.asarray(fade, dtype=np.float64)
+    actor = actor_from_track(target_track)
+    openings = EyeOpenings.of(actor)
+    info = VideoReader(target_video)
+    turned_frames = 0
+    preview_writer = None
+    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
+            open_output(output, options.fmt, info.fps, info.width, info.height, options.audio,
+                        options.timecode) as writer:
+        calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
+        try:
+            frames = progress(VideoReader(target_video), n, "gaze edit", options.show_progress)
+            for j, frame in enumerate(frames):
+                result = frame
+                if fade[j] > 0 and performance.track.valid[j]:
+                    shown = track_params(target_track, [j])
+                    turned = calibration.rendered(track_params(performance.track, [j]), shown)
+                    result = redirect_eyes(frame, frame, actor, openings, turned, shown, float(fade[j]))
+                    turned_frames += 1
+                writer.write(result)
+                if preview is not None:
+                    height = min(PREVIEW_HEIGHT, info.height) // 2 * 2
+                    panels = [fit_height(frame, height), fit_height(result, height)]
+                    for panel, label in zip(panels, ("original", "output")):
+                        cv2.putText(panel, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
+                                    cv2.LINE_AA)
+                    row = np.concatenate(panels, axis=1)
+                    if preview_writer is None:
+                        preview_writer = VideoWriter(preview, info.fps, row.shape[1], row.shape[0])
+                    preview_writer.write(row)
+        except BaseException:
+            if preview_writer is not None:
+                preview_writer.__exit__(RuntimeError, None, None)  # discard the half-written preview
+            raise
+        if preview_writer is not None:
+            preview_writer.close()
+    seconds = time.perf_counter() - started
+    return {"frames": n, "synthesised_frames": 0, "eyes_only_frames": turned_frames,
+            "passed_through_frames": n - turned_frames, "seconds": round(seconds, 1),
+            "frames_per_second": round(n / seconds, 2), "eye_pathway_step": None, "gaze_warp": True,
+            "gaze_calibration": calibration.report(), "pose_calibration": None,
+            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
