@@ -17,14 +17,13 @@ import tempfile
 import time
 from pathlib import Path
 
-import cv2
 import numpy as np
 
 from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.progress import progress
-from pipeline.synthesis import PREVIEW_HEIGHT, SynthesisOptions, fit_height, gaze_calibration_for
+from pipeline.synthesis import SideBySide, SynthesisOptions, gaze_calibration_for
 from pipeline.transfer import Performance
-from pipeline.video import VideoReader, VideoWriter, open_output
+from pipeline.video import VideoReader, open_output
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
 
@@ -40,37 +39,20 @@ def warp_gaze(performance: Performance, target_track: Track, target_video: Path,
     openings = EyeOpenings.of(actor)
     info = VideoReader(target_video)
     turned_frames = 0
-    preview_writer = None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
             open_output(output, options.fmt, info.fps, info.width, info.height, options.audio,
-                        options.timecode) as writer:
+                        options.timecode) as writer, \
+            SideBySide(preview, info.fps, info.height, ("original", "output")) as side_by_side:
         calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
-        try:
-            frames = progress(VideoReader(target_video), n, "gaze edit", options.show_progress)
-            for j, frame in enumerate(frames):
-                result = frame
-                if fade[j] > 0 and performance.track.valid[j]:
-                    shown = track_params(target_track, [j])
-                    turned = calibration.rendered(track_params(performance.track, [j]), shown)
-                    result = redirect_eyes(frame, frame, actor, openings, turned, shown, float(fade[j]))
-                    turned_frames += 1
-                writer.write(result)
-                if preview is not None:
-                    height = min(PREVIEW_HEIGHT, info.height) // 2 * 2
-                    panels = [fit_height(frame, height), fit_height(result, height)]
-                    for panel, label in zip(panels, ("original", "output")):
-                        cv2.putText(panel, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1,
-                                    cv2.LINE_AA)
-                    row = np.concatenate(panels, axis=1)
-                    if preview_writer is None:
-                        preview_writer = VideoWriter(preview, info.fps, row.shape[1], row.shape[0])
-                    preview_writer.write(row)
-        except BaseException:
-            if preview_writer is not None:
-                preview_writer.__exit__(RuntimeError, None, None)  # discard the half-written preview
-            raise
-        if preview_writer is not None:
-            preview_writer.close()
+        for j, frame in enumerate(progress(VideoReader(target_video), n, "gaze edit", options.show_progress)):
+            result = frame
+            if fade[j] > 0 and performance.track.valid[j]:
+                shown = track_params(target_track, [j])
+                turned = calibration.rendered(track_params(performance.track, [j]), shown)
+                result = redirect_eyes(frame, frame, actor, openings, turned, shown, float(fade[j]))
+                turned_frames += 1
+            writer.write(result)
+            side_by_side.write([frame, result])
     seconds = time.perf_counter() - started
     return {"frames": n, "synthesised_frames": 0, "eyes_only_frames": turned_frames,
             "passed_through_frames": n - turned_frames, "seconds": round(seconds, 1),

@@ -96,6 +96,39 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
     return cv2.resize(image, (width, height), interpolation=cv2.INTER_AREA if h > height else cv2.INTER_LINEAR)
 
 
+class SideBySide:
+    """A preview video of labelled panels side by side (each `PREVIEW_HEIGHT` high at most), opened at the first
+    row; as a context manager it is discarded, not left half-written, when the job fails."""
+
+    def __init__(self, path: Path | None, fps, frame_height: int, labels: tuple[str, ...]):
+        self.path, self.fps, self.labels = path, fps, labels
+        self.height = min(PREVIEW_HEIGHT, frame_height) // 2 * 2
+        self._writer: VideoWriter | None = None
+
+    def write(self, images: list[np.ndarray]) -> None:
+        if self.path is None:
+            return
+        panels = [fit_height(image, self.height) for image in images]
+        for panel, label in zip(panels, self.labels):
+            cv2.putText(panel, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
+        row = np.concatenate(panels, axis=1)
+        if self._writer is None:
+            self._writer = VideoWriter(self.path, self.fps, row.shape[1], row.shape[0])
+        if row.shape[1] != self._writer.width:
+            row = cv2.resize(row, (self._writer.width, self._writer.height))
+        self._writer.write(row)
+
+    def __enter__(self) -> "SideBySide":
+        return self
+
+    def __exit__(self, kind, value, trace) -> None:
+        if self._writer is not None:
+            if kind is None:
+                self._writer.close()
+            else:
+                self._writer.__exit__(RuntimeError, None, None)  # discard the half-written preview
+
+
 def synthesise(performance: Performance, translator: Translator, crop: CropBox, target_track, target_video: Path,
                output: Path, options: SynthesisOptions, fade: np.ndarray | None = None,
                preview: Path | None = None, preview_left: Iterator[np.ndarray] | None = None,
@@ -132,13 +165,12 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
         # The network paints the eyes where the corrected conditioning puts them, so the eye pathway and the gaze
         # warp work in the corrected head too, with the gaze kept pointing where it was asked to in the camera.
         eye_view = eyes.view(conditioned, backend, actor) if eyes is not None else None
-        preview_writer = None
-        panel_h = min(PREVIEW_HEIGHT, height) // 2 * 2
+        side_by_side = SideBySide(preview, fps, height, preview_labels)
         frames = frames_in_order(target_video, performance.target_frames, Path(scratch))
         batch: list[tuple[int, np.ndarray]] = []
 
         def flush() -> None:
-            nonlocal synthesised, network_s, preview_writer
+            nonlocal synthesised, network_s
             idx = np.array([j for j, _ in batch])
             cond = driven.render(idx)
             stacked = cond.stacked()
@@ -187,31 +219,16 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                 if preview is not None:
                     left = next(preview_left, None) if preview_left is not None else frame
                     left = frame if left is None else left
-                    colour = cond.colour[k].permute(1, 2, 0).numpy()
-                    panels = [fit_height(left, panel_h), fit_height(colour, panel_h), fit_height(result, panel_h)]
-                    for p, label in zip(panels, preview_labels):
-                        cv2.putText(p, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
-                    row = np.concatenate(panels, axis=1)
-                    if preview_writer is None:
-                        preview_writer = VideoWriter(preview, fps, row.shape[1], row.shape[0])
-                    if row.shape[1] != preview_writer.width:
-                        row = cv2.resize(row, (preview_writer.width, preview_writer.height))
-                    preview_writer.write(row)
+                    side_by_side.write([left, cond.colour[k].permute(1, 2, 0).numpy(), result])
             batch.clear()
 
-        try:
+        with side_by_side:
             for j in progress(range(n), n, options.stage, options.show_progress):
                 batch.append((j, next(frames)))
                 if len(batch) == batch_size:
                     flush()
             if batch:
                 flush()
-        except BaseException:
-            if preview_writer is not None:
-                preview_writer.__exit__(RuntimeError, None, None)  # discard the half-written preview
-            raise
-        if preview_writer is not None:
-            preview_writer.close()
     seconds = time.perf_counter() - started
     warped_only = int((eyes_only & (fade > 0) & performance.track.valid).sum())
     return {"frames": n, "synthesised_frames": synthesised, "eyes_only_frames": warped_only,
