@@ -60,7 +60,7 @@ class SynthesisOptions:
 
 
 def gaze_calibration_for(performance: Performance, target_track, target_video: Path, fade: np.ndarray,
-                      options: SynthesisOptions, scratch: Path) -> GazeCalibration:
+                         options: SynthesisOptions, scratch: Path) -> GazeCalibration:
     """The tracker's yaw gain for the gaze warp: given, measured on the target (only when some synthesised frame
     turns the eyes sideways), or 1."""
     if not options.gaze_warp:
