@@ -210,6 +210,9 @@ def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> No
                    help="output format (default from the name: .mp4 H.264, .mov ProRes 422 HQ, no suffix: PNG sequence)")
     p.add_argument("--audio", default=audio_default,
                    help=f"audio of the output: source, target, none, or an audio file (default {audio_default})")
+    p.add_argument("--bit-depth", choices=["source", "8"], default="source",
+                   help="source (default): a target of 10 to 16 bits per component keeps them in ProRes (10 bits) and "
+                        "PNG (16 bits); 8: write 8-bit frames (smaller, faster PNGs). H.264 is always 8-bit")
     p.add_argument("--preview", help="also write a side-by-side preview video (.mp4)")
     p.add_argument("--report", help="also write a JSON report")
     p.add_argument("--verify", action="store_true",
@@ -262,7 +265,8 @@ def _run_reenact(args: argparse.Namespace) -> int:
                      fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
                      rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
                      gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
-                     pose_calibration=not args.no_pose_calibration, device=args.device)
+                     pose_calibration=not args.no_pose_calibration, device=args.device,
+                     keep_depth=args.bit_depth == "source")
     _print_result(report)
     return 0
 
@@ -287,7 +291,8 @@ def _run_edit(args: argparse.Namespace) -> int:
                   fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
                   rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
                   gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
-                  pose_calibration=not args.no_pose_calibration, device=args.device)
+                  pose_calibration=not args.no_pose_calibration, device=args.device,
+                  keep_depth=args.bit_depth == "source")
     _print_result(report)
     return 0
 

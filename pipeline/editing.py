@@ -242,7 +242,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
          preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None, check: bool = False,
          rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
          gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True,
-         device: str = "auto") -> dict:
+         device: str = "auto", keep_depth: bool = True) -> dict:
     """Apply an edit spec to the target video through its trained model, or with no model when every edit is a
     gaze edit (see `pipeline.gaze_edit`); returns the report."""
     started = time.perf_counter()
@@ -255,7 +255,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
             raise DvpError("without --model only gaze edits can be made, and they are made by the gaze warp: "
                            "leave out --no-gaze-warp, or give --model")
         result = _edit_gaze_only(target, edits, output, fmt, target_track, audio, preview, check, show_progress,
-                                 gaze_gain)
+                                 gaze_gain, keep_depth)
         result["seconds"] = round(time.perf_counter() - started, 1)
         if report is not None:
             write_json(report, result)
@@ -274,7 +274,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
                                    timecode=track.header["source"].get("timecode"), rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
-                                   gaze_gain=gaze_gain, pose_calibration=pose_calibration)
+                                   gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)
         crop = CropBox(**translator.manifest["crop"]).scaled(scale)
         stats = synthesise(performance, translator, crop, track, target, output, options, fade=fade,
                            preview=Path(preview) if preview else None,
@@ -294,7 +294,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
 
 
 def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, audio: str, preview, check: bool,
-                    show_progress: bool, gaze_gain: float | None) -> dict:
+                    show_progress: bool, gaze_gain: float | None, keep_depth: bool) -> dict:
     """`dvp edit` without a model: every edit must be a gaze edit (see `pipeline.gaze_edit`)."""
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
@@ -308,7 +308,7 @@ def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, a
                            "keep to gaze edits, which need no model")
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
                                    timecode=track.header["source"].get("timecode"), show_progress=show_progress,
-                                   gaze_gain=gaze_gain)
+                                   gaze_gain=gaze_gain, keep_depth=keep_depth)
         stats = warp_gaze(performance, track, target, output, options, fade, Path(preview) if preview else None)
         result = {"target": target.name, "model": None, "edits": Path(edits).name, "output": str(output),
                   "format": fmt, "edited_frames": int((weight > 0).sum()),

@@ -62,6 +62,12 @@ class VideoInfo:
     timecode: str | None
 
     @property
+    def bits_per_component(self) -> int:
+        """Bits per colour component of the decoded frames (8 for most consumer video; 10 or 12 for ProRes,
+        DNxHR HQX, 10-bit H.264/HEVC; 16 for 16-bit PNG/TIFF and float formats such as EXR)."""
+        return pix_fmt_bits(self.pix_fmt)
+
+    @property
     def display_width(self) -> int:
         return self._display_size()[0]
 
@@ -74,6 +80,26 @@ class VideoInfo:
         width (kept even so it stays encodable), then rotation may swap axes."""
         width = self.width if self.sar == 1 else 2 * max(1, round(self.width * self.sar / 2))
         return (self.height, width) if self.rotation in (90, 270) else (width, self.height)
+
+
+_PER_COMPONENT = re.compile(r"(?:yuvj?a?\d{3}p|gbra?p|gray|ya|bayer_[a-z]{4}|x2rgb|x2bgr|xyz)(\d+)")
+_PACKED_YUV = re.compile(r"[pyv]\d(\d\d)")  # p010, p216, y210, ...: the last two digits are the depth
+_PER_PIXEL = re.compile(r"(?:rgba?|bgra?|ayuv|xv)(\d+)")  # rgb48, rgba64, xv30: bits of all components
+
+
+def pix_fmt_bits(pix_fmt: str) -> int:
+    """Bits per component of an ffmpeg pixel format, from its name (float formats count as 16)."""
+    name = re.sub(r"(?:msb)?(?:le|be)$", "", pix_fmt)
+    if re.search(r"f(?:16|32)", name):
+        return 16
+    if match := _PER_COMPONENT.fullmatch(name):
+        return int(match[1])
+    if match := _PACKED_YUV.fullmatch(name):
+        return int(match[1])
+    if match := _PER_PIXEL.fullmatch(name):
+        components = 4 if name.startswith(("rgba", "bgra", "ayuv")) else 3
+        return max(8, int(match[1]) // components)  # bgr0, rgb0: 8 bits and a padding byte
+    return 8
 
 
 def probe(path: str | Path) -> VideoInfo:

@@ -147,7 +147,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             check: bool = False, rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
             gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True,
-            device: str = "auto") -> dict:
+            device: str = "auto", keep_depth: bool = True) -> dict:
     """Reenact `target` with the performance in `source`; returns the report."""
     started = time.perf_counter()
     source, target, output = Path(source), Path(target), Path(output)
@@ -169,7 +169,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target),
                                    timecode=tgt.header["source"].get("timecode"), rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
-                                   gaze_gain=gaze_gain, pose_calibration=pose_calibration)
+                                   gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)
         with source_frames:
             crop = CropBox(**translator.manifest["crop"]).scaled(scale)
             stats = synthesise(performance, translator, crop, tgt, target, output, options,

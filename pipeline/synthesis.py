@@ -11,7 +11,10 @@ job showed it paints (see `pipeline.pose_calibration`). A per-frame
 `fade` in [0, 1] scales the blend: 0 passes the target frame through untouched
 (bit-exact before encoding) and skips the network altogether. Frames are
 processed in batches and streamed from and to disk, so memory does not depend
-on the length of the shot.
+on the length of the shot. A shot with more than 8 bits per component, written
+to ProRes or PNG, is read at 16 bits: the work is done at 8, and only what it
+changed is applied to the deep frame (`pipeline.video.apply_change`), so the
+pixels it left alone keep their depth.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from pipeline.gaze_calibration import GazeCalibration, calibrate_gaze, given_gai
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
 from pipeline.progress import progress
 from pipeline.transfer import Performance
-from pipeline.video import VideoReader, VideoWriter, frames_in_order, open_output
+from pipeline.video import VideoReader, VideoWriter, apply_change, frames_in_order, keeps_depth, open_output, to_8bit
 from reconstruction.fitting import actor_from_track, track_params
 from rendering.backends import resolve
 from rendering.conditioning import ConditioningRenderer
@@ -57,6 +60,7 @@ class SynthesisOptions:
     pose_calibration: bool = True  # measure by a pilot pass how much of the asked head pose the model paints
     stage: str = "synthesise"  # the progress bar's label
     draft: bool = False  # an output only to be tracked (a pilot pass): H.264 encoded fast
+    keep_depth: bool = True  # a target of more than 8 bits keeps them in ProRes and PNG (see pipeline.video)
 
 
 def gaze_calibration_for(performance: Performance, target_track, target_video: Path, fade: np.ndarray,
@@ -152,11 +156,12 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     info = VideoReader(target_video)
     fps, width, height = info.fps, info.width, info.height
     batch_size = min(original.batch_frames, translator.batch_size * 4)
+    deep = options.keep_depth and keeps_depth(info.info, options.fmt) and not options.draft
     synthesised = 0
     network_s = 0.0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
             open_output(output, options.fmt, fps, width, height, options.audio, options.timecode,
-                        options.draft) as writer:
+                        options.draft, deep) as writer:
         calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
         posed = _pose_calibration(performance, translator, crop, target_track, target_video, painted_fade, options,
                                   Path(scratch))
@@ -166,8 +171,9 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
         # warp work in the corrected head too, with the gaze kept pointing where it was asked to in the camera.
         eye_view = eyes.view(conditioned, backend, actor) if eyes is not None else None
         side_by_side = SideBySide(preview, fps, height, preview_labels)
-        frames = frames_in_order(target_video, performance.target_frames, Path(scratch))
+        frames = frames_in_order(target_video, performance.target_frames, Path(scratch), deep)
         batch: list[tuple[int, np.ndarray]] = []
+        deep_plates: list[np.ndarray] = []  # the batch's frames at 16 bits, when the output keeps them
 
         def flush() -> None:
             nonlocal synthesised, network_s
@@ -215,16 +221,21 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                                                float(fade[j]))
             for k, (j, frame) in enumerate(batch):
                 result = results[k]
-                writer.write(result)
+                writer.write(apply_change(result, frame, deep_plates[k]) if deep else result)
                 if preview is not None:
                     left = next(preview_left, None) if preview_left is not None else frame
                     left = frame if left is None else left
                     side_by_side.write([left, cond.colour[k].permute(1, 2, 0).numpy(), result])
             batch.clear()
+            deep_plates.clear()
 
         with side_by_side:
             for j in progress(range(n), n, options.stage, options.show_progress):
-                batch.append((j, next(frames)))
+                plate = next(frames)
+                if deep:
+                    deep_plates.append(plate)
+                    plate = to_8bit(plate)
+                batch.append((j, plate))
                 if len(batch) == batch_size:
                     flush()
             if batch:
@@ -235,6 +246,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             "passed_through_frames": n - synthesised - warped_only,
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
+            "bit_depth": 16 if deep else 8,
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
             "gaze_calibration": calibration.report() if options.gaze_warp else None,
             "pose_calibration": posed.report(),

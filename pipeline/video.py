@@ -1,7 +1,11 @@
 """Frames in and out of video files as numpy arrays, streamed through ffmpeg.
 
 Frames travel as raw RGB24 through a pipe one at a time, so memory stays at a
-frame or two whatever the video's length. The reader hands out frames as a
+frame or two whatever the video's length. Footage with more than 8 bits per
+component (ProRes, DNxHR HQX, 10-bit H.264/HEVC, 16-bit image sequences) can be
+read as 16-bit RGB instead, and written back at that depth to ProRes or 16-bit
+PNG, so a plate handed over at 10 or 12 bits comes back at its own depth (see
+`DeepPlate`). The reader hands out frames as a
 player would show them (constant rate, square pixels, rotation applied), since
 everything downstream assumes that; the writer never leaves a half-written file
 where a finished one is expected.
@@ -33,6 +37,7 @@ from pipeline.ffmpeg_exe import ffmpeg_path
 from pipeline.probe import VideoInfo, probe, probe_audio
 
 Frame = npt.NDArray[np.uint8]
+DeepFrame = npt.NDArray[np.uint16]
 Rate = Fraction | int | float | str
 Codec = Literal["h264", "prores"]
 
@@ -48,10 +53,12 @@ class VideoReader:
 
     Each iteration runs one ffmpeg process; breaking out of the loop or leaving
     the `with` block stops it. A file that fails to decode part-way raises
-    MediaError naming the frame.
+    MediaError naming the frame. With `deep`, frames are uint16 RGB (0-65535)
+    whatever the file's depth.
     """
 
-    def __init__(self, path: str | Path, fps: Rate | None = None, max_frames: int | None = None) -> None:
+    def __init__(self, path: str | Path, fps: Rate | None = None, max_frames: int | None = None,
+                 deep: bool = False) -> None:
         self.path = str(path)
         self.info: VideoInfo = probe(path)
         self.fps = _rate(fps) if fps is not None else self.info.fps
@@ -60,6 +67,7 @@ class VideoReader:
         expected = math.floor(self.info.duration * self.fps + 0.5)  # the fps filter rounds half up
         self.frame_count = expected if max_frames is None else min(expected, max_frames)
         self._max_frames = max_frames
+        self.deep = deep
         self._frames: Generator[Frame, None, None] | None = None
 
     def __iter__(self) -> Iterator[Frame]:
@@ -86,7 +94,7 @@ class VideoReader:
         limit = [] if self._max_frames is None else ["-frames:v", str(self._max_frames)]
         process, stderr = _start_ffmpeg(
             ["-i", f"file:{self.path}", "-map", "0:V:0", "-vf", ",".join(filters), *limit,
-             "-f", "rawvideo", "-pix_fmt", "rgb24", "pipe:1"],
+             "-f", "rawvideo", "-pix_fmt", "rgb48le" if self.deep else "rgb24", "pipe:1"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
         )
@@ -94,7 +102,7 @@ class VideoReader:
         index = 0
         try:
             while True:
-                frame = np.empty((self.height, self.width, 3), np.uint8)
+                frame = np.empty((self.height, self.width, 3), "<u2" if self.deep else np.uint8)
                 size = pipe.readinto(frame.data.cast("B"))
                 if size < frame.nbytes:
                     break
@@ -169,7 +177,8 @@ class VideoWriter:
     start timecode. `draft` is for an H.264 video that is only read back (a
     pilot pass to track, say): x264's fastest preset at a lower CRF, about four
     times the speed of the default at 1080p for a larger file of the same
-    quality.
+    quality. With `deep` it takes uint16 RGB frames (for ProRes, whose 10 bits
+    an 8-bit frame cannot fill).
     """
 
     def __init__(
@@ -183,8 +192,10 @@ class VideoWriter:
         timecode: str | None = None,
         crf: int = 18,
         draft: bool = False,
+        deep: bool = False,
     ) -> None:
         self.path = Path(path)
+        self.deep = deep
         self.fps = _rate(fps)
         self.width, self.height = width, height
         if codec not in _FORMATS:
@@ -208,7 +219,8 @@ class VideoWriter:
         quality = (("-crf", str(min(crf, DRAFT_CRF)), "-preset", "ultrafast") if draft else ("-crf", str(crf))) \
             if codec == "h264" else ()
         self._process, self._stderr = _start_ffmpeg(
-            ["-f", "rawvideo", "-pix_fmt", "rgb24", "-video_size", f"{width}x{height}", "-framerate", str(self.fps),
+            ["-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "-video_size", f"{width}x{height}",
+             "-framerate", str(self.fps),
              "-i", "pipe:0",
              "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv,format={self._format.pix_fmt}",
              *self._format.video_codec, *quality, *_BT709,
@@ -229,15 +241,11 @@ class VideoWriter:
         else:
             self._discard()
 
-    def write(self, frame: Frame) -> None:
-        """Append one RGB uint8 frame of shape (height, width, 3)."""
+    def write(self, frame: Frame | DeepFrame) -> None:
+        """Append one RGB frame of shape (height, width, 3): uint8, or uint16 when the writer is deep."""
         if self._process.stdin is None or self._process.stdin.closed:
             raise ValueError(f"{self.path}: write() after the writer was closed")
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(
-                f"frame {self.frames_written} is {frame.dtype} {frame.shape}; "
-                f"this writer takes uint8 ({self.height}, {self.width}, 3) RGB"
-            )
+        _check_frame(frame, self.frames_written, self.height, self.width, self.deep)
         try:
             self._process.stdin.write(np.ascontiguousarray(frame).data.cast("B"))
         except BrokenPipeError:
@@ -371,12 +379,13 @@ class ImageSequenceWriter:
     Everything goes to a hidden `.dvp-tmp-*` folder beside the target, renamed
     onto it when the `with` block ends without error, so a folder at `path`
     always holds a complete sequence. The target folder must not exist yet (or
-    be empty).
+    be empty). With `deep` it takes uint16 frames and writes 16-bit PNGs.
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: Rate = 25,
-                 audio: str | Path | None = None, timecode: str | None = None) -> None:
+                 audio: str | Path | None = None, timecode: str | None = None, deep: bool = False) -> None:
         self.path = Path(path)
+        self.deep = deep
         self.width, self.height = width, height
         self.fps = _rate(fps)
         if width < 1 or height < 1 or self.fps <= 0:
@@ -404,12 +413,10 @@ class ImageSequenceWriter:
         else:
             self._discard()
 
-    def write(self, frame: Frame) -> None:
+    def write(self, frame: Frame | DeepFrame) -> None:
         import cv2
 
-        if frame.shape != (self.height, self.width, 3) or frame.dtype != np.uint8:
-            raise ValueError(f"frame {self.frames_written} is {frame.dtype} {frame.shape}; "
-                             f"this writer takes uint8 ({self.height}, {self.width}, 3) RGB")
+        _check_frame(frame, self.frames_written, self.height, self.width, self.deep)
         name = self._temp / (SEQUENCE_PATTERN % self.frames_written)
         if not cv2.imwrite(str(name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
             self._discard()
@@ -426,7 +433,8 @@ class ImageSequenceWriter:
             if self.audio is not None:
                 self._write_audio(self._temp / SEQUENCE_AUDIO)
             sidecar = {"frames": self.frames_written, "fps": str(self.fps), "width": self.width,
-                       "height": self.height, "pattern": SEQUENCE_PATTERN, "timecode": self.timecode,
+                       "height": self.height, "bit_depth": 16 if self.deep else 8, "pattern": SEQUENCE_PATTERN,
+                       "timecode": self.timecode,
                        "audio": SEQUENCE_AUDIO if self.audio is not None else None}
             (self._temp / SEQUENCE_SIDECAR).write_text(json.dumps(sidecar, indent=1) + "\n")
         except BaseException:
@@ -492,23 +500,34 @@ def output_format(path: str | Path, requested: str | None = None) -> str:
     return formats[suffix]
 
 
+DEEP_FORMATS = ("prores", "png")
+
+
+def keeps_depth(info: VideoInfo, fmt: str) -> bool:
+    """Whether an output in `fmt` of footage like `info` should be written from 16-bit frames: the footage has more
+    than 8 bits per component and the format can hold them (ProRes 422 HQ: 10; PNG: 16; H.264 here: 8)."""
+    return info.bits_per_component > 8 and fmt in DEEP_FORMATS
+
+
 def open_output(path: str | Path, fmt: str, fps: Rate, width: int, height: int, audio: str | Path | None = None,
-                timecode: str | None = None, draft: bool = False) -> VideoWriter | ImageSequenceWriter:
-    """A writer for the chosen format (a PNG sequence keeps its audio and timecode beside the frames)."""
+                timecode: str | None = None, draft: bool = False,
+                deep: bool = False) -> VideoWriter | ImageSequenceWriter:
+    """A writer for the chosen format (a PNG sequence keeps its audio and timecode beside the frames); with
+    `deep` it takes uint16 frames."""
     try:
         if fmt == "png":
-            return ImageSequenceWriter(path, width, height, fps, audio=audio, timecode=timecode)
+            return ImageSequenceWriter(path, width, height, fps, audio=audio, timecode=timecode, deep=deep)
         return VideoWriter(path, fps, width, height, codec="h264" if fmt == "mp4" else "prores", audio=audio,
-                           timecode=timecode, draft=draft)
+                           timecode=timecode, draft=draft, deep=deep)
     except ValueError as exc:  # a suffix that does not fit the format, a malformed timecode
         raise MediaError(f"{path}: {exc}") from None
 
 
-def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[np.ndarray]:
+def frames_in_order(video: Path, order: np.ndarray, scratch: Path, deep: bool = False) -> Iterator[np.ndarray]:
     """The frames of `video` in the order `order`: streamed in one pass when the order never goes back (a run of
     consecutive frames, or a pilot pass's stretches), otherwise from an uncompressed copy on disk (when an output is
-    longer than the video: ping-pong)."""
-    reader = VideoReader(video)
+    longer than the video: ping-pong). `deep`: uint16 frames, as `VideoReader` gives them."""
+    reader = VideoReader(video, deep=deep)
     order = np.asarray(order)
     if np.all(np.diff(order) >= 0):
         count, last = 0, None
@@ -528,7 +547,7 @@ def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[n
     # Plain file reads rather than a memory map: mapped pages would count against the process however long the
     # target, while read pages stay in the OS's cache, which it can drop.
     needed = int(order.max()) + 1
-    path = scratch / "target_frames.u8"
+    path = scratch / ("target_frames.u16" if deep else "target_frames.u8")
     count = 0
     with reader, open(path, "wb") as cache:
         for frame in reader:
@@ -540,7 +559,38 @@ def frames_in_order(video: Path, order: np.ndarray, scratch: Path) -> Iterator[n
         raise MediaError(f"{video} decoded to no frames")
     with open(path, "rb") as cache:
         for i in order:
-            frame = np.empty((reader.height, reader.width, 3), np.uint8)
+            frame = np.empty((reader.height, reader.width, 3), "<u2" if deep else np.uint8)
             cache.seek(min(int(i), count - 1) * frame.nbytes)
             cache.readinto(frame.data.cast("B"))
             yield frame
+
+
+def _check_frame(frame: np.ndarray, index: int, height: int, width: int, deep: bool) -> None:
+    dtype = np.uint16 if deep else np.uint8
+    if frame.shape != (height, width, 3) or frame.dtype != dtype:
+        raise ValueError(f"frame {index} is {frame.dtype} {frame.shape}; "
+                         f"this writer takes {np.dtype(dtype).name} ({height}, {width}, 3) RGB")
+
+
+def to_8bit(frame: DeepFrame) -> Frame:
+    """A uint16 frame at 8 bits, rounded to the nearest level (65535 is 255)."""
+    import cv2
+
+    return cv2.convertScaleAbs(frame, alpha=1 / 257)
+
+
+def apply_change(result: Frame, plate: Frame, deep_plate: DeepFrame) -> DeepFrame:
+    """What the 8-bit pipeline changed (`result` against the 8-bit `plate` it worked on), applied to the plate's
+    16-bit original: every pixel the pipeline left alone keeps its full depth exactly, and a changed one moves by
+    the same amount as at 8 bits (so a soft blend edge keeps the plate's fine gradations under it)."""
+    if result is plate:
+        return deep_plate
+    changed = (result != plate).any(axis=2)
+    rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
+    if not len(rows):
+        return deep_plate
+    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+    out = deep_plate.copy()
+    moved = deep_plate[box].astype(np.int32) + (result[box].astype(np.int32) - plate[box]) * 257
+    out[box] = np.clip(moved, 0, 65535)
+    return out

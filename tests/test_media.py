@@ -203,7 +203,8 @@ def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: P
     names = ["audio.wav", *(f"frame_{i:06d}.png" for i in range(10)), "sequence.json"]
     assert sorted(p.name for p in out.iterdir()) == names
     sidecar = json.loads((out / "sequence.json").read_text())
-    assert sidecar == {"frames": 10, "fps": "30000/1001", "width": 64, "height": 48, "pattern": "frame_%06d.png",
+    assert sidecar == {"frames": 10, "fps": "30000/1001", "width": 64, "height": 48, "bit_depth": 8,
+                       "pattern": "frame_%06d.png",
                        "timecode": "10:00:00;00", "audio": "audio.wav"}
     assert [(a.codec, a.sample_rate) for a in probe_audio(out / "audio.wav")] == [("pcm_s16le", 16000)]
     report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
@@ -368,3 +369,69 @@ def test_footage_streams_every_frame_at_display_size(footage: Path) -> None:
             assert frame.shape == (480, 480, 3)
             count += 1
     assert count == reader.frame_count == 587
+
+
+# --- bit depth -------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("pix_fmt", "bits"), [
+    ("yuv420p", 8), ("nv12", 8), ("rgb24", 8), ("bgr0", 8), ("gbrp", 8), ("yuvj422p", 8), ("rgba", 8),
+    ("yuv420p10le", 10), ("yuv422p10le", 10), ("p010le", 10), ("y210le", 10), ("gbrp10le", 10), ("x2rgb10le", 10),
+    ("yuva444p12le", 12), ("gbrp12le", 12), ("xv36le", 12), ("rgb48be", 16), ("rgba64le", 16), ("gray16le", 16),
+    ("gbrpf32le", 16), ("gbrapf16le", 16),
+])
+def test_bits_per_component_from_the_pixel_format(pix_fmt: str, bits: int) -> None:
+    from pipeline.probe import pix_fmt_bits
+
+    assert pix_fmt_bits(pix_fmt) == bits
+
+
+def test_a_deep_change_keeps_every_untouched_pixel_at_full_depth() -> None:
+    from pipeline.video import apply_change, to_8bit
+
+    assert to_8bit(np.array([[[0, 128, 129]], [[65535, 32767, 257]]], np.uint16)).tolist() == \
+        [[[0, 0, 1]], [[255, 127, 1]]]
+    rng = np.random.default_rng(0)
+    deep = rng.integers(0, 65536, (40, 50, 3)).astype(np.uint16)
+    plate = to_8bit(deep)
+    assert apply_change(plate, plate, deep) is deep
+    result = plate.copy()
+    result[10:20, 5:15] = np.clip(result[10:20, 5:15].astype(int) + 3, 0, 255)  # a changed patch
+    out = apply_change(result, plate, deep)
+    assert out.dtype == np.uint16
+    outside = np.ones((40, 50), bool)
+    outside[10:20, 5:15] = False
+    assert np.array_equal(out[outside], deep[outside])
+    assert np.array_equal(to_8bit(out), result), "at 8 bits the output is what the pipeline made"
+
+
+def test_ten_bit_footage_reads_and_writes_at_sixteen_bits(tmp_path: Path) -> None:
+    """A smooth 10-bit ramp: read deep it has about 4 times the levels of the 8-bit read, and written back to ProRes
+    from 16-bit frames it keeps them (within a 10-bit step); a 16-bit PNG sequence keeps them exactly."""
+    src = tmp_path / "ramp.mov"
+    ffmpeg("-f", "lavfi", "-i", "nullsrc=s=256x64:d=0.2:r=25,format=yuv444p16le,geq=lum='16384+X*64':cb=32768:cr=32768",
+           "-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", src)  # a 10-bit code per column
+    assert probe(src).bits_per_component == 10
+    shallow = next(iter(VideoReader(src)))
+    deep = next(iter(VideoReader(src, deep=True)))
+    assert deep.dtype == np.uint16 and deep.shape == shallow.shape
+    assert len(np.unique(deep[..., 1])) > 3 * len(np.unique(shallow[..., 1]))
+    frames = list(VideoReader(src, deep=True))
+    out = tmp_path / "out.mov"
+    with VideoWriter(out, 25, 256, 64, codec="prores", deep=True) as writer:
+        for frame in frames:
+            writer.write(frame)
+    back = next(iter(VideoReader(out, deep=True)))
+    assert np.abs(back.astype(int) - deep).max() <= 2 * 64, "within two 10-bit steps"
+    assert len(np.unique(back[..., 1])) > 3 * len(np.unique(shallow[..., 1]))
+    with ImageSequenceWriter(tmp_path / "seq", 256, 64, 25, deep=True) as writer:
+        for frame in frames:
+            writer.write(frame)
+    import cv2
+
+    png = cv2.imread(str(tmp_path / "seq" / "frame_000000.png"), cv2.IMREAD_UNCHANGED)
+    assert png.dtype == np.uint16 and np.array_equal(png[..., ::-1], deep)
+    assert json.loads((tmp_path / "seq" / "sequence.json").read_text())["bit_depth"] == 16
+    with pytest.raises(ValueError, match="uint16"), VideoWriter(tmp_path / "x.mov", 25, 256, 64, codec="prores",
+                                                                deep=True) as writer:
+        writer.write(shallow)

@@ -318,3 +318,44 @@ def test_gaze_edits_need_no_model_and_other_edits_are_refused_without_one(astro,
                  "--target-track", str(track_path), "--no-gaze-warp"]) == 2
     assert "--no-gaze-warp" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+
+
+def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, tmp_path):
+    """A 10-bit ProRes target edited to PNG: 16-bit frames; passed-through frames are the target's as decoded at
+    16 bits, exactly, and edited ones differ from it only by whole 8-bit steps (the 8-bit work's change, applied to
+    the deep frame). `--bit-depth 8` and H.264 give 8-bit frames."""
+    folder, _ = tiny_model
+    video, track_path = astro
+    deep = tmp_path / "astro10.mov"
+    plain = VideoReader(video)
+    ramp = np.linspace(-90, 90, plain.width)[None, :, None]  # finer than 8 bits: a third of a level across
+    with VideoWriter(deep, plain.fps, plain.width, plain.height, codec="prores", deep=True) as writer:
+        for frame in plain:
+            writer.write((frame.astype(np.int32) * 257 + ramp).clip(0, 65535).astype(np.uint16))
+    assert probe(deep).bits_per_component == 10
+    spec = _spec(tmp_path, "edits:\n  - frames: [12, 25]\n    ease: 3\n    head: {yaw: 8}\n"
+                           "  - frames: [30, 36]\n    gaze: {yaw: 10, pitch: 0}\n")
+    out = tmp_path / "edited"
+    assert main(["edit", str(deep), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
+                 "--target-track", str(track_path), "--report", str(tmp_path / "r.json"),
+                 "--no-pose-calibration"]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["bit_depth"] == 16 and json.loads((out / "sequence.json").read_text())["bit_depth"] == 16
+    changed = 0
+    for i, plate in enumerate(VideoReader(deep, deep=True)):
+        written = cv2.imread(str(out / f"frame_{i:06d}.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+        assert written.dtype == np.uint16
+        step = written.astype(np.int32) - plate
+        if not (12 <= i <= 25 or 30 <= i <= 36):
+            assert not step.any(), f"frame {i} is passed through at 16 bits"
+        unclipped = (written > 0) & (written < 65535)
+        assert not (step % 257)[unclipped].any(), f"frame {i}: changed by whole 8-bit steps only"
+        changed += bool(step.any())
+    assert changed >= 14, "the edited frames changed"
+    gaze = tmp_path / "gaze.yaml"
+    gaze.write_text("edits:\n  - frames: [30, 36]\n    gaze: {yaw: 10, pitch: 0}\n")
+    for args, name in ((["--bit-depth", "8"], "shallow"), ([], "plain.mp4")):  # no model: the gaze warp alone
+        assert main(["edit", str(deep), "--edits", str(gaze), "-o", str(tmp_path / name),
+                     "-q", "--target-track", str(track_path), "--report", str(tmp_path / "s.json"), *args]) == 0
+        assert json.loads((tmp_path / "s.json").read_text())["bit_depth"] == 8
+    assert cv2.imread(str(tmp_path / "shallow" / "frame_000000.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint8

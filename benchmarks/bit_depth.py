@@ -1,0 +1,121 @@
+"""What a 10-bit plate keeps through `dvp edit` and `dvp reenact`: its depth, and what that costs.
+
+A plate is made from a clip of the footage: its frames decoded at 16 bits per
+component, scaled by 1.5 with lanczos in 16-bit RGB (which fills in the
+gradations between 8-bit levels a camera's 10 bits would hold) and encoded as
+10-bit ProRes 422 HQ. A gaze-only edit (no model; a 12 degree look over the
+middle half of the frames) is written from it to ProRes and to PNG, once
+keeping the plate's depth (the default) and once at 8 bits (`--bit-depth 8`).
+Each output is decoded at 16 bits and compared with the plate decoded the same
+way: PSNR over whole frames (peak 65535) split into passed-through and edited
+frames, the number of distinct green levels in one frame, and the speed. With
+a model of lp_d9, lp_d9 made into a 10-bit ProRes plate at its own size is also
+reenacted by lp_d3 to ProRes both ways.
+
+    python benchmarks/bit_depth.py [MODEL] [--clip FILE] [--footage DIR] [--out DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from pipeline.editing import edit  # noqa: E402
+from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
+from pipeline.reenactment import reenact  # noqa: E402
+from pipeline.video import VideoReader, output_format  # noqa: E402
+
+DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
+
+
+def make_plate(clip: Path, plate: Path, scale: float) -> None:
+    shown = VideoReader(clip)  # the display size: square pixels
+    width, height = (2 * round(side * scale / 2) for side in (shown.width, shown.height))
+    subprocess.run([ffmpeg_path(), "-v", "error", "-y", "-i", clip, "-vf",
+                    f"format=rgb48le,scale={width}:{height}:flags=lanczos,setsar=1", "-c:v", "prores_ks", "-profile:v", "3",
+                    "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le", plate], check=True)
+
+
+def compare(plate: Path, output: Path, edited: np.ndarray) -> dict:
+    """PSNR (16-bit peak) of the output against the plate, both decoded at 16 bits, over passed-through and edited
+    frames, and the distinct green levels of the first frame."""
+    reader = (output / "frame_%06d.png") if output.is_dir() else output
+    errors = {True: [], False: []}
+    levels = None
+    frames = VideoReader(plate, deep=True)
+    if output.is_dir():
+        import cv2
+
+        outs = (cv2.imread(str(output / f"frame_{i:06d}.png"), cv2.IMREAD_UNCHANGED)[..., ::-1].astype(np.uint16)
+                for i in range(frames.frame_count))
+    else:
+        outs = iter(VideoReader(reader, deep=True))
+    for i, (a, b) in enumerate(zip(frames, outs)):
+        if levels is None:
+            levels = len(np.unique(b[..., 1]))
+        errors[bool(edited[i])].append(np.mean((a.astype(np.float64) - b) ** 2))
+
+    def psnr(mse: list[float]) -> float:
+        m = float(np.mean(mse))
+        return float("inf") if m == 0 else 10 * np.log10(65535.0**2 / m)
+
+    return {"passed": psnr(errors[False]), "edited": psnr(errors[True]), "levels": levels}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("model", type=Path, nargs="?", help="a model of lp_d9 (adds the reenactment rows)")
+    ap.add_argument("--footage", type=Path, default=DEFAULT_FOOTAGE)
+    ap.add_argument("--clip", default="hdtf_khill.mp4", help="the clip the edit plate is made from")
+    ap.add_argument("--out", type=Path, help="keep the outputs here (default: a temporary folder)")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory() as tmp:
+        out = args.out or Path(tmp)
+        out.mkdir(parents=True, exist_ok=True)
+        plate = out / "plate_10bit.mov"
+        make_plate(args.footage / args.clip, plate, 1.5)
+        reader = VideoReader(plate)
+        n = reader.frame_count
+        first, last = n // 4, n - n // 4 - 1
+        spec = out / "look.yaml"
+        spec.write_text(f"version: 1\nedits:\n  - frames: [{first}, {last}]\n    ease: 8\n"
+                        "    gaze: {yaw: 12, pitch: 0}\n")
+        edited = np.zeros(n, bool)
+        edited[first:last + 1] = True
+        print(f"plate: {args.clip} at {reader.width}x{reader.height}, 10-bit ProRes 422 HQ, {n} frames; "
+              f"a 12 deg look over frames {first}-{last}\n")
+        print("| job | output | depth kept | bit depth | PSNR passed-through frames dB | PSNR edited frames dB | "
+              "green levels, frame 0 | seconds | frames/s |")
+        print("|---|---|---|---|---|---|---|---|---|")
+        for name in ("edit.mov", "edit_png"):
+            for keep in (True, False):
+                target = out / (name.replace("edit", "edit_8bit") if not keep else name)
+                r = edit(plate, None, spec, target, show_progress=False, gaze_gain=0.75, keep_depth=keep)
+                c = compare(plate, target, edited)
+                fmt = output_format(target)
+                print(f"| gaze edit, no model | {fmt} | {'yes' if keep else 'no (--bit-depth 8)'} | "
+                      f"{r['bit_depth']} | {c['passed']:.1f} | {c['edited']:.1f} | {c['levels']} | "
+                      f"{r['seconds']} | {r['frames_per_second']} |", flush=True)
+        if args.model is not None:
+            deep_d9 = out / "lp_d9_10bit.mov"
+            make_plate(args.footage / "lp_d9.mp4", deep_d9, 1.0)
+            for keep in (True, False):
+                target = out / f"by_lp_d3{'' if keep else '_8bit'}.mov"
+                r = reenact(args.footage / "lp_d3.mp4", deep_d9, args.model, target, show_progress=False,
+                            keep_depth=keep)
+                c = compare(deep_d9, target, np.ones(r["frames"], bool))
+                print(f"| reenact lp_d9 by lp_d3 | prores | {'yes' if keep else 'no (--bit-depth 8)'} | "
+                      f"{r['bit_depth']} | - | {c['edited']:.1f} | {c['levels']} | {r['seconds']} | "
+                      f"{r['frames_per_second']} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
