@@ -55,6 +55,7 @@ from pipeline.coverage import head_rotations, runs
 from pipeline.errors import DvpError
 from pipeline.gaze_calibration import given_gain
 from pipeline.gaze_edit import warp_gaze
+from pipeline.probe import probe
 from pipeline.reenactment import check_coverage, check_job, choose_audio, load_or_track, model_target, verify
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
@@ -272,7 +273,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
         painted = (weight > 0) & ~(performance.eyes_only & gaze_warp)  # the gaze warp turns to any gaze
         found = check_coverage(performance.track, translator, np.flatnonzero(painted))
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
-                                   timecode=track.header["source"].get("timecode"), rasterizer=rasterizer,
+                                   timecode=probe(target).timecode, rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)
         crop = CropBox(**translator.manifest["crop"]).scaled(scale)
@@ -285,7 +286,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats,
                   "coverage": found.report()}
         if check:
-            result["faithfulness"] = verify(output, fmt, performance.track, np.flatnonzero(weight >= 1), scratch,
+            result["faithfulness"] = verify(output, performance.track, np.flatnonzero(weight >= 1), scratch,
                                             show_progress, found)
     result["seconds"] = round(time.perf_counter() - started, 1)
     if report is not None:
@@ -307,7 +308,7 @@ def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, a
                            "a model trained on this actor can paint: give --model MODEL_DIR (from `dvp train`), or "
                            "keep to gaze edits, which need no model")
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
-                                   timecode=track.header["source"].get("timecode"), show_progress=show_progress,
+                                   timecode=probe(target).timecode, show_progress=show_progress,
                                    gaze_gain=gaze_gain, keep_depth=keep_depth)
         stats = warp_gaze(performance, track, target, output, options, fade, Path(preview) if preview else None)
         result = {"target": target.name, "model": None, "edits": Path(edits).name, "output": str(output),
@@ -315,6 +316,6 @@ def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, a
                   "fully_edited_frames": int((weight >= 1).sum()),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode, **stats}
         if check:
-            result["faithfulness"] = verify(output, fmt, performance.track, np.flatnonzero(weight >= 1), scratch,
+            result["faithfulness"] = verify(output, performance.track, np.flatnonzero(weight >= 1), scratch,
                                             show_progress)
     return result

@@ -38,6 +38,7 @@ import torch
 from pipeline.atomic import write_json
 from pipeline.errors import DvpError
 from pipeline.metrics import flicker, psnr, ssim
+from pipeline.probe import media_bytes
 from pipeline.progress import progress
 from pipeline.video import VideoReader, VideoWriter
 from reconstruction.fitting import actor_from_track, track_params
@@ -116,13 +117,13 @@ def evaluate(model_folder: str | os.PathLike, video: str | os.PathLike, report: 
     """Score the model on the held-out frames of its target video; returns the report."""
     started = time.perf_counter()
     folder, video = Path(model_folder), Path(video)
-    if not video.is_file():
+    if not video.exists():
         raise DvpError(f"target video {video} does not exist")
     runs_on = resolve_device(device)
     translator = Translator(folder, device=runs_on)
     manifest, config = translator.manifest, translator.config
     track = load_track(translator.track_path)
-    if video.stat().st_size != manifest["target"]["video_bytes"]:
+    if media_bytes(video) != manifest["target"]["video_bytes"]:
         raise DvpError(f"{video} is not the video the model in {folder} was trained on "
                        f"({manifest['target']['video']}); held-out frames are only defined for that video")
     info = VideoReader(video)

@@ -5,9 +5,16 @@ parses the stream summary that `ffmpeg -i FILE` prints, and counts frames with a
 stream-copy pass that reads packets without decoding them. Every way a file can
 be unusable is turned into a `MediaError` that says which file, what is wrong
 and what to do, before any long job starts on it.
+
+An image sequence is a folder: numbered frames (PNG, TIFF, DPX, EXR, JPEG, ...)
+and a `sequence.json` beside them that says what the pictures cannot (the rate,
+the file pattern, the start timecode, the audio file), as `dvp` writes for its
+own PNG output. It is described like a video file, and read through ffmpeg's
+image2 demuxer (`VideoInfo.inputs`).
 """
 from __future__ import annotations
 
+import json
 import re
 import subprocess
 from dataclasses import dataclass
@@ -60,6 +67,13 @@ class VideoInfo:
     variable_frame_rate: bool
     audio: tuple[AudioStream, ...]
     timecode: str | None
+    inputs: tuple[str, ...] = ()  # ffmpeg's input options for the video (a sequence's rate, pattern, first number)
+    audio_file: str | None = None  # the file `audio` describes: the video itself, or a sequence's audio file
+
+    @property
+    def input_args(self) -> tuple[str, ...]:
+        """What goes before `-map 0:V:0` on an ffmpeg command line that reads this video."""
+        return self.inputs or ("-i", f"file:{self.path}")
 
     @property
     def bits_per_component(self) -> int:
@@ -103,7 +117,10 @@ def pix_fmt_bits(pix_fmt: str) -> int:
 
 
 def probe(path: str | Path) -> VideoInfo:
-    """Describe the video in `path`, or raise MediaError if it cannot be used."""
+    """Describe the video in `path` (a file, or an image sequence's folder), or raise MediaError if it cannot be
+    used."""
+    if Path(path).is_dir():
+        return _probe_sequence(Path(path))
     header = _read_header(path)
     streams = _streams(header)
     video = _first_video(path, streams)
@@ -139,12 +156,107 @@ def probe(path: str | Path) -> VideoInfo:
         variable_frame_rate=bool(avg and tbr and abs(avg - tbr) > tbr / 100),
         audio=_audio_streams(streams),
         timecode=timecode[1] if timecode else None,
+        audio_file=str(path),
     )
 
 
 def probe_audio(path: str | Path) -> tuple[AudioStream, ...]:
-    """The audio streams of any media file (video or audio), checked like `probe`."""
+    """The audio streams of any media file (video or audio), or of an image sequence's audio file, checked like
+    `probe`."""
+    if Path(path).is_dir():
+        return probe(path).audio
     return _audio_streams(_streams(_read_header(path)))
+
+
+def audio_file(path: str | Path) -> Path:
+    """The file that holds the audio of `path`: itself, or for an image sequence the audio file its
+    `sequence.json` names (itself when it names none: `probe_audio` then finds no audio)."""
+    if Path(path).is_dir():
+        found = probe(path).audio_file
+        return Path(found) if found else Path(path)
+    return Path(path)
+
+
+def media_bytes(path: str | Path) -> int:
+    """The size on disk of a media file, or of all the files in an image sequence's folder: with the name, how a
+    model recognises the footage it was trained on."""
+    path = Path(path)
+    return sum(p.stat().st_size for p in path.iterdir() if p.is_file()) if path.is_dir() else path.stat().st_size
+
+
+SEQUENCE_SIDECAR = "sequence.json"
+_PRINTF = re.compile(r"%(0?)(\d*)d")
+_TIMECODE_VALUE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")
+
+
+def _probe_sequence(folder: Path) -> VideoInfo:
+    """An image sequence's folder described as a video; its `sequence.json` needs `fps` and `pattern` (printf
+    style, e.g. `shot.%04d.dpx`), and may give `start` (the first frame's number; default the lowest present),
+    `timecode` and `audio` (a file in the folder)."""
+    sidecar = folder / SEQUENCE_SIDECAR
+    example = '{"fps": "24000/1001", "pattern": "shot.%04d.dpx"}'
+    if not sidecar.is_file():
+        raise MediaError(f"{folder}: is a folder without {SEQUENCE_SIDECAR}. To read it as an image sequence, write "
+                         f"one beside the frames giving their rate and file pattern, e.g. {example}")
+    try:
+        spec = json.loads(sidecar.read_text())
+        fps = Fraction(str(spec["fps"])).limit_denominator(1001)
+        pattern = str(spec["pattern"])
+    except (OSError, ValueError, KeyError, TypeError, ZeroDivisionError) as exc:
+        raise MediaError(f"{sidecar}: unreadable ({type(exc).__name__}: {exc}); it needs at least \"fps\" and "
+                         f"\"pattern\", e.g. {example}") from None
+    counter = _PRINTF.search(pattern)
+    if fps <= 0 or counter is None or "/" in pattern:
+        raise MediaError(f"{sidecar}: \"pattern\" must name the frames in this folder with one printf counter "
+                         f"such as %04d, and \"fps\" must be positive (got {pattern!r} at {spec['fps']})")
+    digits = r"\d{%s,}" % counter[2] if counter[1] else r"\d+"
+    name = re.compile(re.escape(pattern[:counter.start()]) + f"({digits})" + re.escape(pattern[counter.end():]))
+    numbers = sorted(int(m[1]) for m in map(name.fullmatch, (p.name for p in folder.iterdir())) if m)
+    if not numbers:
+        raise MediaError(f"{folder}: no file matches the pattern {pattern!r} of its {SEQUENCE_SIDECAR}")
+    start = int(spec.get("start", numbers[0]))
+    present = set(numbers)
+    count = 0
+    while start + count in present:
+        count += 1
+    if count == 0 or count < sum(n >= start for n in present):
+        missing = pattern % (start + count)
+        raise MediaError(f"{folder}: frame {count} of the sequence ({missing}) is missing, but later frames exist; "
+                         "render or copy the missing frames, or move the later ones away")
+    inputs = ("-f", "image2", "-framerate", str(fps), "-start_number", str(start),
+              "-i", f"file:{folder / pattern}")
+    report = _ffmpeg(*inputs).stderr
+    if "Input #0" not in report:
+        raise MediaError(f"{folder / (pattern % start)}: {_open_failure(report)}")
+    video = _first_video(folder, _streams(report))
+    fields = _fields(video.summary)
+    size = re.search(r"\b(\d+)x(\d+)\b", fields[2] if len(fields) > 2 else "")
+    if size is None:
+        raise MediaError(f"{folder / (pattern % start)}: ffmpeg reports no picture size; re-export the frames.")
+    sar = re.search(r"SAR (\d+):(\d+)", video.summary)
+    timecode = spec.get("timecode")
+    if timecode is not None and not _TIMECODE_VALUE.fullmatch(str(timecode)):
+        raise MediaError(f"{sidecar}: \"timecode\" must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
+    sound = folder / str(spec["audio"]) if spec.get("audio") else None
+    if sound is not None and not sound.is_file():
+        raise MediaError(f"{sidecar}: names the audio file {spec['audio']!r}, which is not in {folder}")
+    return VideoInfo(
+        path=str(folder),
+        codec=fields[0].split()[0],
+        pix_fmt=fields[1].split("(")[0],
+        width=int(size[1]),
+        height=int(size[2]),
+        sar=Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1),
+        rotation=0,
+        fps=fps,
+        frame_count=count,
+        duration=float(count / fps),
+        variable_frame_rate=False,
+        audio=probe_audio(sound) if sound is not None else (),
+        timecode=timecode,
+        inputs=inputs,
+        audio_file=str(sound) if sound is not None else None,
+    )
 
 
 def _read_header(path: str | Path) -> str:

@@ -21,12 +21,12 @@ from pipeline.atomic import write_json
 from pipeline.coverage import Coverage, coverage
 from pipeline.errors import DvpError, NoFaceError
 from pipeline.faithfulness import faithfulness
-from pipeline.probe import probe_audio
+from pipeline.probe import media_bytes, probe, probe_audio
 from pipeline.gaze_calibration import given_gain
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.tracking import TrackOptions, track_video
 from pipeline.transfer import PARTS, transfer
-from pipeline.video import VideoReader, output_format, sequence_video
+from pipeline.video import VideoReader, output_format
 from reconstruction.track import Track, load_track
 from rendering.crop import CropBox
 from translation import model_dir as md
@@ -63,7 +63,7 @@ def model_target(translator: Translator, target: Path, target_track: str | os.Pa
                        f"({manifest['target']['video']}), but {target} is {info.width}x{info.height}, another shape; "
                        "the model paints its own shot's crop, so give footage of that shot (at any size, in its "
                        "shape)")
-    if target_track is None and target.stat().st_size == manifest["target"]["video_bytes"] and \
+    if target_track is None and media_bytes(target) == manifest["target"]["video_bytes"] and \
             target.name == manifest["target"]["video"]:
         target_track = translator.track_path  # the model's own target: its track comes with the model
     if scale != 1:
@@ -95,10 +95,10 @@ def check_coverage(intended: Track, translator: Translator, frames=None) -> Cove
     return found
 
 
-def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_progress: bool,
+def verify(output: Path, intended: Track, frames, scratch: Path, show_progress: bool,
            found: Coverage | None = None) -> dict:
     """Faithfulness of the output (see `pipeline.faithfulness`), also over the frames inside the training range."""
-    scores = _retrack_and_score(output, fmt, intended, frames, scratch, show_progress)
+    scores = _retrack_and_score(output, intended, frames, scratch, show_progress)
     retracked = scores.pop("retracked", None)
     if found is not None and retracked is not None:
         scored = np.arange(len(intended)) if frames is None else np.asarray(frames)
@@ -119,11 +119,10 @@ def verify(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_
     return scores
 
 
-def _retrack_and_score(output: Path, fmt: str, intended: Track, frames, scratch: Path, show_progress: bool) -> dict:
-    video = sequence_video(output, scratch / "output.mkv") if fmt == "png" else output
+def _retrack_and_score(output: Path, intended: Track, frames, scratch: Path, show_progress: bool) -> dict:
     retracked = scratch / "output.track.npz"
     try:
-        track_video(video, retracked, options=TrackOptions(show_progress=show_progress))
+        track_video(output, retracked, options=TrackOptions(show_progress=show_progress))
     except NoFaceError:  # the output is written; that no face can be found in it is the finding
         count = len(intended) if frames is None else len(frames)
         return {"frames": 0, "frames_without_face": count}
@@ -134,7 +133,7 @@ def _retrack_and_score(output: Path, fmt: str, intended: Track, frames, scratch:
 def check_job(inputs: dict[str, Path], output: Path, fmt: str | None) -> str:
     """Refuse missing inputs and an output that cannot be written, before any work; returns the output format."""
     for role, path in inputs.items():
-        if not path.is_file():
+        if not path.exists():
             raise DvpError(f"{role} {path} does not exist")
     if not output.parent.is_dir():
         raise DvpError(f"cannot write {output}: the folder {output.parent} does not exist")
@@ -167,7 +166,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         found = check_coverage(performance.track, translator)
         source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target),
-                                   timecode=tgt.header["source"].get("timecode"), rasterizer=rasterizer,
+                                   timecode=probe(target).timecode, rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)
         with source_frames:
@@ -183,7 +182,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
                   "target_passes": int(-(-len(performance.track) // len(tgt))), **stats,
                   "coverage": found.report()}
         if check:
-            result["faithfulness"] = verify(output, fmt, performance.track, None, scratch, show_progress, found)
+            result["faithfulness"] = verify(output, performance.track, None, scratch, show_progress, found)
     result["seconds"] = round(time.perf_counter() - started, 1)
     if report is not None:
         write_json(report, result)

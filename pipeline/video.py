@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from pipeline.errors import MediaError
 from pipeline.ffmpeg_exe import ffmpeg_path
-from pipeline.probe import VideoInfo, probe, probe_audio
+from pipeline.probe import SEQUENCE_SIDECAR, VideoInfo, audio_file, probe, probe_audio
 
 Frame = npt.NDArray[np.uint8]
 DeepFrame = npt.NDArray[np.uint16]
@@ -93,7 +93,7 @@ class VideoReader:
             filters.append(f"scale={self.width}:{self.height},setsar=1")
         limit = [] if self._max_frames is None else ["-frames:v", str(self._max_frames)]
         process, stderr = _start_ffmpeg(
-            ["-i", f"file:{self.path}", "-map", "0:V:0", "-vf", ",".join(filters), *limit,
+            [*self.info.input_args, "-map", "0:V:0", "-vf", ",".join(filters), *limit,
              "-f", "rawvideo", "-pix_fmt", "rgb48le" if self.deep else "rgb24", "pipe:1"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -211,7 +211,7 @@ class VideoWriter:
             raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
         if audio is not None and not probe_audio(audio):
             raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
-        self.audio = audio
+        self.audio = audio_file(audio) if audio is not None else None  # an image sequence's: its audio file
         self.timecode = timecode
         self.frames_written = 0
         self._temps = [self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")]
@@ -364,7 +364,6 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
         process.stdout.close()
 
 
-SEQUENCE_SIDECAR = "sequence.json"
 SEQUENCE_AUDIO = "audio.wav"
 SEQUENCE_PATTERN = "frame_%06d.png"
 
@@ -398,7 +397,8 @@ class ImageSequenceWriter:
             raise MediaError(f"{self.path} already exists; a PNG sequence is written into a new (or empty) folder.")
         if audio is not None and not probe_audio(audio):
             raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
-        self.audio, self.timecode = audio, timecode
+        self.audio = audio_file(audio) if audio is not None else None
+        self.timecode = timecode
         self._temp = self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")
         self._temp.mkdir()
         self.frames_written = 0
@@ -460,27 +460,6 @@ class ImageSequenceWriter:
         )
         if process.wait() != 0:
             raise MediaError(f"{self.path}: writing the audio of {self.audio} failed ({_reason(process, stderr)}).")
-
-
-def sequence_video(folder: str | Path, output: str | Path) -> Path:
-    """A lossless video (FFV1, RGB, .mkv) of a PNG sequence written by `ImageSequenceWriter`, at the rate its
-    `sequence.json` gives, for the tools that read videos (tracking it again, say)."""
-    folder, output = Path(folder), Path(output)
-    try:
-        sidecar = json.loads((folder / SEQUENCE_SIDECAR).read_text())
-        fps, pattern = str(_rate(sidecar["fps"])), str(sidecar["pattern"])
-    except (OSError, ValueError, KeyError, ZeroDivisionError) as exc:
-        raise MediaError(f"{folder}: not a PNG sequence written by dvp ({SEQUENCE_SIDECAR} missing or unreadable: "
-                         f"{exc})") from None
-    process, stderr = _start_ffmpeg(
-        ["-framerate", fps, "-i", f"file:{folder / pattern}", "-c:v", "ffv1", "-pix_fmt", "bgr0", "-f", "matroska",
-         f"file:{output}"],
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.DEVNULL,
-    )
-    if process.wait() != 0:
-        raise MediaError(f"{folder}: its frames could not be read as one video ({_reason(process, stderr)}).")
-    return output
 
 
 OUTPUT_FORMATS = ("mp4", "prores", "png")

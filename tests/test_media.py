@@ -15,7 +15,7 @@ import pytest
 
 from pipeline.errors import MediaError
 from pipeline.probe import AudioStream, probe, probe_audio
-from pipeline.video import Codec, ImageSequenceWriter, VideoReader, VideoWriter, read_frames, sequence_video
+from pipeline.video import Codec, ImageSequenceWriter, VideoReader, VideoWriter, read_frames
 
 
 def ffmpeg(*args: str | Path) -> None:
@@ -210,13 +210,9 @@ def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: P
     report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
     assert re.search(r"Duration: 00:00:00\.33", report), "the 2 s of sound are cut to 10 frames at 29.97 fps"
     assert [p.name for p in tmp_path.iterdir()] == ["shot"]
-    video = sequence_video(out, tmp_path / "shot.mkv")  # what `--verify` tracks for a PNG sequence
-    assert probe(video).fps == Fraction(30000, 1001)
-    for original, copy in zip(frames, read_frames(video), strict=True):
-        assert np.array_equal(original, copy), "the sequence's video is lossless"
-    video.unlink()
-    with pytest.raises(MediaError, match="not a PNG sequence written by dvp"):
-        sequence_video(tmp_path, tmp_path / "x.mkv")
+    assert probe(out).fps == Fraction(30000, 1001)  # read back as a video, as `--verify` tracks it
+    for original, copy in zip(frames, read_frames(out), strict=True):
+        assert np.array_equal(original, copy), "the sequence is lossless"
     silent = make_clip(tmp_path / "silent.mp4")
     with pytest.raises(MediaError, match="has no audio stream"):
         ImageSequenceWriter(tmp_path / "other", 64, 48, audio=silent)
@@ -312,7 +308,7 @@ def missing(tmp_path: Path) -> Path:
 
 BAD_INPUTS = [
     (missing, "no such file"),
-    (directory, "is a directory"),
+    (directory, "is a folder without sequence.json"),
     (text_file, "not a media file"),
     (truncated, "truncated"),
     (audio_only, "no video stream"),
@@ -435,3 +431,48 @@ def test_ten_bit_footage_reads_and_writes_at_sixteen_bits(tmp_path: Path) -> Non
     with pytest.raises(ValueError, match="uint16"), VideoWriter(tmp_path / "x.mov", 25, 256, 64, codec="prores",
                                                                 deep=True) as writer:
         writer.write(shallow)
+
+
+# --- image sequences as input ------------------------------------------------
+
+
+def test_a_sequence_written_by_dvp_reads_back_as_a_video(tmp_path: Path, clip: Path) -> None:
+    from pipeline.probe import audio_file
+
+    frames = list(read_frames(clip, max_frames=12))
+    with ImageSequenceWriter(tmp_path / "seq", 64, 48, fps="30000/1001", audio=clip, timecode="10:00:00;00") as w:
+        for frame in frames:
+            w.write(frame)
+    info = probe(tmp_path / "seq")
+    assert (info.width, info.height, info.fps, info.frame_count) == (64, 48, Fraction(30000, 1001), 12)
+    assert info.timecode == "10:00:00;00" and [a.codec for a in info.audio] == ["pcm_s16le"]
+    assert audio_file(tmp_path / "seq") == tmp_path / "seq" / "audio.wav"
+    assert all(np.array_equal(a, b) for a, b in zip(frames, read_frames(tmp_path / "seq"), strict=True))
+
+
+def test_a_hand_made_sixteen_bit_tiff_sequence_starting_at_1001(tmp_path: Path) -> None:
+    import cv2
+
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    rng = np.random.default_rng(1)
+    frames = [rng.integers(0, 65536, (32, 48, 3)).astype(np.uint16) for _ in range(5)]
+    for i, frame in enumerate(frames):
+        cv2.imwrite(str(folder / f"shot.{1001 + i:04d}.tif"), frame[..., ::-1])
+    (folder / "shot.0990.tif").write_bytes(b"")  # before the start: not part of the shot
+    (folder / "sequence.json").write_text('{"fps": 24, "pattern": "shot.%04d.tif", "start": 1001}')
+    info = probe(folder)
+    assert (info.frame_count, info.fps, info.bits_per_component, info.audio) == (5, 24, 16, ())
+    assert all(np.array_equal(a, b) for a, b in zip(frames, VideoReader(folder, deep=True), strict=True))
+    (folder / "shot.1003.tif").unlink()
+    with pytest.raises(MediaError, match=r"shot\.1003\.tif\) is missing"):
+        probe(folder)
+    (folder / "sequence.json").unlink()
+    with pytest.raises(MediaError, match="without sequence.json.*pattern"):
+        probe(folder)
+    (folder / "sequence.json").write_text('{"fps": 24, "pattern": "shot.tif"}')
+    with pytest.raises(MediaError, match="printf counter"):
+        probe(folder)
+    (folder / "sequence.json").write_text('{"pattern": "shot.%04d.tif"}')
+    with pytest.raises(MediaError, match="needs at least"):
+        probe(folder)

@@ -359,3 +359,25 @@ def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, t
                      "-q", "--target-track", str(track_path), "--report", str(tmp_path / "s.json"), *args]) == 0
         assert json.loads((tmp_path / "s.json").read_text())["bit_depth"] == 8
     assert cv2.imread(str(tmp_path / "shallow" / "frame_000000.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
+
+
+def test_an_image_sequence_is_a_target_like_a_video(astro, tmp_path):
+    """A folder of frames with its sequence.json (here one dvp wrote) is edited like a video: its rate, size and
+    timecode carry over to the output."""
+    from pipeline.video import ImageSequenceWriter
+
+    video, track_path = astro
+    plain = VideoReader(video)
+    sequence = tmp_path / "astro_frames"
+    with ImageSequenceWriter(sequence, plain.width, plain.height, plain.fps, timecode="01:00:00:00") as writer:
+        for frame in plain:
+            writer.write(frame)
+    gaze = tmp_path / "gaze.yaml"
+    gaze.write_text("edits:\n  - frames: [30, 36]\n    gaze: {yaw: 10, pitch: 0}\n")
+    out = tmp_path / "out.mov"
+    assert main(["edit", str(sequence), "--edits", str(gaze), "-o", str(out), "-q", "--target-track",
+                 str(track_path), "--report", str(tmp_path / "r.json")]) == 0
+    rep = json.loads((tmp_path / "r.json").read_text())
+    assert rep["eyes_only_frames"] == 7 and rep["timecode"] == "01:00:00:00"
+    written = probe(out)
+    assert (written.frame_count, written.fps, written.timecode) == (40, plain.fps, "01:00:00:00")

@@ -27,6 +27,7 @@ import torch
 from pipeline.atomic import write_json
 from pipeline.errors import DvpError
 from pipeline.progress import progress
+from pipeline.probe import media_bytes
 from pipeline.video import VideoReader
 from reconstruction.fitting import actor_from_track
 from rendering.backends import resolve
@@ -123,7 +124,7 @@ def time_split(valid: np.ndarray, holdout_fraction: float, window: int) -> tuple
 
 def _cache_key(track_path: Path, video: Path, size: int, crop: CropBox) -> dict:
     return {"version": CACHE_VERSION, "track_sha1": file_digest(track_path), "video": video.name,
-            "video_bytes": video.stat().st_size, "size": size, "crop": crop.to_dict()}
+            "video_bytes": media_bytes(video), "size": size, "crop": crop.to_dict()}
 
 
 def cached_arrays(folder: Path, key: dict, shapes: dict[str, tuple]) -> dict[str, np.ndarray] | None:

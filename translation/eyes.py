@@ -31,6 +31,7 @@ import numpy as np
 import torch
 
 from pipeline.compositing import blend_into
+from pipeline.probe import media_bytes
 from pipeline.progress import progress
 from reconstruction.fitting import actor_from_track
 from rendering.backends import resolve
@@ -100,7 +101,7 @@ def load_or_build_eyes(video: Path, track, track_path: Path, crop: CropBox, main
     side = shot_eye_side(track, actor)
     size = config.size
     key = {"version": CACHE_VERSION, "track_sha1": file_digest(track_path), "video": video.name,
-           "video_bytes": video.stat().st_size, "crop": crop.to_dict(), "main_size": main_size, "side": side,
+           "video_bytes": media_bytes(video), "crop": crop.to_dict(), "main_size": main_size, "side": side,
            "size": size}
     n = 2 * len(track)
     shapes = {"conditioning": (n, C, size, size), "frames": (n, 3, size, size), "degraded": (n, 3, size, size)}

@@ -28,6 +28,7 @@ import torch
 
 from pipeline.atomic import replacing, write_json
 from pipeline.errors import DvpError
+from pipeline.probe import media_bytes
 from reconstruction.topology import NUM_MESH_VERTICES
 from translation.config import TranslationConfig
 
@@ -50,7 +51,7 @@ def albedo_distance(albedo_a: np.ndarray, albedo_b: np.ndarray) -> float:
 def write_manifest(folder: Path, config: TranslationConfig, video: Path, track, crop: dict, split: dict) -> None:
     write_json(folder / MANIFEST, {
         "format": FORMAT, "version": VERSION, "config": config.to_dict(),
-        "target": {"video": video.name, "video_bytes": video.stat().st_size, "frames": len(track),
+        "target": {"video": video.name, "video_bytes": media_bytes(video), "frames": len(track),
                    "width": track.header["source"]["width"], "height": track.header["source"]["height"],
                    "fps": track.header["source"]["fps"], "albedo": np.round(track.albedo[:NUM_MESH_VERTICES], 4).tolist()},
         "crop": crop, "split": split,

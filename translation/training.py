@@ -221,7 +221,7 @@ def check_request(video: Path, opts: TrainOptions, default_minutes: float) -> tu
                                                                                   float | None]:
     """Refuse a missing video, a bad budget or a missing TensorBoard before any work; returns the TensorBoard writer
     class (or None), the step limit and the time budget in seconds (`default_minutes` when neither is given)."""
-    if not video.is_file():
+    if not video.exists():
         raise DvpError(f"target video {video} does not exist")
     if opts.steps is not None and opts.steps < 1:
         raise DvpError("--steps must be at least 1")
