@@ -50,14 +50,14 @@ def compare(plate: Path, output: Path, edited: np.ndarray) -> dict:
     """The output against the plate, both decoded at 16 bits: PSNR (peak 65535) over the passed-through frames, and
     over the pixels of every frame that the job left alone (within one 8-bit level of the plate; their share)."""
     frames = VideoReader(plate, deep=True)
-    if output.is_dir():
+    if output.is_dir():  # PNGs read as they are: ffmpeg widens 8-bit RGB by about 255.8, not exactly 257
         import cv2
 
         def png(i: int) -> np.ndarray:
             image = cv2.imread(str(output / f"frame_{i:06d}.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
             return image if image.dtype == np.uint16 else image.astype(np.uint16) * 257
 
-        outs = (png(i) for i in range(frames.frame_count))
+        outs = map(png, range(VideoReader(output).frame_count))
     else:
         outs = iter(VideoReader(output, deep=True))
     passed, kept, kept_share = [], [], []

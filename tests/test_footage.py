@@ -70,3 +70,36 @@ def test_a_gaze_edit_on_real_footage_needs_no_model_and_reads_back(tracked, foot
     f = rep["faithfulness"]
     assert f["frames"] >= 80 and f["gaze_error_deg"] < 3.5  # 2.1 measured; unturned eyes would be about 12 off
     assert f["pose_error_deg"] < 1.0 and f["expression_nme"] < 0.006
+
+
+def test_a_ten_bit_plate_of_real_footage_keeps_its_depth_and_reads_as_a_sequence(tracked, footage, tmp_path):
+    """hdtf_khill as a 10-bit ProRes plate, with a gaze edit to 16-bit PNGs: the frames outside the edit are the
+    plate's own at 16 bits, bit for bit, and the PNG folder, read back as an image sequence, is the same shot
+    (frame count, rate, audio, depth)."""
+    import subprocess
+
+    import cv2
+    import imageio_ffmpeg
+    import numpy as np
+
+    from pipeline.probe import probe
+    from pipeline.video import VideoReader
+
+    track, _ = tracked("hdtf_khill.mp4")
+    plate = tmp_path / "khill_10bit.mov"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(footage / "hdtf_khill.mp4"),
+                    "-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le",
+                    "-timecode", "10:00:00:00", str(plate)], check=True)
+    spec = tmp_path / "look.yaml"
+    spec.write_text("version: 1\nedits:\n  - frames: [50, 149]\n    ease: 8\n    gaze: {yaw: 12, pitch: 0}\n")
+    out = tmp_path / "look"
+    assert main(["edit", str(plate), "--edits", str(spec), "-o", str(out), "--target-track", str(track),
+                 "--report", str(tmp_path / "r.json"), "--gaze-gain", "0.75", "-q"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["bit_depth"] == 16
+    for i, frame in enumerate(VideoReader(plate, deep=True)):
+        if i % 10 == 0:
+            written = cv2.imread(str(out / f"frame_{i:06d}.png"), cv2.IMREAD_UNCHANGED)[..., ::-1]
+            assert np.array_equal(written, frame) == (not 50 <= i <= 149), f"frame {i}"
+    info = probe(out)
+    assert (info.frame_count, info.fps, info.bits_per_component, info.timecode) == (200, 25, 16, "10:00:00:00")
+    assert [a.codec for a in info.audio] == ["pcm_s16le"]
