@@ -124,10 +124,8 @@ def probe(path: str | Path) -> VideoInfo:
     header = _read_header(path)
     streams = _streams(header)
     video = _first_video(path, streams)
-    fields = _fields(video.summary)
-    size = re.search(r"\b(\d+)x(\d+)\b", fields[2] if len(fields) > 2 else "")
-    if size is None:
-        raise MediaError(f"{path}: ffmpeg reports no frame size for its video stream; re-encode it, e.g. to H.264.")
+    picture = _picture(video, f"{path}: ffmpeg reports no frame size for its video stream; re-encode it, e.g. to "
+                              "H.264.")
     avg = _rate(video.summary, "fps")
     tbr = _rate(video.summary, "tbr")
     # tbr is the finest regular rate of the timestamps, so sampling at it loses no
@@ -138,17 +136,12 @@ def probe(path: str | Path) -> VideoInfo:
     frame_count = _count_frames(path)
     if frame_count == 0:
         raise MediaError(f"{path}: its video stream contains no frames. Export the video again.")
-    sar = re.search(r"SAR (\d+):(\d+)", video.summary)
     # ffmpeg prints the display matrix's counter-clockwise angle.
     ccw = next((float(m[1]) for m in map(_ROTATION.search, video.details) if m), 0.0)
     timecode = _TIMECODE.search(header)
     return VideoInfo(
         path=str(path),
-        codec=fields[0].split()[0],
-        pix_fmt=fields[1].split("(")[0],
-        width=int(size[1]),
-        height=int(size[2]),
-        sar=Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1),
+        **picture,
         rotation=round(-ccw / 90) * 90 % 360,
         fps=fps,
         frame_count=frame_count,
@@ -186,7 +179,7 @@ def media_bytes(path: str | Path) -> int:
 
 SEQUENCE_SIDECAR = "sequence.json"
 _PRINTF = re.compile(r"%(0?)(\d*)d")
-_TIMECODE_VALUE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")
+TIMECODE_VALUE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")  # HH:MM:SS:FF, ';' or '.' for drop frame
 
 
 def _probe_sequence(folder: Path) -> VideoInfo:
@@ -228,25 +221,17 @@ def _probe_sequence(folder: Path) -> VideoInfo:
     report = _ffmpeg(*inputs).stderr
     if "Input #0" not in report:
         raise MediaError(f"{folder / (pattern % start)}: {_open_failure(report)}")
-    video = _first_video(folder, _streams(report))
-    fields = _fields(video.summary)
-    size = re.search(r"\b(\d+)x(\d+)\b", fields[2] if len(fields) > 2 else "")
-    if size is None:
-        raise MediaError(f"{folder / (pattern % start)}: ffmpeg reports no picture size; re-export the frames.")
-    sar = re.search(r"SAR (\d+):(\d+)", video.summary)
+    picture = _picture(_first_video(folder, _streams(report)),
+                       f"{folder / (pattern % start)}: ffmpeg reports no picture size; re-export the frames.")
     timecode = spec.get("timecode")
-    if timecode is not None and not _TIMECODE_VALUE.fullmatch(str(timecode)):
+    if timecode is not None and not TIMECODE_VALUE.fullmatch(str(timecode)):
         raise MediaError(f"{sidecar}: \"timecode\" must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
     sound = folder / str(spec["audio"]) if spec.get("audio") else None
     if sound is not None and not sound.is_file():
         raise MediaError(f"{sidecar}: names the audio file {spec['audio']!r}, which is not in {folder}")
     return VideoInfo(
         path=str(folder),
-        codec=fields[0].split()[0],
-        pix_fmt=fields[1].split("(")[0],
-        width=int(size[1]),
-        height=int(size[2]),
-        sar=Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1),
+        **picture,
         rotation=0,
         fps=fps,
         frame_count=count,
@@ -257,6 +242,18 @@ def _probe_sequence(folder: Path) -> VideoInfo:
         inputs=inputs,
         audio_file=str(sound) if sound is not None else None,
     )
+
+
+def _picture(video: _Stream, no_size: str) -> dict:
+    """Codec, pixel format, coded size and pixel aspect of a video stream, from its summary line."""
+    fields = _fields(video.summary)
+    size = re.search(r"\b(\d+)x(\d+)\b", fields[2] if len(fields) > 2 else "")
+    if size is None:
+        raise MediaError(no_size)
+    sar = re.search(r"SAR (\d+):(\d+)", video.summary)
+    return {"codec": fields[0].split()[0], "pix_fmt": fields[1].split("(")[0], "width": int(size[1]),
+            "height": int(size[2]),
+            "sar": Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1)}
 
 
 def _read_header(path: str | Path) -> str:

@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from pipeline.errors import MediaError
 from pipeline.ffmpeg_exe import ffmpeg_path
-from pipeline.probe import SEQUENCE_SIDECAR, VideoInfo, audio_file, probe, probe_audio
+from pipeline.probe import SEQUENCE_SIDECAR, TIMECODE_VALUE, VideoInfo, audio_file, probe, probe_audio
 
 Frame = npt.NDArray[np.uint8]
 DeepFrame = npt.NDArray[np.uint16]
@@ -159,7 +159,6 @@ _FORMATS: dict[str, _Format] = {
     ),
 }
 DRAFT_CRF = 14
-_TIMECODE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")
 # Frames are tagged BT.709 and converted with its matrix, so players and
 # VideoReader (which follows the tag) agree on the colours.
 _BT709 = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
@@ -205,7 +204,7 @@ class VideoWriter:
             raise ValueError(f"{codec} video is written as {self._format.suffix}, but the path is {self.path}")
         if width < 1 or height < 1 or self.fps <= 0:
             raise ValueError(f"cannot write {width}x{height} video at {self.fps} fps")
-        if timecode is not None and not _TIMECODE.fullmatch(timecode):
+        if timecode is not None and not TIMECODE_VALUE.fullmatch(timecode):
             raise ValueError(f"timecode must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
         if not self.path.parent.is_dir():
             raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
@@ -389,7 +388,7 @@ class ImageSequenceWriter:
         self.fps = _rate(fps)
         if width < 1 or height < 1 or self.fps <= 0:
             raise ValueError(f"cannot write {width}x{height} frames at {self.fps} fps")
-        if timecode is not None and not _TIMECODE.fullmatch(timecode):
+        if timecode is not None and not TIMECODE_VALUE.fullmatch(timecode):
             raise ValueError(f"timecode must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
         if not self.path.parent.is_dir():
             raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
