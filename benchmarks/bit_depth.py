@@ -42,8 +42,8 @@ def make_plate(clip: Path, plate: Path, scale: float) -> None:
     shown = VideoReader(clip)  # the display size: square pixels
     width, height = (2 * round(side * scale / 2) for side in (shown.width, shown.height))
     subprocess.run([ffmpeg_path(), "-v", "error", "-y", "-i", clip, "-vf",
-                    f"format=rgb48le,scale={width}:{height}:flags=lanczos,setsar=1", "-c:v", "prores_ks", "-profile:v", "3",
-                    "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le", plate], check=True)
+                    f"format=rgb48le,scale={width}:{height}:flags=lanczos,setsar=1", "-c:v", "prores_ks",
+                    "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le", plate], check=True)
 
 
 def compare(plate: Path, output: Path, edited: np.ndarray) -> dict:
