@@ -58,6 +58,7 @@ from pipeline.gaze_edit import warp_gaze
 from pipeline.probe import probe
 from pipeline.reenactment import check_coverage, check_job, choose_audio, load_or_track, model_target, verify
 from pipeline.synthesis import SynthesisOptions, synthesise
+from pipeline.timecode import TimecodeError, is_timecode, timecode_frames
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
@@ -111,6 +112,15 @@ class _Reader:
                 self.fail(value, f"unknown key {key!r} in {what}; known: {', '.join(allowed)}")
         return node.value
 
+    def frame(self, node: _Node, rate: Fraction, start: str) -> int:
+        """A frame number, or a timecode label counted from the shot's start timecode."""
+        if is_timecode(node.value):
+            try:
+                return timecode_frames(node.value, rate) - timecode_frames(start, rate)
+            except TimecodeError as exc:
+                self.fail(node, str(exc))
+        return int(self.number(node, "a frame (a number, or a timecode HH:MM:SS:FF)"))
+
     def number(self, node: _Node, what: str) -> float:
         if isinstance(node.value, bool) or not isinstance(node.value, (int, float)) or not math.isfinite(node.value):
             self.fail(node, f"{what} must be a number, not {node.value!r}")
@@ -145,8 +155,11 @@ def gaze_at_camera(actor, rotation: np.ndarray, translation: np.ndarray) -> np.n
     return np.stack([yaw, pitch], axis=-1)
 
 
-def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, np.ndarray, np.ndarray]:
-    """The edited performance of the target, each frame's edit weight (max over edits) and compositing fade."""
+def load_edit_spec(path: str | os.PathLike, track: Track,
+                   start_timecode: str | None = None) -> tuple[Performance, np.ndarray, np.ndarray]:
+    """The edited performance of the target, each frame's edit weight (max over edits) and compositing fade.
+    Frames may be given as timecodes, counted from `start_timecode` (the target's; by default the track's source's,
+    else 00:00:00:00)."""
     path = Path(path)
     if not path.is_file():
         raise EditSpecError(f"edit spec {path} does not exist; see data/edit_example.yaml for the format")
@@ -173,7 +186,9 @@ def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, 
     rotation[~valid], translation[~valid] = np.eye(3), np.array([0, 0, 100.0])
     weights, camera_gaze, blink_ops = [], [], []
     painted = np.zeros(n)  # the largest weight of an edit that needs the network (head, expression or blink)
-    fps = float(Fraction(track.header["source"]["fps"]))
+    rate = Fraction(track.header["source"]["fps"])
+    fps = float(rate)
+    start = start_timecode or track.header["source"].get("timecode") or "00:00:00:00"
     for node in spec["edits"].value:
         edit = reader.mapping(node, "an edit", ("frames", "ease", "head", "expression", "gaze", "blink"))
         if "frames" not in edit:
@@ -181,9 +196,14 @@ def load_edit_spec(path: str | os.PathLike, track: Track) -> tuple[Performance, 
         fr = edit["frames"]
         if not isinstance(fr.value, list) or len(fr.value) != 2:
             reader.fail(fr, "frames must be [first, last]")
-        first, last = (int(reader.number(v, "a frame")) for v in fr.value)
+        first, last = (reader.frame(v, rate, start) for v in fr.value)
         if not 0 <= first <= last < n:
-            reader.fail(fr, f"frames [{first}, {last}] are outside the video, which has frames 0 to {n - 1}")
+            named = f"frames [{fr.value[0].value}, {fr.value[1].value}]"
+            if any(is_timecode(v.value) for v in fr.value):
+                named += f" (frames {first} to {last} of a shot that starts at {start})"
+            problem = "end before they begin" if first > last else \
+                f"are outside the video, which has frames 0 to {n - 1}"
+            reader.fail(fr, f"{named} {problem}")
         ease = int(reader.number(edit["ease"], "ease")) if "ease" in edit else 0
         if ease < 0 or 2 * ease > last - first + 1:
             reader.fail(edit["ease"], f"ease must be between 0 and half the range ({(last - first + 1) // 2} frames)")
@@ -269,11 +289,12 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
         track, scale = model_target(translator, target, target_track, scratch, show_progress)
         if eye_pathway is not None:
             eye_pathway.rescale(scale)
-        performance, weight, fade = load_edit_spec(edits, track)
+        timecode = probe(target).timecode
+        performance, weight, fade = load_edit_spec(edits, track, timecode)
         painted = (weight > 0) & ~(performance.eyes_only & gaze_warp)  # the gaze warp turns to any gaze
         found = check_coverage(performance.track, translator, np.flatnonzero(painted))
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
-                                   timecode=probe(target).timecode, rasterizer=rasterizer,
+                                   timecode=timecode, rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)
         crop = CropBox(**translator.manifest["crop"]).scaled(scale)
@@ -300,7 +321,8 @@ def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, a
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
         track = load_or_track(target, target_track, scratch, show_progress, "target")
-        performance, weight, fade = load_edit_spec(edits, track)
+        timecode = probe(target).timecode
+        performance, weight, fade = load_edit_spec(edits, track, timecode)
         painted = (weight > 0) & track.valid & ~performance.eyes_only
         if painted.any():
             spans = ", ".join(f"{a}-{b}" for a, b in runs(np.flatnonzero(painted))[:5])
@@ -308,7 +330,7 @@ def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, a
                            "a model trained on this actor can paint: give --model MODEL_DIR (from `dvp train`), or "
                            "keep to gaze edits, which need no model")
         options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
-                                   timecode=probe(target).timecode, show_progress=show_progress,
+                                   timecode=timecode, show_progress=show_progress,
                                    gaze_gain=gaze_gain, keep_depth=keep_depth)
         stats = warp_gaze(performance, track, target, output, options, fade, Path(preview) if preview else None)
         result = {"target": target.name, "model": None, "edits": Path(edits).name, "output": str(output),

@@ -130,10 +130,44 @@ def test_edit_spec_applies_keyframed_offsets(astro, tmp_path):
     ("edits:\n  - frames: [1, 9]\n    head: {yaw: ten}\n", "line 3: head yaw must be a number"),
     ("version: 2\nedits: []\n", "line 1: this dvp reads edit spec version 1"),
     ("edits: [\n", "not valid YAML"),
+    ("edits:\n  - frames: [9, 4]\n", "line 2: frames [9, 4] end before they begin"),
+    ("edits:\n  - frames: ['00:00:00:10', '00:00:09:00']\n",
+     "line 2: frames [00:00:00:10, 00:00:09:00] .frames 10 to 225 of a shot that starts at 00:00:00:00. are outside"),
+    ("edits:\n  - frames: [1, '00:00:00:30']\n", "line 2: 00:00:00:30 names no frame at 25 frames/s"),
+    ("edits:\n  - frames: [1, '00:00:01;00']\n", "line 2: .* drop-frame timecode, which exists only at 29.97"),
 ])
 def test_edit_spec_mistakes_name_the_line(astro, tmp_path, text, message):
     with pytest.raises(EditSpecError, match=message.replace("[", r"\[").replace("]", r"\]")):
         load_edit_spec(_spec(tmp_path, text), load_track(astro[1]))
+
+
+def test_edit_frames_may_be_timecodes_of_the_shot(astro, tmp_path):
+    """Frames named by timecode count from the shot's start timecode, as in an editor's timeline."""
+    track = load_track(astro[1])
+    by_number = load_edit_spec(_spec(tmp_path, "edits:\n  - frames: [10, 29]\n    head: {yaw: 5}\n"), track)
+    by_label = load_edit_spec(_spec(tmp_path, "edits:\n  - frames: ['10:00:00:10', '10:00:01:04']\n"
+                                              "    head: {yaw: 5}\n"), track, start_timecode="10:00:00:00")
+    assert np.array_equal(by_number[1], by_label[1])
+    mixed = load_edit_spec(_spec(tmp_path, "edits:\n  - frames: [10, '10:00:01:04']\n    head: {yaw: 5}\n"),
+                           track, start_timecode="10:00:00:00")
+    assert np.array_equal(by_number[1], mixed[1])
+
+
+def test_timecode_labels_count_frames_with_drop_frame():
+    from pipeline.timecode import TimecodeError, timecode_frames
+
+    ntsc, ntsc60 = Fraction(30000, 1001), Fraction(60000, 1001)
+    assert timecode_frames("01:00:00:00", 25) == 90000
+    assert timecode_frames("00:00:01:00", Fraction(24000, 1001)) == 24
+    assert timecode_frames("00:01:00;02", ntsc) == 1800  # 00:01:00;00 and ;01 are skipped
+    assert timecode_frames("00:01:00;02", ntsc) - timecode_frames("00:00:59;29", ntsc) == 1
+    assert timecode_frames("00:10:00;00", ntsc) == 17982  # every tenth minute keeps its labels
+    assert timecode_frames("01:00:00;00", ntsc) == 107892  # 29.97 frames/s for an hour, to the frame
+    assert timecode_frames("00:10:00;00", ntsc60) == 35964
+    assert timecode_frames("00:01:00:00", ntsc) == 1800  # non-drop labels at 29.97 simply count
+    for bad in ("00:01:00;01", "00:00:00:30", "1:00:00:00", "00:61:00:00"):
+        with pytest.raises(TimecodeError):
+            timecode_frames(bad, ntsc)
 
 
 def test_dvp_edit_passes_unedited_frames_through_bit_exact(tiny_model, astro, tmp_path):
@@ -237,6 +271,14 @@ def test_target_frames_play_back_and_forth_when_the_output_is_longer(tmp_path):
     pilot = np.array([1, 1, 3, 4, 9])  # stretches with gaps, a repeat, and a frame past the end (held)
     assert [int(f.mean().round(-1)) for f in frames_in_order(video, pilot, tmp_path / "none")] == [20, 20, 60, 80, 100]
     assert set(tmp_path.iterdir()) == cached, "an order that never goes back is streamed, with no disk copy"
+    deep = tmp_path / "levels10.mov"  # 16-bit frames go through the disk copy whole
+    with VideoWriter(deep, 25, 48, 32, codec="prores", deep=True) as writer:
+        for i in range(6):
+            writer.write(np.full((32, 48, 3), 5000 * i + 77, np.uint16))
+    straight = list(frames_in_order(deep, np.arange(6), tmp_path, deep=True))
+    bounced = list(frames_in_order(deep, order, tmp_path, deep=True))
+    assert all(f.dtype == np.uint16 for f in bounced)
+    assert all(np.array_equal(f, straight[i]) for f, i in zip(bounced, order.tolist()))
 
 
 def test_gaze_camera_points_both_eyes_at_the_camera(astro, tmp_path):
