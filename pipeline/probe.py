@@ -124,8 +124,7 @@ def probe(path: str | Path) -> VideoInfo:
     header = _read_header(path)
     streams = _streams(header)
     video = _first_video(path, streams)
-    picture = _picture(video, f"{path}: ffmpeg reports no frame size for its video stream; re-encode it, e.g. to "
-                              "H.264.")
+    picture = _picture(video, str(path))
     avg = _rate(video.summary, "fps")
     tbr = _rate(video.summary, "tbr")
     # tbr is the finest regular rate of the timestamps, so sampling at it loses no
@@ -221,8 +220,7 @@ def _probe_sequence(folder: Path) -> VideoInfo:
     report = _ffmpeg(*inputs).stderr
     if "Input #0" not in report:
         raise MediaError(f"{folder / (pattern % start)}: {_open_failure(report)}")
-    picture = _picture(_first_video(folder, _streams(report)),
-                       f"{folder / (pattern % start)}: ffmpeg reports no picture size; re-export the frames.")
+    picture = _picture(_first_video(folder, _streams(report)), str(folder / (pattern % start)))
     timecode = spec.get("timecode")
     if timecode is not None and not TIMECODE_VALUE.fullmatch(str(timecode)):
         raise MediaError(f"{sidecar}: \"timecode\" must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
@@ -244,14 +242,20 @@ def _probe_sequence(folder: Path) -> VideoInfo:
     )
 
 
-def _picture(video: _Stream, no_size: str) -> dict:
-    """Codec, pixel format, coded size and pixel aspect of a video stream, from its summary line."""
+def _picture(video: _Stream, where: str) -> dict:
+    """Codec, pixel format, coded size and pixel aspect of a video stream, from its summary line; MediaError for
+    pictures dvp cannot use (no size, or scene-linear light)."""
     fields = _fields(video.summary)
     size = re.search(r"\b(\d+)x(\d+)\b", fields[2] if len(fields) > 2 else "")
     if size is None:
-        raise MediaError(no_size)
+        raise MediaError(f"{where}: ffmpeg reports no picture size for its video; re-encode or re-export it.")
     sar = re.search(r"SAR (\d+):(\d+)", video.summary)
-    return {"codec": fields[0].split()[0], "pix_fmt": fields[1].split("(")[0], "width": int(size[1]),
+    pix_fmt, colour = fields[1].split("(")[0], fields[1].partition("(")[2]
+    if re.search(r"f(?:16|32)", pix_fmt) or "linear" in colour.split("/")[-1]:
+        raise MediaError(f"{where}: its pictures are scene-linear light ({fields[1].strip()}, as in "
+                         "EXR), and dvp works on display-referred pictures (what a player shows). Convert the plate "
+                         "with its display transform first (to 16-bit TIFF, DPX or ProRes), then give that.")
+    return {"codec": fields[0].split()[0], "pix_fmt": pix_fmt, "width": int(size[1]),
             "height": int(size[2]),
             "sar": Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1)}
 

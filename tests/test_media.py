@@ -476,3 +476,14 @@ def test_a_hand_made_sixteen_bit_tiff_sequence_starting_at_1001(tmp_path: Path) 
     (folder / "sequence.json").write_text('{"pattern": "shot.%04d.tif"}')
     with pytest.raises(MediaError, match="needs at least"):
         probe(folder)
+
+
+def test_scene_linear_frames_are_refused_with_what_to_do(tmp_path: Path) -> None:
+    """EXR holds scene-linear light; read as it decodes it would come out dark and clipped, so it is refused."""
+    folder = tmp_path / "exr"
+    folder.mkdir()
+    ffmpeg("-f", "lavfi", "-i", "nullsrc=s=64x16:d=0.08:r=25,format=gbrpf32le,geq=r='X/63':g='X/63':b='X/63'",
+           folder / "plate.%04d.exr")
+    (folder / "sequence.json").write_text('{"fps": 25, "pattern": "plate.%04d.exr"}')
+    with pytest.raises(MediaError, match="plate.0001.exr: its pictures are scene-linear light.*16-bit TIFF"):
+        probe(folder)
