@@ -6,7 +6,7 @@ stream-copy pass that reads packets without decoding them. Every way a file can
 be unusable is turned into a `MediaError` that says which file, what is wrong
 and what to do, before any long job starts on it.
 
-An image sequence is a folder: numbered frames (PNG, TIFF, DPX, EXR, JPEG, ...)
+An image sequence is a folder: numbered frames (PNG, TIFF, DPX, JPEG, ...)
 and a `sequence.json` beside them that says what the pictures cannot (the rate,
 the file pattern, the start timecode, the audio file), as `dvp` writes for its
 own PNG output. It is described like a video file, and read through ffmpeg's
@@ -78,7 +78,7 @@ class VideoInfo:
     @property
     def bits_per_component(self) -> int:
         """Bits per colour component of the decoded frames (8 for most consumer video; 10 or 12 for ProRes,
-        DNxHR HQX, 10-bit H.264/HEVC; 16 for 16-bit PNG/TIFF and float formats such as EXR)."""
+        DNxHR HQX, 10-bit H.264/HEVC; 16 for 16-bit PNG/TIFF; float formats count as 16)."""
         return pix_fmt_bits(self.pix_fmt)
 
     @property
