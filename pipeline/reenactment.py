@@ -21,7 +21,7 @@ from pipeline.atomic import write_json
 from pipeline.coverage import Coverage, coverage
 from pipeline.errors import DvpError, NoFaceError
 from pipeline.faithfulness import faithfulness
-from pipeline.probe import media_bytes, probe, probe_audio
+from pipeline.probe import audio_file, media_bytes, probe, probe_audio
 from pipeline.gaze_calibration import given_gain
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.tracking import TrackOptions, track_video
@@ -80,7 +80,7 @@ def choose_audio(choice: str, source: Path | None, target: Path) -> Path | None:
         return None
     if choice in ("source", "target"):
         path = source if choice == "source" else target
-        return path if path is not None and probe_audio(path) else None
+        return audio_file(path) if path is not None and probe_audio(path) else None  # a sequence's: its audio file
     path = Path(choice)
     if not probe_audio(path):
         raise DvpError(f"--audio {path} has no audio stream; give a file with sound, or source, target or none")

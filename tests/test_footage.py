@@ -103,3 +103,11 @@ def test_a_ten_bit_plate_of_real_footage_keeps_its_depth_and_reads_as_a_sequence
     info = probe(out)
     assert (info.frame_count, info.fps, info.bits_per_component, info.timecode) == (200, 25, 16, "10:00:00:00")
     assert [a.codec for a in info.audio] == ["pcm_s16le"]
+    by_timecode = tmp_path / "tc.yaml"  # the sequence edited again, its range named on the shot's timeline
+    by_timecode.write_text("version: 1\nedits:\n  - frames: ['10:00:02:00', '10:00:03:24']\n    gaze: camera\n")
+    assert main(["edit", str(out), "--edits", str(by_timecode), "-o", str(tmp_path / "again.mp4"), "--target-track",
+                 str(track), "--report", str(tmp_path / "tc.json"), "--gaze-gain", "0.75", "-q"]) == 0
+    rep = json.loads((tmp_path / "tc.json").read_text())
+    assert (rep["edited_frames"], rep["eyes_only_frames"], rep["timecode"], rep["audio"]) == \
+        (50, 50, "10:00:00:00", "audio.wav")
+    assert probe(tmp_path / "again.mp4").timecode == "10:00:00:00"
