@@ -5,7 +5,8 @@ the driven parameters is rendered in the model's shot crop and pushed through
 the space-time window, the network paints the crop, and the crop is blended
 into the target frame it sits on (see `pipeline.compositing`). Frames whose only
 change is the gaze (`Performance.eyes_only`, from gaze-only edits) skip the
-network: the gaze warp turns the target frame's own eyeballs. The network is
+network: the gaze warp turns the target frame's own eyeballs (in painted frames,
+inside the head as the network painted it: `pipeline.painted_head`). The network is
 conditioned on the asked head pose corrected by what a pilot pass of the same
 job showed it paints (see `pipeline.pose_calibration`). A per-frame
 `fade` in [0, 1] scales the blend: 0 passes the target frame through untouched
@@ -18,6 +19,7 @@ pixels it left alone keep their depth.
 """
 from __future__ import annotations
 
+import contextlib
 import resource
 import tempfile
 import time
@@ -32,6 +34,7 @@ import torch
 from pipeline.compositing import CompositeSettings, Compositor
 from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.gaze_calibration import GazeCalibration, calibrate_gaze, given_gain
+from pipeline.painted_head import PaintedHead
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
 from pipeline.progress import progress
 from pipeline.transfer import Performance
@@ -173,6 +176,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
         # warp work in the corrected head too, with the gaze kept pointing where it was asked to in the camera.
         eye_view = eyes.view(conditioned, backend, actor) if eyes is not None else None
         side_by_side = SideBySide(preview, fps, height, preview_labels)
+        painted_head = PaintedHead(actor)
         frames = frames_in_order(target_video, performance.target_frames, Path(scratch), deep)
         batch: list[tuple[int, np.ndarray]] = []
         deep_plates: list[np.ndarray] = []  # the batch's frames at 16 bits, when the output keeps them
@@ -213,11 +217,16 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                     results[k] = repainted[r]
                 network_s += time.perf_counter() - t0
             if options.gaze_warp:
+                if len(need):  # where the network painted each head: the eyeballs go into its sockets
+                    heads, found = painted_head.fit([results[k] for k in need], track_params(conditioned, idx[need]))
                 for k in sorted({*need.tolist(), *warp_only.tolist()}):
                     j = int(idx[k])
                     shown = track_params(target_track, [int(performance.target_frames[j])])
                     turned = calibration.rendered(track_params(performance.track, [j]), shown)
-                    if not eyes_only[j]:  # the network painted the head in the pose calibration's corrected pose
+                    if k in rows and found[rows[k]]:  # the asked gaze, relative to the head as painted
+                        turned.rotation = heads.rotation[rows[k]:rows[k] + 1]
+                        turned.translation = heads.translation[rows[k]:rows[k] + 1]
+                    elif k in rows:  # painted in the pose calibration's corrected pose, looking where asked
                         turned.rotation, turned.gaze = posed.corrected(turned.rotation, turned.gaze)
                     results[k] = redirect_eyes(results[k], batch[k][1], actor, openings, turned, shown,
                                                float(fade[j]))
@@ -231,7 +240,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             batch.clear()
             deep_plates.clear()
 
-        with side_by_side:
+        with side_by_side, contextlib.closing(painted_head):
             for j in progress(range(n), n, options.stage, options.show_progress):
                 plate = next(frames)
                 if deep:
@@ -251,5 +260,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             "bit_depth": 16 if deep else 8,
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
             "gaze_calibration": calibration.report() if options.gaze_warp else None,
+            "eyes_in_painted_head": {"frames": painted_head.fitted, "kept_asked_head": painted_head.kept}
+            if options.gaze_warp else None,
             "pose_calibration": posed.report(),
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

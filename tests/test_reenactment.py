@@ -423,3 +423,26 @@ def test_an_image_sequence_is_a_target_like_a_video(astro, tmp_path):
     assert rep["eyes_only_frames"] == 7 and rep["timecode"] == "01:00:00:00"
     written = probe(out)
     assert (written.frame_count, written.fps, written.timecode) == (40, plain.fps, "01:00:00:00")
+
+
+def test_the_painted_head_is_found_where_it_was_painted(astro):
+    """Asked for a head 5 degrees off the one in the picture, the fit finds the one in the picture; a frame with no
+    face, or a face far from the asked head, keeps the asked head."""
+    from pipeline.editing import head_rotation
+    from pipeline.painted_head import PaintedHead
+    from reconstruction.fitting import FrameParams, actor_from_track, track_params
+
+    video, track_path = astro
+    track = load_track(track_path)
+    frames = [f for i, f in enumerate(VideoReader(video)) if i in (10, 11, 12)]
+    frames.append(np.full_like(frames[0], 90))
+    shown = track_params(track, np.array([10, 11, 12, 12]))
+    asked = FrameParams(rotation=shown.rotation @ head_rotation(5, 0, 0), translation=shown.translation.copy(),
+                        expression=shown.expression, gaze=shown.gaze)
+    asked.rotation[2] = shown.rotation[2] @ head_rotation(20, 0, 0)  # too far: a misdetection, not a painting
+    head = PaintedHead(actor_from_track(track))
+    fitted, found = head.fit(frames, asked)
+    head.close()
+    assert found.tolist() == [True, True, False, False] and (head.fitted, head.kept) == (2, 2)
+    assert rotation_angle_deg(fitted.rotation[:2], shown.rotation[:2]).max() < 1.0
+    assert np.array_equal(fitted.rotation[2:], asked.rotation[2:])
