@@ -9,9 +9,10 @@ in another, the eyes look turned by the difference. So each painted frame goes
 through the landmark detector, the target actor (whose identity is known) is
 fitted to it from the conditioned parameters, and the warp turns the eyeballs
 in the head as painted, by the gaze the job asks for relative to that head.
-A frame the detector finds no face in, or one it reads more than
-`MAX_CHANGE_DEG` away from the conditioning (another face, a misdetection),
-keeps the conditioned head.
+Of the faces the detector finds, the one nearest where the conditioned head
+projects is taken (a shot may hold other people); a frame with no face, or
+whose fit turns more than `MAX_CHANGE_DEG` or moves more than `MAX_SHIFT_CM`
+from the conditioning (a misdetection), keeps the conditioned head.
 """
 from __future__ import annotations
 
@@ -21,6 +22,8 @@ from reconstruction.fitting import ActorModel, FrameParams, fit_frames
 from reconstruction.landmarks import LandmarkDetector, create_detector
 
 MAX_CHANGE_DEG = 8.0
+MAX_SHIFT_CM = 2.0
+MAX_FACES = 3
 ITERATIONS = 4
 
 
@@ -37,15 +40,17 @@ class PaintedHead:
         """The head (rotation, translation) of each painted frame, and which frames it was found in (the others keep
         the conditioned head); expression and gaze stay the conditioned ones."""
         if self._detector is None:
-            self._detector = create_detector("mediapipe", max_faces=1)
+            self._detector = create_detector("mediapipe", max_faces=MAX_FACES)
         head = FrameParams(rotation=conditioned.rotation.copy(), translation=conditioned.translation.copy(),
                            expression=conditioned.expression, gaze=conditioned.gaze)
+        expected = self.actor.project_landmarks(conditioned).mean(axis=1)  # (B, 2) where each head should be
         found, points = [], []
         for k, frame in enumerate(frames):
-            faces = self._detector.detect(frame)
-            if faces and len(faces[0].points) == len(self.actor.landmark_vertices):
+            faces = [f for f in self._detector.detect(frame) if len(f.points) == len(self.actor.landmark_vertices)]
+            if faces:
+                nearest = min(faces, key=lambda f: float(np.linalg.norm(f.points[:, :2].mean(axis=0) - expected[k])))
                 found.append(k)
-                points.append(faces[0].points)
+                points.append(nearest.points)
         used = np.zeros(len(frames), bool)
         if found:
             rows = np.array(found)
@@ -54,7 +59,8 @@ class PaintedHead:
             fitted = fit_frames(self.actor, np.array(points, dtype=np.float64), init=start, iterations=ITERATIONS)
             relative = np.einsum("nji,njk->nik", start.rotation, fitted.rotation)
             angle = np.degrees(np.arccos(np.clip((np.trace(relative, axis1=1, axis2=2) - 1) / 2, -1, 1)))
-            use = angle <= MAX_CHANGE_DEG
+            shift = np.linalg.norm(fitted.translation - start.translation, axis=1)
+            use = (angle <= MAX_CHANGE_DEG) & (shift <= MAX_SHIFT_CM)
             head.rotation[rows[use]] = fitted.rotation[use]
             head.translation[rows[use]] = fitted.translation[use]
             used[rows[use]] = True

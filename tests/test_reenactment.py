@@ -427,7 +427,7 @@ def test_an_image_sequence_is_a_target_like_a_video(astro, tmp_path):
 
 def test_the_painted_head_is_found_where_it_was_painted(astro):
     """Asked for a head 5 degrees off the one in the picture, the fit finds the one in the picture; a frame with no
-    face, or a face far from the asked head, keeps the asked head."""
+    face, or a face turned or moved far from the asked head, keeps the asked head."""
     from pipeline.editing import head_rotation
     from pipeline.painted_head import PaintedHead
     from reconstruction.fitting import FrameParams, actor_from_track, track_params
@@ -442,7 +442,11 @@ def test_the_painted_head_is_found_where_it_was_painted(astro):
     asked.rotation[2] = shown.rotation[2] @ head_rotation(20, 0, 0)  # too far: a misdetection, not a painting
     head = PaintedHead(actor_from_track(track))
     fitted, found = head.fit(frames, asked)
-    head.close()
     assert found.tolist() == [True, True, False, False] and (head.fitted, head.kept) == (2, 2)
+    asked.translation[1] += [3.0, 0.0, 0.0]  # 3 cm aside
+    assert head.fit(frames[:2], FrameParams(rotation=asked.rotation[:2], translation=asked.translation[:2],
+                                            expression=asked.expression[:2], gaze=asked.gaze[:2]))[1].tolist() == \
+        [True, False]
+    head.close()
     assert rotation_angle_deg(fitted.rotation[:2], shown.rotation[:2]).max() < 1.0
     assert np.array_equal(fitted.rotation[2:], asked.rotation[2:])
