@@ -116,11 +116,36 @@ def pix_fmt_bits(pix_fmt: str) -> int:
     return 8
 
 
+_KNOWN: dict[tuple, VideoInfo] = {}  # what probe found, by file and modification time
+_KNOWN_MAX = 64
+
+
 def probe(path: str | Path) -> VideoInfo:
     """Describe the video in `path` (a file, or an image sequence's folder), or raise MediaError if it cannot be
-    used."""
-    if Path(path).is_dir():
-        return _probe_sequence(Path(path))
+    used. A job asks about its inputs several times, and counting a long file's packets reads it whole, so what
+    was found is kept for as long as the file (or the folder and its sequence.json) is not modified."""
+    key = _unchanged(Path(path))
+    if key is not None and key in _KNOWN:
+        return _KNOWN[key]
+    info = _probe_sequence(Path(path)) if Path(path).is_dir() else _probe_file(path)
+    if key is not None:
+        if len(_KNOWN) >= _KNOWN_MAX:
+            _KNOWN.pop(next(iter(_KNOWN)))
+        _KNOWN[key] = info
+    return info
+
+
+def _unchanged(path: Path) -> tuple | None:
+    """A key that changes whenever `path` does (None when it cannot be read)."""
+    try:
+        stat = path.stat()
+        sidecar = (path / SEQUENCE_SIDECAR).stat().st_mtime_ns if path.is_dir() else 0
+    except OSError:
+        return None
+    return str(path.resolve()), stat.st_ino, stat.st_mtime_ns, stat.st_size, sidecar
+
+
+def _probe_file(path: str | Path) -> VideoInfo:
     header = _read_header(path)
     streams = _streams(header)
     video = _first_video(path, streams)

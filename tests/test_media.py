@@ -487,3 +487,11 @@ def test_scene_linear_frames_are_refused_with_what_to_do(tmp_path: Path) -> None
     (folder / "sequence.json").write_text('{"fps": 25, "pattern": "plate.%04d.exr"}')
     with pytest.raises(MediaError, match="plate.0001.exr: its pictures are scene-linear light.*16-bit TIFF"):
         probe(folder)
+
+
+def test_probe_remembers_a_file_until_it_changes(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "a.mp4", seconds=0.4)
+    first = probe(clip)
+    assert probe(clip) is first, "asked again, the file is not read again"
+    make_clip(tmp_path / "a.mp4", seconds=0.8)
+    assert probe(clip).frame_count == 20 != first.frame_count
