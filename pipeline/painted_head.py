@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pipeline.faithfulness import rotation_angle_deg
 from reconstruction.fitting import ActorModel, FrameParams, fit_frames
 from reconstruction.landmarks import LandmarkDetector, create_detector
 
@@ -57,8 +58,7 @@ class PaintedHead:
             start = FrameParams(rotation=conditioned.rotation[rows], translation=conditioned.translation[rows],
                                 expression=conditioned.expression[rows], gaze=conditioned.gaze[rows])
             fitted = fit_frames(self.actor, np.array(points, dtype=np.float64), init=start, iterations=ITERATIONS)
-            relative = np.einsum("nji,njk->nik", start.rotation, fitted.rotation)
-            angle = np.degrees(np.arccos(np.clip((np.trace(relative, axis1=1, axis2=2) - 1) / 2, -1, 1)))
+            angle = rotation_angle_deg(start.rotation, fitted.rotation)
             shift = np.linalg.norm(fitted.translation - start.translation, axis=1)
             use = (angle <= MAX_CHANGE_DEG) & (shift <= MAX_SHIFT_CM)
             head.rotation[rows[use]] = fitted.rotation[use]
