@@ -30,6 +30,7 @@ _STREAM = re.compile(r"^\s*Stream #\d+:(\d+)[^:]*: (\w+): (.*)$")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
 _TIMECODE = re.compile(r"^\s*timecode\s*:\s*(\S+)", re.MULTILINE)
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_TIMEBASE = re.compile(r"^#tb 0: (\d+)/(\d+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -51,7 +52,10 @@ class VideoInfo:
     `rotate` tag phones write. fps is the nominal rate (ffmpeg's tbr), the rate
     at which `VideoReader` samples a variable-frame-rate stream. frame_count is
     exact (packets counted); duration is the video's own length in seconds
-    (frames over the average rate), which the audio may outlast.
+    (from its first frame's timestamp to the end of its last, or frames over the
+    average rate where the packets carry no timing), which the audio may
+    outlast; lead is how long after the file's start (where ffmpeg's clock
+    starts: the earliest of its streams) its first frame is shown.
     """
 
     path: str
@@ -67,6 +71,7 @@ class VideoInfo:
     variable_frame_rate: bool
     audio: tuple[AudioStream, ...]
     timecode: str | None
+    lead: float = 0.0
     inputs: tuple[str, ...] = ()  # ffmpeg's input options for the video (a sequence's rate, pattern, first number)
     audio_file: str | None = None  # the file `audio` describes: the video itself, or a sequence's audio file
 
@@ -153,11 +158,13 @@ def _probe_file(path: str | Path) -> VideoInfo:
     avg = _rate(video.summary, "fps")
     tbr = _rate(video.summary, "tbr")
     # tbr is the finest regular rate of the timestamps, so sampling at it loses no
-    # frames; some containers with variable rate report their timebase (1k) instead.
-    fps = tbr if tbr and not (avg and tbr > 2 * avg) else avg
+    # frames (a clip with long pauses averages far below it); some containers with
+    # variable rate report their timebase (1k) instead.
+    fps = tbr if tbr and not (avg and tbr > 2 * avg and tbr > MAX_CAMERA_FPS) else avg
     if not fps:
         raise MediaError(f"{path}: ffmpeg cannot tell the frame rate of its video; re-encode it at a fixed rate.")
-    frame_count = _count_frames(path)
+    packets = _read_packets(path)
+    frame_count = packets.count
     if frame_count == 0:
         raise MediaError(f"{path}: its video stream contains no frames. Export the video again.")
     # ffmpeg prints the display matrix's counter-clockwise angle.
@@ -169,8 +176,9 @@ def _probe_file(path: str | Path) -> VideoInfo:
         rotation=round(-ccw / 90) * 90 % 360,
         fps=fps,
         frame_count=frame_count,
-        duration=float(frame_count / avg) if avg else _container_duration(header),
+        duration=packets.span() or (float(frame_count / avg) if avg else _container_duration(header)),
         variable_frame_rate=bool(avg and tbr and abs(avg - tbr) > tbr / 100),
+        lead=packets.first or 0.0,
         audio=_audio_streams(streams),
         timecode=timecode[1] if timecode else None,
         audio_file=str(path),
@@ -202,6 +210,7 @@ def media_bytes(path: str | Path) -> int:
 
 
 SEQUENCE_SIDECAR = "sequence.json"
+MAX_CAMERA_FPS = 240  # a tbr above this and above twice the average rate is a timebase, not a frame rate
 _PRINTF = re.compile(r"%(0?)(\d*)d")
 TIMECODE_VALUE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")  # HH:MM:SS:FF, ';' or '.' for drop frame
 
@@ -412,19 +421,43 @@ def _container_duration(header: str) -> float:
     return int(match[1]) * 3600 + int(match[2]) * 60 + float(match[3]) if match else 0.0
 
 
-def _count_frames(path: str | Path) -> int:
-    """Exact number of frames of the first video stream, by reading its packets.
+@dataclass(frozen=True)
+class _Packets:
+    """The first video stream's packets: how many, and when they are shown (seconds; None where a packet carries
+    no timestamp or duration, as in raw elementary streams)."""
 
-    One line per packet from the `framecrc` muxer, which every ffmpeg release
-    prints alike; the progress line's `frame=` is missing for stream copies in
-    some releases (7.x among them), and ffmpeg on PATH may be any release.
+    count: int
+    first: float | None = None  # when the earliest frame is shown, from the file's start
+    end: float | None = None  # when the last frame stops being shown
+
+    def span(self) -> float | None:
+        return self.end - self.first if self.first is not None and self.end is not None else None
+
+
+def _read_packets(path: str | Path) -> _Packets:
+    """Count the frames of the first video stream exactly, and time them, by reading its packets.
+
+    One line per packet from the `framecrc` muxer (stream, dts, pts, duration, size, checksum), which every
+    ffmpeg release prints alike; the progress line's `frame=` is missing for stream copies in some releases
+    (7.x among them), and ffmpeg on PATH may be any release. The timing matters for variable-rate video, where
+    frames over the average rate is not its length: `VideoReader` samples it at a fixed rate from the first
+    frame to the end of the last.
     """
     result = _ffmpeg("-i", f"file:{path}", "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-")
-    packets = sum(1 for line in result.stdout.splitlines() if line.strip() and not line.startswith("#"))
-    if not packets and result.returncode != 0:  # no packets in a file ffmpeg read to its end is "no frames", later
+    rows = [line.split(",") for line in result.stdout.splitlines() if line.strip() and not line.startswith("#")]
+    if not rows and result.returncode != 0:  # no packets in a file ffmpeg read to its end is "no frames", later
         reason = _last_line(result.stderr)
         raise MediaError(f"{path}: ffmpeg cannot read its video packets ({reason}). Export the video again.")
-    return packets
+    base = _TIMEBASE.search(result.stdout)
+    try:
+        pts = [int(row[2]) for row in rows]
+        shown = [int(row[3]) for row in rows]
+    except (IndexError, ValueError):  # NOPTS, or a layout this parser does not know
+        return _Packets(len(rows))
+    if base is None or not rows or min(shown) <= 0 or min(pts) < -(1 << 62):  # -(2**63): no timestamp
+        return _Packets(len(rows))
+    tick = Fraction(int(base[1]), int(base[2]))
+    return _Packets(len(rows), float(min(pts) * tick), float(max(p + d for p, d in zip(pts, shown)) * tick))
 
 
 def _ffmpeg(*args: str) -> subprocess.CompletedProcess[str]:

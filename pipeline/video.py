@@ -64,7 +64,9 @@ class VideoReader:
         self.fps = _rate(fps) if fps is not None else self.info.fps
         self.width = self.info.display_width
         self.height = self.info.display_height
-        expected = math.floor(self.info.duration * self.fps + 0.5)  # the fps filter rounds half up
+        # Frames on the fps grid from the file's start (a video stream that starts later has its first frame
+        # repeated from there) to where its last frame ends, rounded half up as the fps filter does.
+        expected = _half_up((self.info.lead + self.info.duration) * self.fps)
         self.frame_count = expected if max_frames is None else min(expected, max_frames)
         self._max_frames = max_frames
         self.deep = deep
@@ -118,6 +120,10 @@ class VideoReader:
                 )
         finally:
             _stop(process)
+
+
+def _half_up(x: float) -> int:
+    return math.floor(x + 0.5)
 
 
 def read_frames(path: str | Path, fps: Rate | None = None, max_frames: int | None = None) -> Iterator[Frame]:

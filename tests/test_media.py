@@ -116,6 +116,29 @@ def test_variable_frame_rate_comes_out_constant(tmp_path: Path) -> None:
     assert [shades.index(b) for b in brightness] == [i if i < 25 else (i + 25) // 2 for i in range(74)]
 
 
+def test_a_variable_rate_clip_is_as_long_as_its_timestamps_say(tmp_path: Path) -> None:
+    # 25 frames at 25 fps, then 4 frames held 0.4 s each, as a phone writes a pause, and a last one: 2.64 s, so
+    # 66 frames at 25 fps. The average rate ffmpeg reports would make it 2.7 s.
+    hold = "geq=lum=16+N*6:cb=128:cr=128,setpts='round(if(lt(N,25),N,25+10*(N-25))/25/TB)'"
+    path = make_clip(tmp_path / "pause.mp4", "-vf", hold, "-frames:v", "30", "-fps_mode", "vfr", "-bf", "0",
+                     seconds=2, source="color")
+    info = probe(path)
+    assert info.frame_count == 30 and info.duration == pytest.approx(2.64)
+    with VideoReader(path) as reader:
+        assert len(list(reader)) == reader.frame_count == 66
+
+
+def test_a_video_that_starts_after_its_audio_is_read_from_the_file_start(tmp_path: Path) -> None:
+    # ffmpeg's clock starts with the earliest stream; the first picture is shown from there.
+    clip = make_clip(tmp_path / "clip.mp4", seconds=1, audio=True)
+    late = tmp_path / "late.mp4"
+    ffmpeg("-itsoffset", "0.2", "-i", clip, "-i", clip, "-map", "0:v", "-map", "1:a", "-c", "copy", late)
+    info = probe(late)
+    assert info.lead == pytest.approx(0.2, abs=0.01)
+    with VideoReader(late) as reader:
+        assert len(list(reader)) == reader.frame_count == 30
+
+
 def test_reader_resamples_rate_and_stops_at_max_frames(clip: Path) -> None:
     assert sum(1 for _ in read_frames(clip, fps=10)) == VideoReader(clip, fps=10).frame_count == 20
     with VideoReader(clip, max_frames=7) as reader:
