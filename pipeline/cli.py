@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import signal
 import sys
 
 from pipeline.errors import DvpError
@@ -208,8 +209,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
 def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> None:
     p.add_argument("--format", choices=["mp4", "prores", "png"],
                    help="output format (default from the name: .mp4 H.264, .mov ProRes 422 HQ, no suffix: PNG sequence)")
+    choices = "source, target, none" if audio_default == "source" else "target, none"
     p.add_argument("--audio", default=audio_default,
-                   help=f"audio of the output: source, target, none, or an audio file (default {audio_default})")
+                   help=f"audio of the output: {choices}, or an audio file (default {audio_default})")
     p.add_argument("--bit-depth", choices=["source", "8"], default="source",
                    help="source (default): a target of 10 to 16 bits per component keeps them in ProRes (10 bits) and "
                         "PNG (16 bits); 8: write 8-bit frames (smaller, faster PNGs). H.264 is always 8-bit")
@@ -332,6 +334,7 @@ def main(argv: list[str] | None = None) -> int:
     _add_demo(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         commands = {"track": _run_track, "render": _run_render, "train": _run_train, "evaluate": _run_evaluate,
                     "reenact": _run_reenact, "edit": _run_edit, "demo": _run_demo}
@@ -342,6 +345,20 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"dvp {args.command}: interrupted", file=sys.stderr)
         return 130
+    except Terminated:
+        print(f"dvp {args.command}: terminated; nothing was left half-written", file=sys.stderr)
+        return 143
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class Terminated(BaseException):
+    """SIGTERM (a batch scheduler's cancel, `timeout`), raised like Ctrl-C so that every `with` and `finally`
+    on the way out removes its temporary files and stops its ffmpeg processes."""
+
+
+def _terminated(signum, frame) -> None:
+    raise Terminated
 
 
 if __name__ == "__main__":

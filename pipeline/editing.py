@@ -56,7 +56,8 @@ from pipeline.errors import DvpError
 from pipeline.gaze_calibration import given_gain
 from pipeline.gaze_edit import warp_gaze
 from pipeline.probe import probe
-from pipeline.reenactment import check_coverage, check_job, choose_audio, load_or_track, model_target, verify
+from pipeline.reenactment import (check_coverage, check_job, choose_audio, load_or_track, model_target,
+                                  output_seconds, verify)
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.timecode import TimecodeError, is_timecode, timecode_frames
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
@@ -269,6 +270,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
     started = time.perf_counter()
     target, output = Path(target), Path(output)
     fmt = check_job({"target video": target, "edit spec": Path(edits)}, output, fmt)
+    choose_audio(audio, None, target, 0.0)  # a bad choice fails before any work
     if gaze_gain is not None:
         given_gain(gaze_gain)  # a bad value fails before any work
     if model is None:
@@ -293,7 +295,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
         performance, weight, fade = load_edit_spec(edits, track, timecode)
         painted = (weight > 0) & ~(performance.eyes_only & gaze_warp)  # the gaze warp turns to any gaze
         found = check_coverage(performance.track, translator, np.flatnonzero(painted))
-        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target, output_seconds(performance)),
                                    timecode=timecode, rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)
@@ -329,7 +331,7 @@ def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, a
             raise DvpError(f"{Path(edits).name} changes the head, expression or blinks in frames {spans}, which only "
                            "a model trained on this actor can paint: give --model MODEL_DIR (from `dvp train`), or "
                            "keep to gaze edits, which need no model")
-        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target),
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target, output_seconds(performance)),
                                    timecode=timecode, show_progress=show_progress,
                                    gaze_gain=gaze_gain, keep_depth=keep_depth)
         stats = warp_gaze(performance, track, target, output, options, fade, Path(preview) if preview else None)

@@ -55,7 +55,10 @@ class EyeOpenings:
 
 
 def _box(polygon: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
-    """(x0, y0, w, h): the polygon's bounding box in pixels with a margin, inside the frame; None when degenerate."""
+    """(x0, y0, w, h): the polygon's bounding box in pixels with a margin, inside the frame; None when degenerate
+    (or unknown: a frame without a face has NaN parameters)."""
+    if not np.isfinite(polygon).all():
+        return None
     x0, y0 = np.floor(polygon.min(0)).astype(int) - MARGIN_PX
     x1, y1 = np.ceil(polygon.max(0)).astype(int) + MARGIN_PX
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)

@@ -30,6 +30,7 @@ _STREAM = re.compile(r"^\s*Stream #\d+:(\d+)[^:]*: (\w+): (.*)$")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
 _TIMECODE = re.compile(r"^\s*timecode\s*:\s*(\S+)", re.MULTILINE)
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
+_CUT_SHORT = re.compile(r"[^\n\]]*(?:partial file|ended prematurely)[^\n]*", re.IGNORECASE)  # mov, matroska
 _TIMEBASE = re.compile(r"^#tb 0: (\d+)/(\d+)$", re.MULTILINE)
 
 
@@ -191,6 +192,11 @@ def probe_audio(path: str | Path) -> tuple[AudioStream, ...]:
     if Path(path).is_dir():
         return probe(path).audio
     return _audio_streams(_streams(_read_header(path)))
+
+
+def media_seconds(path: str | Path) -> float:
+    """How long a media file runs, as its container says (the longest of its streams; 0 when it does not say)."""
+    return _container_duration(_read_header(path))
 
 
 def audio_file(path: str | Path) -> Path:
@@ -448,6 +454,11 @@ def _read_packets(path: str | Path) -> _Packets:
     if not rows and result.returncode != 0:  # no packets in a file ffmpeg read to its end is "no frames", later
         reason = _last_line(result.stderr)
         raise MediaError(f"{path}: ffmpeg cannot read its video packets ({reason}). Export the video again.")
+    cut = _CUT_SHORT.search(result.stderr)
+    if cut is not None:
+        raise MediaError(f"{path}: the file is cut short (ffmpeg: {cut[0].strip()}); only its first {len(rows)} "
+                         "frames are there. Export or download it again; to work with the intact start, copy it "
+                         f"into a new file first (ffmpeg -i {Path(path).name} -c copy intact{Path(path).suffix}).")
     base = _TIMEBASE.search(result.stdout)
     try:
         pts = [int(row[2]) for row in rows]

@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import numpy as np
@@ -21,11 +22,11 @@ from pipeline.atomic import write_json
 from pipeline.coverage import Coverage, coverage
 from pipeline.errors import DvpError, NoFaceError
 from pipeline.faithfulness import faithfulness
-from pipeline.probe import audio_file, media_bytes, probe, probe_audio
+from pipeline.probe import audio_file, media_bytes, media_seconds, probe, probe_audio
 from pipeline.gaze_calibration import given_gain
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.tracking import TrackOptions, track_video
-from pipeline.transfer import PARTS, transfer
+from pipeline.transfer import PARTS, Performance, transfer
 from pipeline.video import VideoReader, output_format
 from reconstruction.track import Track, load_track
 from rendering.crop import CropBox
@@ -74,17 +75,37 @@ def model_target(translator: Translator, target: Path, target_track: str | os.Pa
     return track, scale
 
 
-def choose_audio(choice: str, source: Path | None, target: Path) -> Path | None:
-    """'source', 'target', 'none' or a file: the audio track of the output."""
+def choose_audio(choice: str, source: Path | None, target: Path, seconds: float) -> Path | None:
+    """'source', 'target', 'none' or a file: the audio track of an output `seconds` long. Warns when it holds
+    several audio streams (the first is used) or ends before the picture (the rest is silent)."""
     if choice == "none":
         return None
+    if choice == "source" and source is None:
+        raise DvpError("--audio source: an edit has no source video; give target (the default), none or an audio "
+                       "file")
     if choice in ("source", "target"):
         path = source if choice == "source" else target
-        return audio_file(path) if path is not None and probe_audio(path) else None  # a sequence's: its audio file
-    path = Path(choice)
-    if not probe_audio(path):
-        raise DvpError(f"--audio {path} has no audio stream; give a file with sound, or source, target or none")
+        if path is None or not probe_audio(path):
+            return None
+        path = audio_file(path)  # a sequence's: its audio file
+    else:
+        path = Path(choice)
+        if not probe_audio(path):
+            raise DvpError(f"--audio {path} has no audio stream; give a file with sound, or source, target or none")
+    streams = probe_audio(path)
+    if len(streams) > 1:
+        log.warning("%s has %d audio streams; the output carries the first (%d channels, %s)", path.name,
+                    len(streams), streams[0].channels, streams[0].codec)
+    length = media_seconds(path)
+    if 0 < length < seconds - 0.1:
+        log.warning("the audio from %s ends at %.2f s, the output runs %.2f s: the rest is silent", path.name, length,
+                    seconds)
     return path
+
+
+def output_seconds(performance: Performance) -> float:
+    """How long the output of `performance` runs, at the target's frame rate."""
+    return len(performance.track) / float(Fraction(performance.track.header["source"]["fps"]))
 
 
 def check_coverage(intended: Track, translator: Translator, frames=None) -> Coverage:
@@ -135,6 +156,9 @@ def check_job(inputs: dict[str, Path], output: Path, fmt: str | None) -> str:
     for role, path in inputs.items():
         if not path.exists():
             raise DvpError(f"{role} {path} does not exist")
+        if output.exists() and output.resolve() == path.resolve():
+            raise DvpError(f"the output {output} is the {role}: writing it would destroy the footage it is made "
+                           "from; choose another output name")
     if not output.parent.is_dir():
         raise DvpError(f"cannot write {output}: the folder {output.parent} does not exist")
     return output_format(output, fmt)
@@ -165,7 +189,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         performance = transfer(src, tgt, parts)
         found = check_coverage(performance.track, translator)
         source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
-        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target),
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target, output_seconds(performance)),
                                    timecode=probe(target).timecode, rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)

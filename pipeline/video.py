@@ -29,6 +29,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO, Literal, cast
 
+import cv2
 import numpy as np
 import numpy.typing as npt
 
@@ -92,23 +93,26 @@ class VideoReader:
     def _stream(self) -> Generator[Frame, None, None]:
         filters = [f"fps={self.fps}"]
         if self.info.sar != 1:
-            filters.append(f"scale={self.width}:{self.height},setsar=1")
+            filters.append(f"scale={self.width}:{self.height}:flags={SWS_READ},setsar=1")
+        else:
+            filters.append(f"scale=flags={SWS_READ}")  # the conversion to RGB
         limit = [] if self._max_frames is None else ["-frames:v", str(self._max_frames)]
+        # Planar RGB (G, B, R planes), interleaved here: ffmpeg's exact conversion to packed RGB is twice as slow.
         process, stderr = _start_ffmpeg(
             [*self.info.input_args, "-map", "0:V:0", "-vf", ",".join(filters), *limit,
-             "-f", "rawvideo", "-pix_fmt", "rgb48le" if self.deep else "rgb24", "pipe:1"],
+             "-f", "rawvideo", "-pix_fmt", "gbrp16le" if self.deep else "gbrp", "pipe:1"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
         )
         pipe = cast(io.BufferedReader, process.stdout)
         index = 0
         try:
+            planes = np.empty((3, self.height, self.width), "<u2" if self.deep else np.uint8)
             while True:
-                frame = np.empty((self.height, self.width, 3), "<u2" if self.deep else np.uint8)
-                size = pipe.readinto(frame.data.cast("B"))
-                if size < frame.nbytes:
+                size = pipe.readinto(planes.data.cast("B"))
+                if size < planes.nbytes:
                     break
-                yield frame
+                yield cv2.merge((planes[2], planes[0], planes[1]))
                 index += 1
             process.wait()
             errors = stderr.text()
@@ -165,6 +169,14 @@ _FORMATS: dict[str, _Format] = {
     ),
 }
 DRAFT_CRF = 14
+# How ffmpeg converts between RGB and YUV, both ways. Its default rounds with a bias: an 8-bit frame written to
+# H.264 (even lossless) and read back came out 1.1-1.4 levels darker, from ProRes 1.7, and each generation of
+# editing an output again added as much. With accurate rounding the round trip is unbiased (within 0.03 of a level
+# on average; 0.40 mean absolute difference for lossless H.264, against 1.24). `VideoReader` takes 11.8 ms for a
+# 1080p frame instead of 7.0: it asks for planar RGB and interleaves it with OpenCV, as packed RGB with accurate
+# rounding costs ffmpeg twice as much. Writing costs what it did, the encoder dominating.
+SWS_READ = "accurate_rnd+full_chroma_int"
+SWS_WRITE = "accurate_rnd+full_chroma_int"
 # Frames are tagged BT.709 and converted with its matrix, so players and
 # VideoReader (which follows the tag) agree on the colours.
 _BT709 = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
@@ -227,7 +239,7 @@ class VideoWriter:
             ["-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "-video_size", f"{width}x{height}",
              "-framerate", str(self.fps),
              "-i", "pipe:0",
-             "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv,format={self._format.pix_fmt}",
+             "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv:flags={SWS_WRITE},format={self._format.pix_fmt}",
              *self._format.video_codec, *quality, *_BT709,
              *(() if audio else self._finish_args()),
              "-f", self._format.muxer, f"file:{self._temps[0]}"],

@@ -1,6 +1,11 @@
 """Transfer, compositing, edit specs, and `dvp reenact` / `dvp edit` end to end on generated clips."""
 import json
+import signal
+import subprocess
+import sys
+import time
 from fractions import Fraction
+from pathlib import Path
 
 import cv2
 import numpy as np
@@ -237,7 +242,7 @@ def test_a_model_of_a_proxy_renders_the_full_size_shot(tiny_model, astro, driver
     _write(big, [cv2.resize(f, (768, 768), interpolation=cv2.INTER_CUBIC) for f in frames])
     outs = {}
     for name, target in (("small", video), ("big", big)):
-        outs[name] = tmp_path / f"{name}.mp4"
+        outs[name] = tmp_path / f"{name}_out.mp4"
         assert main(["reenact", "--source", str(driver[0]), "--target", str(target), "--model", str(folder), "-o",
                      str(outs[name]), "--report", str(tmp_path / f"{name}.json"), "-q"]) == 0
     assert json.loads((tmp_path / "big.json").read_text())["model_scale"] == 2.0
@@ -360,6 +365,40 @@ def test_gaze_edits_need_no_model_and_other_edits_are_refused_without_one(astro,
                  "--target-track", str(track_path), "--no-gaze-warp"]) == 2
     assert "--no-gaze-warp" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
+
+
+def test_an_edit_refuses_to_overwrite_its_target_or_take_audio_from_no_source(astro, tmp_path, capsys):
+    video, track_path = astro
+    copy = tmp_path / "shot.mp4"
+    copy.write_bytes(video.read_bytes())
+    spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    gaze: {yaw: 12}\n")
+    assert main(["edit", str(copy), "--edits", str(spec), "-o", str(copy), "-q", "--target-track",
+                 str(track_path)]) == 2
+    assert "is the target video" in capsys.readouterr().err
+    assert copy.read_bytes() == video.read_bytes()
+    assert main(["edit", str(copy), "--edits", str(spec), "-o", str(tmp_path / "out.mp4"), "-q", "--audio",
+                 "source", "--target-track", str(track_path)]) == 2
+    assert "an edit has no source video" in capsys.readouterr().err
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_terminated_job_leaves_nothing_behind(astro, tmp_path):
+    # Batch schedulers cancel with SIGTERM: the temporary files and the half-written output must go, as on Ctrl-C.
+    video, track_path = astro
+    spec = _spec(tmp_path, "edits:\n  - frames: [0, 39]\n    gaze: {yaw: 12}\n")
+    out = tmp_path / "out"
+    out.mkdir()
+    job = subprocess.Popen([sys.executable, "-m", "pipeline.cli", "edit", str(video), "--edits", str(spec), "-o",
+                            str(out / "edited.mov"), "--preview", str(out / "preview.mp4"), "-q"],
+                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
+    deadline = time.monotonic() + 60
+    while not any(out.iterdir()) and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.05)  # until the job has started writing (it tracks the clip first)
+    job.send_signal(signal.SIGTERM)
+    _, err = job.communicate(timeout=60)
+    assert job.returncode == 143, err
+    assert "terminated" in err
+    assert list(out.iterdir()) == []
 
 
 def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, tmp_path):
