@@ -303,13 +303,18 @@ def test_writer_rejects_no_frames_and_wrong_frames(tmp_path: Path) -> None:
 # --- bad input -----------------------------------------------------------
 
 
-def truncated(tmp_path: Path) -> Path:
-    """Half of an MP4 whose index (moov) comes last, as most cameras write it."""
-    whole = make_clip(tmp_path / "whole.mp4", seconds=1)
-    cut = tmp_path / "truncated.mp4"
+def _first_half(tmp_path: Path, name: str, *out_args: str) -> Path:
+    """The first half of the bytes of a 1 s clip called `name`."""
+    whole = make_clip(tmp_path / f"whole{Path(name).suffix}", *out_args, seconds=1)
+    cut = tmp_path / name
     cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
     whole.unlink()
     return cut
+
+
+def truncated(tmp_path: Path) -> Path:
+    """Half of an MP4 whose index (moov) comes last, as most cameras write it."""
+    return _first_half(tmp_path, "truncated.mp4")
 
 
 def audio_only(tmp_path: Path) -> Path:
@@ -332,19 +337,11 @@ def text_file(tmp_path: Path) -> Path:
 
 def cut_after_its_index(tmp_path: Path) -> Path:
     """Half of an MP4 whose index comes first (web exports): it opens, and lists frames it no longer holds."""
-    whole = make_clip(tmp_path / "whole.mp4", "-movflags", "+faststart", seconds=1)
-    cut = tmp_path / "cut.mp4"
-    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    whole.unlink()
-    return cut
+    return _first_half(tmp_path, "cut.mp4", "-movflags", "+faststart")
 
 
 def cut_matroska(tmp_path: Path) -> Path:
-    whole = make_clip(tmp_path / "whole.mkv", seconds=1)
-    cut = tmp_path / "cut.mkv"
-    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
-    whole.unlink()
-    return cut
+    return _first_half(tmp_path, "cut.mkv")
 
 
 def zero_bytes(tmp_path: Path) -> Path:
