@@ -340,6 +340,9 @@ def main(argv: list[str] | None = None) -> int:
                     "reenact": _run_reenact, "edit": _run_edit, "demo": _run_demo}
         return commands[args.command](args)
     except DvpError as exc:
+        if _terminating:  # the signal arrived inside a library, which reported it as its own failure
+            print(f"dvp {args.command}: terminated; nothing was left half-written", file=sys.stderr)
+            return 143
         print(f"dvp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -357,7 +360,12 @@ class Terminated(BaseException):
     on the way out removes its temporary files and stops its ffmpeg processes."""
 
 
+_terminating = False
+
+
 def _terminated(signum, frame) -> None:
+    global _terminating
+    _terminating = True
     raise Terminated
 
 

@@ -7,7 +7,7 @@ edits are all gaze edits (`gaze: camera` or yaw and pitch offsets): the target
 is tracked (or its track given), each edited frame has its eyeballs turned,
 faded in with the edit's ease, and every other pixel, and every frame outside
 the edits, is the shot's own, bit for bit before encoding (at the shot's own
-depth in ProRes or PNG, see `pipeline.video.apply_change`). The sideways turn is
+depth in ProRes or PNG, and its own pixel aspect: see `pipeline.video.Plates`). The sideways turn is
 divided by the tracker's gain measured on the shot, as in a reenactment (see
 `pipeline.gaze_calibration`).
 """
@@ -24,7 +24,7 @@ from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.progress import progress
 from pipeline.synthesis import SideBySide, SynthesisOptions, gaze_calibration_for
 from pipeline.transfer import Performance
-from pipeline.video import VideoReader, apply_change, keeps_depth, open_output, to_8bit
+from pipeline.video import Plates, VideoReader, open_output
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
 
@@ -39,28 +39,29 @@ def warp_gaze(performance: Performance, target_track: Track, target_video: Path,
     actor = actor_from_track(target_track)
     openings = EyeOpenings.of(actor)
     info = VideoReader(target_video)
-    deep = options.keep_depth and keeps_depth(info.info, options.fmt)
+    plates = Plates.of(info.info, options.fmt, options.keep_depth)
     turned_frames = 0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
-            open_output(output, options.fmt, info.fps, info.width, info.height, options.audio,
-                        options.timecode, deep=deep) as writer, \
+            open_output(output, options.fmt, info.fps, *plates.size, options.audio,
+                        options.timecode, deep=plates.deep, sar=plates.sar) as writer, \
             SideBySide(preview, info.fps, info.height, ("original", "output")) as side_by_side:
         calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
-        frames = VideoReader(target_video, deep=deep)
+        frames = plates.reader(target_video)
         for j, plate in enumerate(progress(frames, n, "gaze edit", options.show_progress)):
-            frame = to_8bit(plate) if deep else plate
+            frame = plates.work(plate) if plates.kept else plate
             result = frame
             if fade[j] > 0 and performance.track.valid[j]:
                 shown = track_params(target_track, [j])
                 turned = calibration.rendered(track_params(performance.track, [j]), shown)
                 result = redirect_eyes(frame, frame, actor, openings, turned, shown, float(fade[j]))
                 turned_frames += 1
-            writer.write(apply_change(result, frame, plate) if deep else result)
+            writer.write(plates.output(result, frame, plate))
             side_by_side.write([frame, result])
     seconds = time.perf_counter() - started
     return {"frames": n, "synthesised_frames": 0, "eyes_only_frames": turned_frames,
             "passed_through_frames": n - turned_frames, "seconds": round(seconds, 1),
-            "frames_per_second": round(n / seconds, 2), "bit_depth": 16 if deep else 8, "eye_pathway_step": None,
+            "frames_per_second": round(n / seconds, 2), "bit_depth": 16 if plates.deep else 8,
+            "pixel_aspect": plates.pixel_aspect, "eye_pathway_step": None,
             "gaze_warp": True,
             "gaze_calibration": calibration.report(), "pose_calibration": None,
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

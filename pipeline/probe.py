@@ -95,6 +95,17 @@ class VideoInfo:
     def display_height(self) -> int:
         return self._display_size()[1]
 
+    @property
+    def stored_size(self) -> tuple[int, int]:
+        """(width, height) of the frames as stored, turned upright: the display size before non-square pixels
+        are made square."""
+        return (self.height, self.width) if self.rotation in (90, 270) else (self.width, self.height)
+
+    @property
+    def stored_sar(self) -> Fraction:
+        """The pixel aspect ratio of the upright stored frames."""
+        return 1 / self.sar if self.rotation in (90, 270) else self.sar
+
     def _display_size(self) -> tuple[int, int]:
         """Square-pixel size as shown: non-square pixels widen or narrow the
         width (kept even so it stays encodable), then rotation may swap axes."""
@@ -264,6 +275,14 @@ def _probe_sequence(folder: Path) -> VideoInfo:
     timecode = spec.get("timecode")
     if timecode is not None and not TIMECODE_VALUE.fullmatch(str(timecode)):
         raise MediaError(f"{sidecar}: \"timecode\" must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
+    if spec.get("sar") is not None:  # pixels that are not square, which a picture file cannot say
+        try:
+            picture["sar"] = Fraction(str(spec["sar"]).replace(":", "/"))
+        except (ValueError, ZeroDivisionError):
+            raise MediaError(f"{sidecar}: \"sar\" (the pixel aspect ratio) must look like \"15:16\", not "
+                             f"{spec['sar']!r}") from None
+        if picture["sar"] <= 0:
+            raise MediaError(f"{sidecar}: \"sar\" must be positive, not {spec['sar']!r}")
     sound = folder / str(spec["audio"]) if spec.get("audio") else None
     if sound is not None and not sound.is_file():
         raise MediaError(f"{sidecar}: names the audio file {spec['audio']!r}, which is not in {folder}")

@@ -13,9 +13,10 @@ job showed it paints (see `pipeline.pose_calibration`). A per-frame
 (bit-exact before encoding) and skips the network altogether. Frames are
 processed in batches and streamed from and to disk, so memory does not depend
 on the length of the shot. A shot with more than 8 bits per component, written
-to ProRes or PNG, is read at 16 bits: the work is done at 8, and only what it
-changed is applied to the deep frame (`pipeline.video.apply_change`), so the
-pixels it left alone keep their depth.
+to ProRes or PNG, is read at 16 bits, and a shot with non-square pixels at its
+stored size: the work is done at 8 bits on square pixels, and only what it
+changed is applied to the shot's own frame (`pipeline.video.Plates`), so the
+pixels it left alone keep their depth and the output its pixel geometry.
 """
 from __future__ import annotations
 
@@ -38,7 +39,7 @@ from pipeline.painted_head import PaintedHead
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
 from pipeline.progress import progress
 from pipeline.transfer import Performance
-from pipeline.video import VideoReader, VideoWriter, apply_change, frames_in_order, keeps_depth, open_output, to_8bit
+from pipeline.video import Plates, VideoReader, VideoWriter, frames_in_order, open_output
 from reconstruction.fitting import actor_from_track, track_params
 from rendering.backends import resolve
 from rendering.conditioning import ConditioningRenderer
@@ -158,15 +159,15 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     openings = EyeOpenings.of(actor)
     windows = SpaceTimeWindows(translator.config.window)
     info = VideoReader(target_video)
-    fps, width, height = info.fps, info.width, info.height
-    deep = options.keep_depth and keeps_depth(info.info, options.fmt) and not options.draft
-    frame_bytes = width * height * 3 * (3 if deep else 1)  # the 8-bit frame, and its 16-bit original when deep
-    batch_size = max(1, min(original.batch_frames, translator.batch_size * 4, BATCH_FRAME_BYTES // frame_bytes))
+    fps, height = info.fps, info.height
+    plate_format = Plates.of(info.info, options.fmt, options.keep_depth, options.draft)
+    batch_size = max(1, min(original.batch_frames, translator.batch_size * 4,
+                            BATCH_FRAME_BYTES // plate_format.frame_bytes))
     synthesised = 0
     network_s = 0.0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
-            open_output(output, options.fmt, fps, width, height, options.audio, options.timecode,
-                        options.draft, deep) as writer:
+            open_output(output, options.fmt, fps, *plate_format.size, options.audio, options.timecode,
+                        options.draft, plate_format.deep, plate_format.sar) as writer:
         calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
         posed = _pose_calibration(performance, translator, crop, target_track, target_video, painted_fade, options,
                                   Path(scratch))
@@ -177,9 +178,10 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
         eye_view = eyes.view(conditioned, backend, actor) if eyes is not None else None
         side_by_side = SideBySide(preview, fps, height, preview_labels)
         painted_head = PaintedHead(actor)
-        frames = frames_in_order(target_video, performance.target_frames, Path(scratch), deep)
+        frames = frames_in_order(target_video, performance.target_frames, Path(scratch), plate_format.deep,
+                                 plate_format.stored)
         batch: list[tuple[int, np.ndarray]] = []
-        deep_plates: list[np.ndarray] = []  # the batch's frames at 16 bits, when the output keeps them
+        kept: list[np.ndarray] = []  # the batch's frames as the output stores them, when it keeps them
 
         def flush() -> None:
             nonlocal synthesised, network_s
@@ -232,20 +234,20 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                                                float(fade[j]))
             for k, (j, frame) in enumerate(batch):
                 result = results[k]
-                writer.write(apply_change(result, frame, deep_plates[k]) if deep else result)
+                writer.write(plate_format.output(result, frame, kept[k]) if plate_format.kept else result)
                 if preview is not None:
                     left = next(preview_left, None) if preview_left is not None else frame
                     left = frame if left is None else left
                     side_by_side.write([left, cond.colour[k].permute(1, 2, 0).numpy(), result])
             batch.clear()
-            deep_plates.clear()
+            kept.clear()
 
         with side_by_side, contextlib.closing(painted_head):
             for j in progress(range(n), n, options.stage, options.show_progress):
                 plate = next(frames)
-                if deep:
-                    deep_plates.append(plate)
-                    plate = to_8bit(plate)
+                if plate_format.kept:
+                    kept.append(plate)
+                    plate = plate_format.work(plate)
                 batch.append((j, plate))
                 if len(batch) == batch_size:
                     flush()
@@ -257,10 +259,11 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             "passed_through_frames": n - synthesised - warped_only,
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
-            "bit_depth": 16 if deep else 8,
+            "bit_depth": 16 if plate_format.deep else 8, "pixel_aspect": plate_format.pixel_aspect,
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
             "gaze_calibration": calibration.report() if options.gaze_warp else None,
             "eyes_in_painted_head": {"frames": painted_head.fitted, "kept_asked_head": painted_head.kept}
             if options.gaze_warp else None,
             "pose_calibration": posed.report(),
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+

@@ -55,16 +55,21 @@ class VideoReader:
     Each iteration runs one ffmpeg process; breaking out of the loop or leaving
     the `with` block stops it. A file that fails to decode part-way raises
     MediaError naming the frame. With `deep`, frames are uint16 RGB (0-65535)
-    whatever the file's depth.
+    whatever the file's depth. With `stored`, non-square pixels are left as
+    they are: frames come at the stored size (`info.stored_size`), turned
+    upright, for an output that keeps the footage's pixel aspect.
     """
 
     def __init__(self, path: str | Path, fps: Rate | None = None, max_frames: int | None = None,
-                 deep: bool = False) -> None:
+                 deep: bool = False, stored: bool = False) -> None:
         self.path = str(path)
         self.info: VideoInfo = probe(path)
         self.fps = _rate(fps) if fps is not None else self.info.fps
-        self.width = self.info.display_width
-        self.height = self.info.display_height
+        self.stored = stored and self.info.sar != 1
+        if self.stored:
+            self.width, self.height = self.info.stored_size
+        else:
+            self.width, self.height = self.info.display_width, self.info.display_height
         # Frames on the fps grid from the file's start (a video stream that starts later has its first frame
         # repeated from there) to where its last frame ends, rounded half up as the fps filter does.
         expected = _half_up((self.info.lead + self.info.duration) * self.fps)
@@ -92,7 +97,7 @@ class VideoReader:
 
     def _stream(self) -> Generator[Frame, None, None]:
         filters = [f"fps={self.fps}"]
-        if self.info.sar != 1:
+        if self.info.sar != 1 and not self.stored:
             filters.append(f"scale={self.width}:{self.height}:flags={SWS_READ},setsar=1")
         else:
             filters.append(f"scale=flags={SWS_READ}")  # the conversion to RGB
@@ -195,7 +200,8 @@ class VideoWriter:
     pilot pass to track, say): x264's fastest preset at a lower CRF, about four
     times the speed of the default at 1080p for a larger file of the same
     quality. With `deep` it takes uint16 RGB frames (for ProRes, whose 10 bits
-    an 8-bit frame cannot fill).
+    an 8-bit frame cannot fill). `sar` tags the pixels' aspect ratio, for
+    frames kept at a non-square-pixel footage's stored size.
     """
 
     def __init__(
@@ -210,6 +216,7 @@ class VideoWriter:
         crf: int = 18,
         draft: bool = False,
         deep: bool = False,
+        sar: Fraction = Fraction(1),
     ) -> None:
         self.path = Path(path)
         self.deep = deep
@@ -239,7 +246,8 @@ class VideoWriter:
             ["-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "-video_size", f"{width}x{height}",
              "-framerate", str(self.fps),
              "-i", "pipe:0",
-             "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv:flags={SWS_WRITE},format={self._format.pix_fmt}",
+             "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv:flags={SWS_WRITE},format={self._format.pix_fmt}"
+                    f",setsar={sar.numerator}/{sar.denominator}",
              *self._format.video_codec, *quality, *_BT709,
              *(() if audio else self._finish_args()),
              "-f", self._format.muxer, f"file:{self._temps[0]}"],
@@ -395,13 +403,16 @@ class ImageSequenceWriter:
     Everything goes to a hidden `.dvp-tmp-*` folder beside the target, renamed
     onto it when the `with` block ends without error, so a folder at `path`
     always holds a complete sequence. The target folder must not exist yet (or
-    be empty). With `deep` it takes uint16 frames and writes 16-bit PNGs.
+    be empty). With `deep` it takes uint16 frames and writes 16-bit PNGs; `sar`
+    (the pixels' aspect ratio, which a PNG cannot say) goes into `sequence.json`.
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: Rate = 25,
-                 audio: str | Path | None = None, timecode: str | None = None, deep: bool = False) -> None:
+                 audio: str | Path | None = None, timecode: str | None = None, deep: bool = False,
+                 sar: Fraction = Fraction(1)) -> None:
         self.path = Path(path)
         self.deep = deep
+        self.sar = Fraction(sar)
         self.width, self.height = width, height
         self.fps = _rate(fps)
         if width < 1 or height < 1 or self.fps <= 0:
@@ -431,8 +442,6 @@ class ImageSequenceWriter:
             self._discard()
 
     def write(self, frame: Frame | DeepFrame) -> None:
-        import cv2
-
         _check_frame(frame, self.frames_written, self.height, self.width, self.deep)
         name = self._temp / (SEQUENCE_PATTERN % self.frames_written)
         if not cv2.imwrite(str(name), cv2.cvtColor(frame, cv2.COLOR_RGB2BGR)):
@@ -451,7 +460,7 @@ class ImageSequenceWriter:
                 self._write_audio(self._temp / SEQUENCE_AUDIO)
             sidecar = {"frames": self.frames_written, "fps": str(self.fps), "width": self.width,
                        "height": self.height, "bit_depth": 16 if self.deep else 8, "pattern": SEQUENCE_PATTERN,
-                       "timecode": self.timecode,
+                       "sar": f"{self.sar.numerator}:{self.sar.denominator}", "timecode": self.timecode,
                        "audio": SEQUENCE_AUDIO if self.audio is not None else None}
             (self._temp / SEQUENCE_SIDECAR).write_text(json.dumps(sidecar, indent=1) + "\n")
         except BaseException:
@@ -499,6 +508,60 @@ def output_format(path: str | Path, requested: str | None = None) -> str:
 DEEP_FORMATS = ("prores", "png")
 
 
+@dataclass(frozen=True)
+class Plates:
+    """How the target's frames go into an output. The work (tracking, network, compositing, gaze warp) is done on
+    8-bit, square-pixel frames; an output that keeps the footage's depth (`deep`) or its non-square pixels
+    (`stored`) is written from the target's own frames, with only what the work changed applied to them
+    (`apply_change`)."""
+
+    deep: bool
+    stored: bool
+    work_size: tuple[int, int]  # (width, height): square pixels, as the tracks and models see the shot
+    size: tuple[int, int]  # (width, height) of the output
+    sar: Fraction  # the output's pixel aspect ratio
+
+    @classmethod
+    def of(cls, info: VideoInfo, fmt: str, keep_depth: bool = True, draft: bool = False) -> Plates:
+        """Plates for an output in `fmt` of footage like `info`; a draft (a pilot pass, only tracked) keeps neither."""
+        deep = keep_depth and keeps_depth(info, fmt) and not draft
+        stored = info.sar != 1 and not draft
+        work = (info.display_width, info.display_height)
+        return cls(deep, stored, work, info.stored_size if stored else work,
+                   info.stored_sar if stored else Fraction(1))
+
+    @property
+    def kept(self) -> bool:
+        """Whether the target's frames are read as the output stores them rather than as the work sees them."""
+        return self.deep or self.stored
+
+    def reader(self, video: str | Path) -> VideoReader:
+        return VideoReader(video, deep=self.deep, stored=self.stored)
+
+    def work(self, plate: Frame | DeepFrame) -> Frame:
+        """The 8-bit, square-pixel frame the work is done on."""
+        frame = to_8bit(plate) if self.deep else plate
+        if self.stored:
+            shrink = self.work_size[0] * self.work_size[1] < frame.shape[0] * frame.shape[1]
+            frame = cv2.resize(frame, self.work_size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        return frame
+
+    def output(self, result: Frame, work: Frame, plate: Frame | DeepFrame) -> Frame | DeepFrame:
+        """The frame to write: the work's `result`, or its change applied to the kept `plate`."""
+        return apply_change(result, work, plate) if self.kept else result
+
+    @property
+    def pixel_aspect(self) -> str:
+        """The output's pixel aspect ratio as post tools write it, e.g. "15:16"."""
+        return f"{self.sar.numerator}:{self.sar.denominator}"
+
+    @property
+    def frame_bytes(self) -> int:
+        """Memory a frame of a batch takes: the work frame, and the kept plate."""
+        (w, h), (sw, sh) = self.work_size, self.size
+        return w * h * 3 + (sw * sh * 3 * (2 if self.deep else 1) if self.kept else 0)
+
+
 def keeps_depth(info: VideoInfo, fmt: str) -> bool:
     """Whether an output in `fmt` of footage like `info` should be written from 16-bit frames: the footage has more
     than 8 bits per component and the format can hold them (ProRes 422 HQ: 10; PNG: 16; H.264 here: 8)."""
@@ -506,24 +569,25 @@ def keeps_depth(info: VideoInfo, fmt: str) -> bool:
 
 
 def open_output(path: str | Path, fmt: str, fps: Rate, width: int, height: int, audio: str | Path | None = None,
-                timecode: str | None = None, draft: bool = False,
-                deep: bool = False) -> VideoWriter | ImageSequenceWriter:
+                timecode: str | None = None, draft: bool = False, deep: bool = False,
+                sar: Fraction = Fraction(1)) -> VideoWriter | ImageSequenceWriter:
     """A writer for the chosen format (a PNG sequence keeps its audio and timecode beside the frames); with
-    `deep` it takes uint16 frames."""
+    `deep` it takes uint16 frames; `sar` is the pixels' aspect ratio."""
     try:
         if fmt == "png":
-            return ImageSequenceWriter(path, width, height, fps, audio=audio, timecode=timecode, deep=deep)
+            return ImageSequenceWriter(path, width, height, fps, audio=audio, timecode=timecode, deep=deep, sar=sar)
         return VideoWriter(path, fps, width, height, codec="h264" if fmt == "mp4" else "prores", audio=audio,
-                           timecode=timecode, draft=draft, deep=deep)
+                           timecode=timecode, draft=draft, deep=deep, sar=sar)
     except ValueError as exc:  # a suffix that does not fit the format, a malformed timecode
         raise MediaError(f"{path}: {exc}") from None
 
 
-def frames_in_order(video: Path, order: np.ndarray, scratch: Path, deep: bool = False) -> Iterator[np.ndarray]:
+def frames_in_order(video: Path, order: np.ndarray, scratch: Path, deep: bool = False,
+                    stored: bool = False) -> Iterator[np.ndarray]:
     """The frames of `video` in the order `order`: streamed in one pass when the order never goes back (a run of
     consecutive frames, or a pilot pass's stretches), otherwise from an uncompressed copy on disk (when an output is
-    longer than the video: ping-pong). `deep`: uint16 frames, as `VideoReader` gives them."""
-    reader = VideoReader(video, deep=deep)
+    longer than the video: ping-pong). `deep`, `stored`: as `VideoReader` gives them."""
+    reader = VideoReader(video, deep=deep, stored=stored)
     order = np.asarray(order)
     if np.all(np.diff(order) >= 0):
         count, last = 0, None
@@ -570,23 +634,45 @@ def _check_frame(frame: np.ndarray, index: int, height: int, width: int, deep: b
 
 def to_8bit(frame: DeepFrame) -> Frame:
     """A uint16 frame at 8 bits, rounded to the nearest level (65535 is 255)."""
-    import cv2
-
     return cv2.convertScaleAbs(frame, alpha=1 / 257)
 
 
-def apply_change(result: Frame, plate: Frame, deep_plate: DeepFrame) -> DeepFrame:
-    """What the 8-bit pipeline changed (`result` against the 8-bit `plate` it worked on), applied to the plate's
-    16-bit original: every pixel the pipeline left alone keeps its full depth exactly, and a changed one moves by
-    the same amount as at 8 bits (so a soft blend edge keeps the plate's fine gradations under it)."""
-    if result is plate:
-        return deep_plate
-    changed = (result != plate).any(axis=2)
+def apply_change(result: Frame, work: Frame, plate: Frame | DeepFrame) -> Frame | DeepFrame:
+    """What the 8-bit, square-pixel work changed (`result` against the `work` frame it started from), applied to
+    the target's own frame `plate` as the output stores it: at 16 bits, and/or at its stored size where its pixels
+    are not square. Every pixel the work left alone keeps its value exactly; a changed one moves by the change
+    (in whole 8-bit steps at 16 bits, so a soft blend edge keeps the plate's fine gradations under it), resampled
+    to the stored pixels where they are not square."""
+    if result is work:
+        return plate
+    changed = (result != work).any(axis=2)
     rows, cols = np.flatnonzero(changed.any(axis=1)), np.flatnonzero(changed.any(axis=0))
     if not len(rows):
-        return deep_plate
-    box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
-    out = deep_plate.copy()
-    moved = deep_plate[box].astype(np.int32) + (result[box].astype(np.int32) - plate[box]) * 257
-    out[box] = np.clip(moved, 0, 65535)
+        return plate
+    unit, top = (257, 65535) if plate.dtype == np.uint16 else (1, 255)
+    out = plate.copy()
+    if plate.shape[:2] == work.shape[:2]:
+        box = np.s_[rows[0]:rows[-1] + 1, cols[0]:cols[-1] + 1]
+        out[box] = np.clip(plate[box].astype(np.int32) + (result[box].astype(np.int32) - work[box]) * unit, 0, top)
+        return out
+    (y0, y1, v0, v1), (x0, x1, u0, u1) = (_aligned_span(rows[0], rows[-1] + 1, work.shape[0], plate.shape[0]),
+                                          _aligned_span(cols[0], cols[-1] + 1, work.shape[1], plate.shape[1]))
+    change = result[y0:y1, x0:x1].astype(np.float32) - work[y0:y1, x0:x1]
+    size = (u1 - u0, v1 - v0)
+    shrink = cv2.INTER_AREA if size[0] * size[1] < change.shape[0] * change.shape[1] else cv2.INTER_LINEAR
+    moved = cv2.resize(change, size, interpolation=shrink)
+    touched = cv2.resize(changed[y0:y1, x0:x1].astype(np.float32), size, interpolation=shrink) > 0
+    region = plate[v0:v1, u0:u1]
+    new = np.clip(region.astype(np.float32) + np.rint(moved * unit), 0, top).astype(plate.dtype)
+    out[v0:v1, u0:u1] = np.where(touched[..., None], new, region)
     return out
+
+
+def _aligned_span(first: int, stop: int, work: int, stored: int) -> tuple[int, int, int, int]:
+    """A span [a, b) of work pixels covering [first, stop) with a margin, and the span [c, d) of stored pixels
+    it maps onto exactly (edges where both grids meet, so resampling the one onto the other stays aligned)."""
+    ratio = Fraction(stored, work)
+    step = ratio.denominator if ratio.denominator <= 64 else work  # too fine a grid: the whole axis
+    a = max(0, (first - 2) // step * step)
+    b = min(work, -(-(stop + 2) // step) * step)
+    return a, b, int(a * ratio), int(b * ratio)

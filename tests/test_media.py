@@ -244,7 +244,7 @@ def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: P
     assert sorted(p.name for p in out.iterdir()) == names
     sidecar = json.loads((out / "sequence.json").read_text())
     assert sidecar == {"frames": 10, "fps": "30000/1001", "width": 64, "height": 48, "bit_depth": 8,
-                       "pattern": "frame_%06d.png",
+                       "pattern": "frame_%06d.png", "sar": "1:1",
                        "timecode": "10:00:00;00", "audio": "audio.wav"}
     assert [(a.codec, a.sample_rate) for a in probe_audio(out / "audio.wav")] == [("pcm_s16le", 16000)]
     report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr

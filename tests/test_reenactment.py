@@ -8,6 +8,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import cv2
+import imageio_ffmpeg
 import numpy as np
 import pytest
 
@@ -392,13 +393,38 @@ def test_a_terminated_job_leaves_nothing_behind(astro, tmp_path):
                             str(out / "edited.mov"), "--preview", str(out / "preview.mp4"), "-q"],
                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=Path(__file__).parents[1])
     deadline = time.monotonic() + 60
-    while not any(out.iterdir()) and time.monotonic() < deadline and job.poll() is None:
-        time.sleep(0.05)  # until the job has started writing (it tracks the clip first)
+    while not list(out.glob(".dvp-tmp-*edited.mov")) and time.monotonic() < deadline and job.poll() is None:
+        time.sleep(0.05)  # until the job has started writing the output (it tracks the clip first)
     job.send_signal(signal.SIGTERM)
     _, err = job.communicate(timeout=60)
     assert job.returncode == 143, err
     assert "terminated" in err
     assert list(out.iterdir()) == []
+
+
+def test_a_shot_with_non_square_pixels_comes_back_in_its_own_pixels(astro, tmp_path):
+    # An anamorphic plate (here squeezed to three quarters of its width, pixels 4:3 wide) must conform in the edit:
+    # the output has the shot's stored size and pixel aspect, and only the eyes of the edited frames change.
+    video, track_path = astro
+    squeezed = tmp_path / "squeezed.mov"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-vf",
+                    "scale=iw*3/4:ih,setsar=4/3", "-c:v", "prores_ks", "-profile:v", "3", str(squeezed)], check=True)
+    shot = probe(squeezed)
+    spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12}\n")
+    for out in (tmp_path / "out.mov", tmp_path / "frames"):
+        assert main(["edit", str(squeezed), "--edits", str(spec), "-o", str(out), "-q", "--target-track",
+                     str(track_path), "--report", str(tmp_path / "r.json")]) == 0
+        assert json.loads((tmp_path / "r.json").read_text())["pixel_aspect"] == "4:3"
+        made = probe(out)
+        assert (made.width, made.height, made.sar) == (shot.width, shot.height, Fraction(4, 3))
+        assert (made.display_width, made.display_height) == (shot.display_width, shot.display_height)
+    originals = VideoReader(squeezed, stored=True)
+    for i, (frame, written) in enumerate(zip(originals, VideoReader(tmp_path / "frames", stored=True), strict=True)):
+        differs = np.abs(written.astype(int) - frame).max(axis=-1) > 2
+        if not 5 <= i <= 30:
+            assert not differs.any(), f"frame {i} is outside the edit"
+        elif 9 <= i <= 26:
+            assert 0 < differs.sum() < 0.01 * differs.size, f"frame {i}: only the eyes turn"
 
 
 def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, tmp_path):
