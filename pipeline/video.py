@@ -541,9 +541,9 @@ class Plates:
     def work(self, plate: Frame | DeepFrame) -> Frame:
         """The 8-bit, square-pixel frame the work is done on."""
         frame = to_8bit(plate) if self.deep else plate
-        if self.stored:
-            shrink = self.work_size[0] * self.work_size[1] < frame.shape[0] * frame.shape[1]
-            frame = cv2.resize(frame, self.work_size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)
+        if self.stored:  # bicubic, as `VideoReader` makes the pixels square for tracking and training
+            halved = self.work_size[0] * self.work_size[1] * 2 < frame.shape[0] * frame.shape[1]
+            frame = cv2.resize(frame, self.work_size, interpolation=cv2.INTER_AREA if halved else cv2.INTER_CUBIC)
         return frame
 
     def output(self, result: Frame, work: Frame, plate: Frame | DeepFrame) -> Frame | DeepFrame:
@@ -660,9 +660,10 @@ def apply_change(result: Frame, work: Frame, plate: Frame | DeepFrame) -> Frame 
                                           _aligned_span(cols[0], cols[-1] + 1, work.shape[1], plate.shape[1]))
     change = cv2.subtract(result[y0:y1, x0:x1], work[y0:y1, x0:x1], dtype=cv2.CV_16S)
     size = (u1 - u0, v1 - v0)
-    shrink = cv2.INTER_AREA if size[0] * size[1] < change.shape[0] * change.shape[1] else cv2.INTER_LINEAR
-    moved = cv2.resize(change, size, interpolation=shrink)  # rounded to whole steps
-    touched = cv2.resize(changed[y0:y1, x0:x1].view(np.uint8), size, interpolation=shrink) > 0
+    shrink = size[0] * size[1] < change.shape[0] * change.shape[1]
+    moved = cv2.resize(change, size, interpolation=cv2.INTER_AREA if shrink else cv2.INTER_CUBIC)  # whole steps
+    touched = cv2.resize(changed[y0:y1, x0:x1].view(np.uint8), size,
+                         interpolation=cv2.INTER_AREA if shrink else cv2.INTER_LINEAR) > 0
     region = out[v0:v1, u0:u1]
     if unit == 1:
         new = cv2.add(region, moved, dtype=cv2.CV_8U)  # saturating
