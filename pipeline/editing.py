@@ -56,8 +56,8 @@ from pipeline.errors import DvpError
 from pipeline.gaze_calibration import given_gain
 from pipeline.gaze_edit import warp_gaze
 from pipeline.probe import probe
-from pipeline.reenactment import (check_coverage, check_job, choose_audio, load_or_track, model_target,
-                                  output_seconds, verify)
+from pipeline.reenactment import (audio_source, check_coverage, check_job, choose_audio, load_or_track,
+                                  model_target, output_seconds, verify)
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.timecode import TimecodeError, is_timecode, timecode_frames
 from pipeline.transfer import BLINK_CONTROLS, Performance, driven_track
@@ -270,7 +270,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
     started = time.perf_counter()
     target, output = Path(target), Path(output)
     fmt = check_job({"target video": target, "edit spec": Path(edits)}, output, fmt)
-    choose_audio(audio, None, target, 0.0)  # a bad choice fails before any work
+    audio_source(audio, None, target)  # a choice that cannot be met fails before any work
     if gaze_gain is not None:
         given_gain(gaze_gain)  # a bad value fails before any work
     if model is None:

@@ -48,7 +48,7 @@ def warp_gaze(performance: Performance, target_track: Track, target_video: Path,
         calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
         frames = plates.reader(target_video)
         for j, plate in enumerate(progress(frames, n, "gaze edit", options.show_progress)):
-            frame = plates.work(plate) if plates.kept else plate
+            frame = plates.work(plate)
             result = frame
             if fade[j] > 0 and performance.track.valid[j]:
                 shown = track_params(target_track, [j])

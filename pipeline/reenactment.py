@@ -75,9 +75,9 @@ def model_target(translator: Translator, target: Path, target_track: str | os.Pa
     return track, scale
 
 
-def choose_audio(choice: str, source: Path | None, target: Path, seconds: float) -> Path | None:
-    """'source', 'target', 'none' or a file: the audio track of an output `seconds` long. Warns when it holds
-    several audio streams (the first is used) or ends before the picture (the rest is silent)."""
+def audio_source(choice: str, source: Path | None, target: Path) -> Path | None:
+    """'source', 'target', 'none' or a file: the file whose first audio stream the output carries (None: silence).
+    A choice that cannot be met is an error, raised before any work."""
     if choice == "none":
         return None
     if choice == "source" and source is None:
@@ -85,13 +85,19 @@ def choose_audio(choice: str, source: Path | None, target: Path, seconds: float)
                        "file")
     if choice in ("source", "target"):
         path = source if choice == "source" else target
-        if path is None or not probe_audio(path):
-            return None
-        path = audio_file(path)  # a sequence's: its audio file
-    else:
-        path = Path(choice)
-        if not probe_audio(path):
-            raise DvpError(f"--audio {path} has no audio stream; give a file with sound, or source, target or none")
+        return audio_file(path) if path is not None and probe_audio(path) else None  # a sequence's: its audio file
+    path = Path(choice)
+    if not probe_audio(path):
+        raise DvpError(f"--audio {path} has no audio stream; give a file with sound, or source, target or none")
+    return path
+
+
+def choose_audio(choice: str, source: Path | None, target: Path, seconds: float) -> Path | None:
+    """The audio of an output `seconds` long (see `audio_source`). Warns when the file holds several audio streams
+    (the first is used) or ends before the picture (the rest is silent)."""
+    path = audio_source(choice, source, target)
+    if path is None:
+        return None
     streams = probe_audio(path)
     if len(streams) > 1:
         log.warning("%s has %d audio streams; the output carries the first (%d channels, %s)", path.name,

@@ -181,7 +181,8 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
         frames = frames_in_order(target_video, performance.target_frames, Path(scratch), plate_format.deep,
                                  plate_format.stored)
         batch: list[tuple[int, np.ndarray]] = []
-        kept: list[np.ndarray] = []  # the batch's frames as the output stores them, when it keeps them
+        kept: list[np.ndarray] = []  # the batch's frames as the output stores them (the same frames when it keeps
+        # neither depth nor pixel aspect)
 
         def flush() -> None:
             nonlocal synthesised, network_s
@@ -234,7 +235,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
                                                float(fade[j]))
             for k, (j, frame) in enumerate(batch):
                 result = results[k]
-                writer.write(plate_format.output(result, frame, kept[k]) if plate_format.kept else result)
+                writer.write(plate_format.output(result, frame, kept[k]))
                 if preview is not None:
                     left = next(preview_left, None) if preview_left is not None else frame
                     left = frame if left is None else left
@@ -245,10 +246,8 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
         with side_by_side, contextlib.closing(painted_head):
             for j in progress(range(n), n, options.stage, options.show_progress):
                 plate = next(frames)
-                if plate_format.kept:
-                    kept.append(plate)
-                    plate = plate_format.work(plate)
-                batch.append((j, plate))
+                kept.append(plate)
+                batch.append((j, plate_format.work(plate)))
                 if len(batch) == batch_size:
                     flush()
             if batch:
