@@ -253,6 +253,9 @@ def _add_reenact(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", required=True, help="model folder from `dvp train` on the target")
     p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mov) or folder for a PNG sequence")
     p.add_argument("--source-track", help="the source's track (default: track the source now)")
+    p.add_argument("--source-face", type=_face, default="largest",
+                   help="who drives when the source shows several people: 'largest' (default) or an index counted "
+                        "from the left in the first frame with faces")
     p.add_argument("--transfer", default="pose,expression,gaze,blink",
                    help="what to carry over, comma-separated (default: pose,expression,gaze,blink)")
     _add_synthesis_options(p, "source")
@@ -268,7 +271,7 @@ def _run_reenact(args: argparse.Namespace) -> int:
                      rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
                      gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
                      pose_calibration=not args.no_pose_calibration, device=args.device,
-                     keep_depth=args.bit_depth == "source")
+                     keep_depth=args.bit_depth == "source", source_face=args.source_face)
     _print_result(report)
     return 0
 

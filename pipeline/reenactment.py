@@ -39,12 +39,13 @@ log = logging.getLogger("dvp")
 
 
 def load_or_track(video: Path, track_path: str | os.PathLike | None, scratch: Path, show_progress: bool,
-                  role: str) -> Track:
-    """The track of `video`: the one given (checked against the video), or made now."""
+                  role: str, face: str | int = "largest") -> Track:
+    """The track of `video`: the one given (checked against the video), or made now, following `face` (see
+    `TrackOptions.face`)."""
     info = VideoReader(video)
     if track_path is None:
         track_path = scratch / f"{role}.track.npz"
-        track_video(video, track_path, options=TrackOptions(show_progress=show_progress))
+        track_video(video, track_path, options=TrackOptions(show_progress=show_progress, face=face))
     track = load_track(track_path)
     track.check_video(video, info.width, info.height, info.frame_count)
     return track
@@ -176,11 +177,15 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             preview: str | os.PathLike | None = None, report: str | os.PathLike | None = None,
             check: bool = False, rasterizer: str = "auto", show_progress: bool = True, eyes: bool = True,
             gaze_warp: bool = True, gaze_gain: float | None = None, pose_calibration: bool = True,
-            device: str = "auto", keep_depth: bool = True) -> dict:
-    """Reenact `target` with the performance in `source`; returns the report."""
+            device: str = "auto", keep_depth: bool = True, source_face: str | int = "largest") -> dict:
+    """Reenact `target` with the performance in `source`; returns the report. `source_face` picks who drives when
+    the source shows several people ('largest', or an index from the left), when the source is tracked now."""
     started = time.perf_counter()
     source, target, output = Path(source), Path(target), Path(output)
     fmt = check_job({"source video": source, "target video": target}, output, fmt)
+    if source_track is not None and source_face != "largest":
+        raise DvpError("--source-face picks a face when the source is tracked now; the track given with "
+                       "--source-track already follows one (make it with `dvp track SOURCE --face N`)")
     if gaze_gain is not None:
         given_gain(gaze_gain)  # a bad value fails before any work
     runs_on = resolve_device(device)
@@ -191,7 +196,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         tgt, scale = model_target(translator, target, target_track, scratch, show_progress)
         if eye_pathway is not None:
             eye_pathway.rescale(scale)
-        src = load_or_track(source, source_track, scratch, show_progress, "source")
+        src = load_or_track(source, source_track, scratch, show_progress, "source", source_face)
         performance = transfer(src, tgt, parts)
         found = check_coverage(performance.track, translator)
         source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
@@ -204,7 +209,8 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             stats = synthesise(performance, translator, crop, tgt, target, output, options,
                                preview=Path(preview) if preview else None,
                                preview_left=iter(source_frames) if preview else None, eyes=eye_pathway)
-        result = {"source": source.name, "target": target.name, "model": str(translator.folder),
+        result = {"source": source.name, "source_face": source_face, "target": target.name,
+                  "model": str(translator.folder),
                   "model_step": translator.step, "model_scale": scale, "device": str(runs_on),
                   "output": str(output), "format": fmt, "transfer": list(parts),
                   "audio": options.audio.name if options.audio else None, "timecode": options.timecode,

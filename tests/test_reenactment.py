@@ -214,6 +214,31 @@ def test_dvp_reenact_writes_video_preview_and_report(tiny_model, astro, driver, 
     assert not list(tmp_path.glob(".dvp-tmp-*"))
 
 
+def test_the_source_face_picks_who_drives(tmp_path, tiny_model, astro, driver, capsys):
+    # Two people side by side, one the other's mirror image: the one picked drives, turning the other way.
+    from pipeline.coverage import head_angles
+    from pipeline.reenactment import load_or_track
+
+    motion = astronaut_motion(24)
+    frames = [astronaut_frame(r * 0.5, dx, -dy, z) for r, dx, dy, z in motion]
+    pair = tmp_path / "pair.mp4"
+    _write(pair, [np.hstack([f, f[:, ::-1]]) for f in frames])
+    left, right = (load_or_track(pair, None, tmp_path, False, f"face{face}", face) for face in (0, 1))
+    roll_left, roll_right = (head_angles(t.rotation[0].T @ t.rotation)[:, 2] for t in (left, right))  # from frame 0
+    assert np.ptp(roll_left) > 3, "the motion tilts the head"
+    assert np.corrcoef(roll_left, roll_right)[0, 1] < -0.9
+    folder, _ = tiny_model
+    video, _ = astro
+    assert main(["reenact", "--source", str(pair), "--target", str(video), "--model", str(folder), "-o",
+                 str(tmp_path / "by_right.mp4"), "--source-face", "1", "--report", str(tmp_path / "r.json"),
+                 "-q"]) == 0
+    assert json.loads((tmp_path / "r.json").read_text())["source_face"] == 1
+    assert main(["reenact", "--source", str(pair), "--target", str(video), "--model", str(folder), "-o",
+                 str(tmp_path / "no.mp4"), "--source-face", "1", "--source-track", str(tmp_path / "face1.track.npz"),
+                 "-q"]) == 2
+    assert "--source-face" in capsys.readouterr().err
+
+
 def test_reenact_refusals(tiny_model, astro, driver, tmp_path, capsys):
     folder, _ = tiny_model
     video, _ = astro
