@@ -344,18 +344,25 @@ def main(argv: list[str] | None = None) -> int:
         return commands[args.command](args)
     except DvpError as exc:
         if _terminating:  # the signal arrived inside a library, which reported it as its own failure
-            print(f"dvp {args.command}: terminated; nothing was left half-written", file=sys.stderr)
-            return 143
+            return _cut_short(args.command, "terminated", 143)
         print(f"dvp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print(f"dvp {args.command}: interrupted", file=sys.stderr)
-        return 130
+        return _cut_short(args.command, "interrupted", 130)
     except Terminated:
-        print(f"dvp {args.command}: terminated; nothing was left half-written", file=sys.stderr)
-        return 143
+        return _cut_short(args.command, "terminated", 143)
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def _cut_short(command: str, how: str, status: int) -> int:
+    """After Ctrl-C or SIGTERM: remove what the `with` blocks on the way out could not (a signal that landed inside
+    a writer's constructor), then report."""
+    from pipeline.video import abandon_unfinished
+
+    abandon_unfinished()
+    print(f"dvp {command}: {how}; nothing was left half-written", file=sys.stderr)
+    return status
 
 
 class Terminated(BaseException):

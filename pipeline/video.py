@@ -239,6 +239,7 @@ class VideoWriter:
         self.timecode = timecode
         self.frames_written = 0
         self._temps = [self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")]
+        _UNFINISHED.add(self._temps[0])
         pad = "pad=ceil(iw/2)*2:ceil(ih/2)*2," if width % 2 or height % 2 else ""
         quality = (("-crf", str(min(crf, DRAFT_CRF)), "-preset", "ultrafast") if draft else ("-crf", str(crf))) \
             if codec == "h264" else ()
@@ -293,6 +294,7 @@ class VideoWriter:
                 raise MediaError(f"{self.path}: ffmpeg failed to encode the video ({reason}).")
             if self.audio is not None:
                 self._temps.append(self._temps[0].with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}"))
+                _UNFINISHED.add(self._temps[1])
                 self._mux_audio(self._temps[0], self._temps[1])
             os.replace(self._temps[-1], self.path)
         finally:
@@ -306,6 +308,7 @@ class VideoWriter:
         _stop(self._process)
         for temp in self._temps:
             temp.unlink(missing_ok=True)
+        _UNFINISHED.difference_update(self._temps)
 
     def _mux_audio(self, video: Path, output: Path) -> None:
         """Copy the encoded video into `output` with the first audio stream of
@@ -369,6 +372,27 @@ class _StderrTail:
         return "\n".join(self._lines)
 
 
+# What this process has under way: a signal can cut through a constructor before its `with` owns the object, and
+# `abandon_unfinished` then still stops these processes and removes these temporary files and folders.
+_RUNNING: set[subprocess.Popen[bytes]] = set()
+_UNFINISHED: set[Path] = set()
+
+
+def abandon_unfinished() -> None:
+    """Stop this process's ffmpeg processes and delete what its unfinished outputs wrote (for a job cut short by a
+    signal: whatever the `with` blocks on the way out did not get to)."""
+    import shutil
+
+    for process in list(_RUNNING):
+        _stop(process)
+    for path in list(_UNFINISHED):
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+    _UNFINISHED.clear()
+
+
 def _start_ffmpeg(args: list[str], stdin: int, stdout: int) -> tuple[subprocess.Popen[bytes], _StderrTail]:
     process = subprocess.Popen(
         [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", *args],
@@ -376,6 +400,7 @@ def _start_ffmpeg(args: list[str], stdin: int, stdout: int) -> tuple[subprocess.
         stdout=stdout,
         stderr=subprocess.PIPE,
     )
+    _RUNNING.add(process)
     assert process.stderr is not None
     return process, _StderrTail(process.stderr)
 
@@ -387,6 +412,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
     process.wait()
     if process.stdout is not None:
         process.stdout.close()
+    _RUNNING.discard(process)
 
 
 SEQUENCE_AUDIO = "audio.wav"
@@ -428,6 +454,7 @@ class ImageSequenceWriter:
         self.audio = audio_file(audio) if audio is not None else None
         self.timecode = timecode
         self._temp = self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")
+        _UNFINISHED.add(self._temp)
         self._temp.mkdir()
         self.frames_written = 0
 
@@ -469,11 +496,13 @@ class ImageSequenceWriter:
         if self.path.is_dir():
             self.path.rmdir()  # empty, checked on opening
         os.replace(self._temp, self.path)
+        _UNFINISHED.discard(self._temp)
 
     def _discard(self) -> None:
         import shutil
 
         shutil.rmtree(self._temp, ignore_errors=True)
+        _UNFINISHED.discard(self._temp)
 
     def _write_audio(self, output: Path) -> None:
         """The first audio stream of `self.audio` as 16-bit PCM WAV, ending where the sequence ends."""
