@@ -98,9 +98,9 @@ class VideoReader:
     def _stream(self) -> Generator[Frame, None, None]:
         filters = [f"fps={self.fps}"]
         if self.info.sar != 1 and not self.stored:
-            filters.append(f"scale={self.width}:{self.height}:flags={SWS_READ},setsar=1")
+            filters.append(f"scale={self.width}:{self.height}:flags={SWS_FLAGS},setsar=1")
         else:
-            filters.append(f"scale=flags={SWS_READ}")  # the conversion to RGB
+            filters.append(f"scale=flags={SWS_FLAGS}")  # the conversion to RGB
         limit = [] if self._max_frames is None else ["-frames:v", str(self._max_frames)]
         # Planar RGB (G, B, R planes), interleaved here: ffmpeg's exact conversion to packed RGB is twice as slow.
         process, stderr = _start_ffmpeg(
@@ -129,6 +129,11 @@ class VideoReader:
                 )
         finally:
             _stop(process)
+
+
+def ratio_label(value: Fraction) -> str:
+    """A pixel aspect ratio as post tools write it, e.g. "15:16"."""
+    return f"{value.numerator}:{value.denominator}"
 
 
 def _half_up(x: float) -> int:
@@ -180,8 +185,7 @@ DRAFT_CRF = 14
 # on average; 0.40 mean absolute difference for lossless H.264, against 1.24). `VideoReader` takes 11.8 ms for a
 # 1080p frame instead of 7.0: it asks for planar RGB and interleaves it with OpenCV, as packed RGB with accurate
 # rounding costs ffmpeg twice as much. Writing costs what it did, the encoder dominating.
-SWS_READ = "accurate_rnd+full_chroma_int"
-SWS_WRITE = "accurate_rnd+full_chroma_int"
+SWS_FLAGS = "accurate_rnd+full_chroma_int"
 # Frames are tagged BT.709 and converted with its matrix, so players and
 # VideoReader (which follows the tag) agree on the colours.
 _BT709 = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
@@ -247,7 +251,7 @@ class VideoWriter:
             ["-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "-video_size", f"{width}x{height}",
              "-framerate", str(self.fps),
              "-i", "pipe:0",
-             "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv:flags={SWS_WRITE},format={self._format.pix_fmt}"
+             "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv:flags={SWS_FLAGS},format={self._format.pix_fmt}"
                     f",setsar={sar.numerator}/{sar.denominator}",
              *self._format.video_codec, *quality, *_BT709,
              *(() if audio else self._finish_args()),
@@ -487,7 +491,7 @@ class ImageSequenceWriter:
                 self._write_audio(self._temp / SEQUENCE_AUDIO)
             sidecar = {"frames": self.frames_written, "fps": str(self.fps), "width": self.width,
                        "height": self.height, "bit_depth": 16 if self.deep else 8, "pattern": SEQUENCE_PATTERN,
-                       "sar": f"{self.sar.numerator}:{self.sar.denominator}", "timecode": self.timecode,
+                       "sar": ratio_label(self.sar), "timecode": self.timecode,
                        "audio": SEQUENCE_AUDIO if self.audio is not None else None}
             (self._temp / SEQUENCE_SIDECAR).write_text(json.dumps(sidecar, indent=1) + "\n")
         except BaseException:
@@ -582,7 +586,7 @@ class Plates:
     @property
     def pixel_aspect(self) -> str:
         """The output's pixel aspect ratio as post tools write it, e.g. "15:16"."""
-        return f"{self.sar.numerator}:{self.sar.denominator}"
+        return ratio_label(self.sar)
 
     @property
     def frame_bytes(self) -> int:
