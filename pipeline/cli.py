@@ -11,6 +11,8 @@ import logging
 import signal
 import sys
 
+from tqdm.contrib.logging import logging_redirect_tqdm
+
 from pipeline.errors import DvpError
 
 
@@ -341,7 +343,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         commands = {"track": _run_track, "render": _run_render, "train": _run_train, "evaluate": _run_evaluate,
                     "reenact": _run_reenact, "edit": _run_edit, "demo": _run_demo}
-        return commands[args.command](args)
+        with logging_redirect_tqdm():  # warnings on lines of their own, not inside a progress bar's line
+            return commands[args.command](args)
     except DvpError as exc:
         if _terminating:  # the signal arrived inside a library, which reported it as its own failure
             return _cut_short(args.command, "terminated", 143)

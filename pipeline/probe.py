@@ -75,6 +75,14 @@ class VideoInfo:
     lead: float = 0.0
     inputs: tuple[str, ...] = ()  # ffmpeg's input options for the video (a sequence's rate, pattern, first number)
     audio_file: str | None = None  # the file `audio` describes: the video itself, or a sequence's audio file
+    pattern: str | None = None  # an image sequence's file pattern (printf style); None for a video file
+    first_number: int = 0  # the number in the name of an image sequence's first frame
+
+    def frame_file(self, index: int) -> Path:
+        """The picture file of frame `index` (from 0) of an image sequence."""
+        if self.pattern is None:
+            raise ValueError(f"{self.path} is a video file, not an image sequence")
+        return Path(self.path) / (self.pattern % (self.first_number + index))
 
     @property
     def input_args(self) -> tuple[str, ...]:
@@ -298,6 +306,8 @@ def _probe_sequence(folder: Path) -> VideoInfo:
         timecode=timecode,
         inputs=inputs,
         audio_file=str(sound) if sound is not None else None,
+        pattern=pattern,
+        first_number=start,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import logging
 import math
 import os
 import re
@@ -41,6 +42,7 @@ Frame = npt.NDArray[np.uint8]
 DeepFrame = npt.NDArray[np.uint16]
 Rate = Fraction | int | float | str
 Codec = Literal["h264", "prores"]
+log = logging.getLogger("dvp")
 
 
 class VideoReader:
@@ -54,7 +56,9 @@ class VideoReader:
 
     Each iteration runs one ffmpeg process; breaking out of the loop or leaving
     the `with` block stops it. A file that fails to decode part-way raises
-    MediaError naming the frame. With `deep`, frames are uint16 RGB (0-65535)
+    MediaError naming the frame; damage the decoder patches over (every frame
+    comes, some smeared) is warned of once per file, except in an image
+    sequence, where it raises MediaError naming the picture file. With `deep`, frames are uint16 RGB (0-65535)
     whatever the file's depth. With `stored`, non-square pixels are left as
     they are: frames come at the stored size (`info.stored_size`), turned
     upright, for an output that keeps the footage's pixel aspect.
@@ -111,24 +115,71 @@ class VideoReader:
         )
         pipe = cast(io.BufferedReader, process.stdout)
         index = 0
+        first_complaint: int | None = None  # frames read when ffmpeg first complained
         try:
             planes = np.empty((3, self.height, self.width), "<u2" if self.deep else np.uint8)
             while True:
                 size = pipe.readinto(planes.data.cast("B"))
                 if size < planes.nbytes:
                     break
+                if first_complaint is None and stderr.complaints:
+                    first_complaint = index
+                    if self.info.pattern is not None:  # a damaged picture file: stop before using more
+                        raise self._damaged_picture(index, stderr.text_so_far())
                 yield cv2.merge((planes[2], planes[0], planes[1]))
                 index += 1
             process.wait()
             errors = stderr.text()
+            if errors and self.info.pattern is not None:
+                raise self._damaged_picture(index if first_complaint is None else first_complaint, errors)
             if process.returncode != 0 or size or (errors and index < self.frame_count):
                 raise MediaError(
                     f"{self.path}: decoding failed at frame {index} of {self.frame_count} "
                     f"({_reason(process, stderr)}). The file is damaged or cut short: export or download it "
                     f"again, or read only its intact start with max_frames={index}."
                 )
+            if errors:
+                _warn_concealed(self.info, index if first_complaint is None else first_complaint,
+                                stderr.corrupt_frames, _reason(process, stderr))
         finally:
             _stop(process)
+
+    def _damaged_picture(self, near: int, complaint: str) -> MediaError:
+        """The error for an image sequence that ffmpeg complained about after `near` frames: which picture file
+        is damaged, found by decoding the files around there one by one."""
+        estimate = int(near * self.info.fps / self.fps)
+        for number in range(max(0, estimate - 16), self.info.frame_count):
+            picture = self.info.frame_file(number)
+            check = subprocess.run([ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error",
+                                    "-i", f"file:{picture}", "-f", "null", "-"],
+                                   stdin=subprocess.DEVNULL, capture_output=True, text=True, errors="replace")
+            if check.returncode != 0 or check.stderr.strip():
+                lines = dict.fromkeys(_PREFIX.sub("", line).rstrip(".") for line in check.stderr.splitlines())
+                reason = "; ".join(list(lines)[:2]) or "unreadable"
+                return MediaError(f"{picture}: frame {number} of the image sequence {self.path} is damaged "
+                                  f"({reason}). Render, export or copy that frame again.")
+        reason = "; ".join(_PREFIX.sub("", line).rstrip(".") for line in complaint.splitlines()[:2])
+        return MediaError(f"{self.path}: ffmpeg reported damaged pictures near frame {estimate} of the image "
+                          f"sequence ({reason}). Check those frames, and render or copy them again.")
+
+
+_CONCEALED_WARNED: set[tuple[str, float]] = set()  # (file, modification time) already warned of, once per process
+
+
+def _warn_concealed(info: VideoInfo, near: int, patched: int, reason: str) -> None:
+    """Warn, once per file, that ffmpeg decoded `info`'s video through damaged data: every frame came, but the
+    decoder patched over what it lost, so some may show blocks or smears."""
+    try:
+        key = (info.path, os.stat(info.path).st_mtime)
+    except OSError:
+        key = (info.path, 0.0)
+    if key in _CONCEALED_WARNED:
+        return
+    _CONCEALED_WARNED.add(key)
+    marked = f", {patched} frame{'s' if patched != 1 else ''} marked corrupt" if patched else ""
+    log.warning("%s: damaged data at or shortly after frame %d (%s); ffmpeg patched over it%s, so frames from "
+                "there may show blocks or smears. Check them, or fetch or export the file again.",
+                info.path, near, reason, marked)
 
 
 def ratio_label(value: Fraction) -> str:
@@ -352,28 +403,48 @@ def _reason(process: subprocess.Popen[bytes], stderr: _StderrTail) -> str:
     return f"ffmpeg exited with status {process.returncode}"
 
 
+_LEVEL = re.compile(r"\[(panic|fatal|error|warning|info|verbose|debug|trace)\] ")
+_CORRUPT_FRAME = "corrupt decoded frame"  # ffmpeg's warning for a frame the decoder patched over
+
+
 class _StderrTail:
-    """Reads a process's stderr in a thread and keeps its last lines.
+    """Reads a process's stderr in a thread and keeps the last of its complaints.
 
     A full stderr pipe would block ffmpeg while we block on its stdout, so it is
     drained as it comes; keeping only a tail bounds memory on noisy files.
+    Complaints are errors, and the warning for each frame decoded through
+    damaged data (which ffmpeg gives only as a warning); other warnings are
+    dropped.
     """
 
     def __init__(self, stream: IO[bytes], keep: int = 20) -> None:
         self._lines: deque[str] = deque(maxlen=keep)
+        self.complaints = 0  # complaints so far (readable while ffmpeg runs)
+        self.corrupt_frames = 0  # of which frames decoded through damaged data
         self._thread = threading.Thread(target=self._drain, args=(stream,), daemon=True)
         self._thread.start()
 
     def _drain(self, stream: IO[bytes]) -> None:
         with stream:
-            for line in stream:
-                if line.strip():
-                    self._lines.append(line.decode(errors="replace").strip())
+            for raw in stream:
+                line = raw.decode(errors="replace").strip()
+                level = _LEVEL.search(line)
+                corrupt = _CORRUPT_FRAME in line
+                if not line or "Last message repeated" in line or (
+                        level and level[1] not in ("panic", "fatal", "error") and not corrupt):
+                    continue
+                self._lines.append(_LEVEL.sub("", line, count=1))
+                self.corrupt_frames += corrupt
+                self.complaints += 1
 
     def text(self) -> str:
         """Everything kept, once the process has closed its stderr."""
         self._thread.join()
-        return "\n".join(self._lines)
+        return self.text_so_far()
+
+    def text_so_far(self) -> str:
+        """What is kept now, while the process may still be writing."""
+        return "\n".join(list(self._lines))
 
 
 # What this process has under way: a signal can cut through a constructor before its `with` owns the object, and
@@ -399,7 +470,7 @@ def abandon_unfinished() -> None:
 
 def _start_ffmpeg(args: list[str], stdin: int, stdout: int) -> tuple[subprocess.Popen[bytes], _StderrTail]:
     process = subprocess.Popen(
-        [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "error", *args],
+        [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+warning", *args],
         stdin=stdin,
         stdout=stdout,
         stderr=subprocess.PIPE,

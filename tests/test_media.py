@@ -169,6 +169,44 @@ def test_decode_failure_names_the_frame(tmp_path: Path) -> None:
     assert no_child_processes()
 
 
+def test_damage_the_decoder_patches_over_is_reported_once(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # Bit rot in the middle of a delivered file: ffmpeg conceals it and delivers every frame, so nothing fails,
+    # but the frames from there show smears. The reader says so, once per file, from about where it began.
+    clean = make_clip(tmp_path / "clean.mp4", "-g", "25", size="160x120", seconds=4)
+    hit = tmp_path / "hit.mp4"
+    ffmpeg("-i", clean, "-c", "copy", "-bsf:v", r"noise=amount=if(eq(n\,60)\,20\,0)", hit)
+    with caplog.at_level("WARNING", logger="dvp"):
+        intact = list(VideoReader(clean))
+        assert not caplog.records
+        damaged = list(VideoReader(hit))
+        list(VideoReader(hit))
+    assert len(damaged) == len(intact) == 100
+    first_bad = next(i for i, (a, b) in enumerate(zip(intact, damaged)) if np.abs(a.astype(int) - b).mean() > 0.5)
+    (warning,) = [r.getMessage() for r in caplog.records]
+    found = re.search(r"hit\.mp4: damaged data at or shortly after frame (\d+) \(.*patched over", warning)
+    assert found and int(found[1]) <= first_bad, warning
+
+
+def test_a_damaged_picture_in_a_sequence_is_named(tmp_path: Path) -> None:
+    # A frame file cut short in a delivered sequence: ffmpeg decodes the top of it, or repeats the frame before,
+    # without failing. The reader refuses the sequence, naming the file, whatever rate it is read at.
+    import cv2
+
+    folder = tmp_path / "plate"
+    folder.mkdir()
+    rng = np.random.default_rng(2)
+    for i in range(30):
+        cv2.imwrite(str(folder / f"shot.{1001 + i:04d}.png"), rng.integers(0, 256, (48, 64, 3), dtype=np.uint8))
+    (folder / "sequence.json").write_text('{"fps": 24, "pattern": "shot.%04d.png"}')
+    assert len(list(VideoReader(folder))) == 30
+    bad = folder / "shot.1017.png"
+    bad.write_bytes(bad.read_bytes()[: bad.stat().st_size // 2])
+    for fps in (None, 12):
+        with pytest.raises(MediaError, match=r"shot\.1017\.png: frame 16 of the image sequence .*plate is damaged"):
+            list(VideoReader(folder, fps=fps))
+    assert no_child_processes()
+
+
 # --- writing -------------------------------------------------------------
 
 
