@@ -75,6 +75,7 @@ class VideoInfo:
     lead: float = 0.0
     inputs: tuple[str, ...] = ()  # ffmpeg's input options for the video (a sequence's rate, pattern, first number)
     audio_file: str | None = None  # the file `audio` describes: the video itself, or a sequence's audio file
+    field_order: str = "progressive"  # or "tff" / "bff": interlaced, the top / bottom field shown first
     pattern: str | None = None  # an image sequence's file pattern (printf style); None for a video file
     first_number: int = 0  # the number in the name of an image sequence's first frame
 
@@ -94,6 +95,16 @@ class VideoInfo:
         """Bits per colour component of the decoded frames (8 for most consumer video; 10 or 12 for ProRes,
         DNxHR HQX, 10-bit H.264/HEVC; 16 for 16-bit PNG/TIFF; float formats count as 16)."""
         return pix_fmt_bits(self.pix_fmt)
+
+    @property
+    def interlaced(self) -> bool:
+        return self.field_order != "progressive"
+
+    @property
+    def field_axis(self) -> int:
+        """The axis along which an interlaced video's upright frames alternate fields: 0 (rows), or 1 (columns)
+        when turned a quarter."""
+        return 1 if self.rotation in (90, 270) else 0
 
     @property
     def display_width(self) -> int:
@@ -243,7 +254,7 @@ TIMECODE_VALUE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")  # HH:MM:SS:FF, ';' or '
 def _probe_sequence(folder: Path) -> VideoInfo:
     """An image sequence's folder described as a video; its `sequence.json` needs `fps` and `pattern` (printf
     style, e.g. `shot.%04d.dpx`), and may give `start` (the first frame's number; default the lowest present),
-    `timecode` and `audio` (a file in the folder)."""
+    `timecode`, `audio` (a file in the folder), `sar` and `field_order`."""
     sidecar = folder / SEQUENCE_SIDECAR
     example = '{"fps": "24000/1001", "pattern": "shot.%04d.dpx"}'
     if not sidecar.is_file():
@@ -291,6 +302,11 @@ def _probe_sequence(folder: Path) -> VideoInfo:
                              f"{spec['sar']!r}") from None
         if picture["sar"] <= 0:
             raise MediaError(f"{sidecar}: \"sar\" must be positive, not {spec['sar']!r}")
+    if spec.get("field_order") is not None:  # interlaced pictures, which a picture file cannot say
+        if spec["field_order"] not in ("progressive", "tff", "bff"):
+            raise MediaError(f"{sidecar}: \"field_order\" must be \"progressive\", \"tff\" (interlaced, top field "
+                             f"first) or \"bff\" (bottom field first), not {spec['field_order']!r}")
+        picture["field_order"] = spec["field_order"]
     sound = folder / str(spec["audio"]) if spec.get("audio") else None
     if sound is not None and not sound.is_file():
         raise MediaError(f"{sidecar}: names the audio file {spec['audio']!r}, which is not in {folder}")
@@ -324,8 +340,10 @@ def _picture(video: _Stream, where: str) -> dict:
         raise MediaError(f"{where}: its pictures are scene-linear light ({fields[1].strip()}, as in "
                          "EXR), and dvp works on display-referred pictures (what a player shows). Convert the plate "
                          "with its display transform first (to 16-bit TIFF, DPX or ProRes), then give that.")
+    # "top first", "bottom first", or as MOV files often say "top coded first (swapped)": which field is shown first
+    first = re.search(r"\b(top|bottom) (?:coded )?first", colour)
     return {"codec": fields[0].split()[0], "pix_fmt": pix_fmt, "width": int(size[1]),
-            "height": int(size[2]),
+            "height": int(size[2]), "field_order": {"top": "tff", "bottom": "bff"}[first[1]] if first else "progressive",
             "sar": Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1)}
 
 

@@ -167,7 +167,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     network_s = 0.0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
             open_output(output, options.fmt, fps, *plate_format.size, options.audio, options.timecode,
-                        options.draft, plate_format.deep, plate_format.sar) as writer:
+                        options.draft, plate_format.deep, plate_format.sar, plate_format.field_order) as writer:
         calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
         posed = _pose_calibration(performance, translator, crop, target_track, target_video, painted_fade, options,
                                   Path(scratch))
@@ -179,7 +179,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
         side_by_side = SideBySide(preview, fps, height, preview_labels)
         painted_head = PaintedHead(actor)
         frames = frames_in_order(target_video, performance.target_frames, Path(scratch), plate_format.deep,
-                                 plate_format.stored)
+                                 plate_format.stored, plate_format.woven)
         batch: list[tuple[int, np.ndarray]] = []
         kept: list[np.ndarray] = []  # the batch's frames as the output stores them (the same frames when it keeps
         # neither depth nor pixel aspect)
@@ -259,6 +259,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
             "bit_depth": 16 if plate_format.deep else 8, "pixel_aspect": plate_format.pixel_aspect,
+            "field_order": plate_format.field_order,
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
             "gaze_calibration": calibration.report() if options.gaze_warp else None,
             "eyes_in_painted_head": {"frames": painted_head.fitted, "kept_asked_head": painted_head.kept}

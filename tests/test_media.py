@@ -282,7 +282,7 @@ def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: P
     assert sorted(p.name for p in out.iterdir()) == names
     sidecar = json.loads((out / "sequence.json").read_text())
     assert sidecar == {"frames": 10, "fps": "30000/1001", "width": 64, "height": 48, "bit_depth": 8,
-                       "pattern": "frame_%06d.png", "sar": "1:1",
+                       "pattern": "frame_%06d.png", "sar": "1:1", "field_order": "progressive",
                        "timecode": "10:00:00;00", "audio": "audio.wav"}
     assert [(a.codec, a.sample_rate) for a in probe_audio(out / "audio.wav")] == [("pcm_s16le", 16000)]
     report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
@@ -459,6 +459,91 @@ def test_footage_streams_every_frame_at_display_size(footage: Path) -> None:
             assert frame.shape == (480, 480, 3)
             count += 1
     assert count == reader.frame_count == 587
+
+
+# --- interlaced footage ------------------------------------------------------
+
+
+def _woven_frames(count: int = 12, size: tuple[int, int] = (96, 64)) -> list[np.ndarray]:
+    """Frames of a square moving right 6 pixels a field, the two fields of each frame woven: its edges comb."""
+    height, width = size[1], size[0]
+    frames = []
+    for i in range(count):
+        fields = []
+        for field in range(2):
+            picture = np.full((height, width, 3), (40, 90, 160), np.uint8)
+            x = 10 + 6 * (2 * i + field)
+            picture[16:48, x:x + 24] = (230, 200, 60)
+            fields.append(picture)
+        woven = fields[0].copy()
+        woven[1::2] = fields[1][1::2]
+        frames.append(woven)
+    return frames
+
+
+def _combing(frame: np.ndarray) -> float:
+    """How much each line differs from the mean of the lines around it (0 for pictures without combs)."""
+    rows = frame.astype(float)
+    return float(np.abs(rows[1:-1] - (rows[:-2] + rows[2:]) / 2).mean())
+
+
+@pytest.mark.parametrize(("codec", "suffix", "order", "db"), [("h264", ".mp4", "tff", 29), ("prores", ".mov", "bff", 34)])
+def test_interlaced_frames_are_written_as_such_and_read_blended_or_woven(tmp_path: Path, codec: Codec, suffix: str,
+                                                                        order: str, db: float) -> None:
+    from pipeline.video import blend_fields
+
+    def write(path: Path, field_order: str) -> Path:
+        with VideoWriter(path, 25, 96, 64, codec=codec, field_order=field_order, crf=0) as writer:
+            for frame in frames:
+                writer.write(frame)
+        return path
+
+    frames = _woven_frames()
+    path = write(tmp_path / f"woven{suffix}", order)
+    info = probe(path)
+    assert (info.field_order, info.interlaced) == (order, True)
+    woven, blended = list(VideoReader(path, woven=True)), list(VideoReader(path))
+    # Sharp saturated edges: 4:2:0 chroma costs H.264 (lossless here) what 4:2:2 costs ProRes less of.
+    assert all(psnr(a, b) > db for a, b in zip(frames, woven, strict=True))
+    assert all(psnr(blend_fields(a), b) > db + 3 for a, b in zip(frames, blended, strict=True))
+    assert np.mean([_combing(f) for f in blended]) < 0.2 * np.mean([_combing(f) for f in woven])
+    if codec == "h264":  # written as progressive, each 4:2:0 chroma sample would mix the two fields' colours
+        mixed = list(VideoReader(write(tmp_path / f"progressive{suffix}", "progressive")))
+        assert psnr(frames[3], mixed[3]) < psnr(frames[3], woven[3]) - 5
+    assert probe(make_clip(tmp_path / "plain.mp4")).field_order == "progressive"
+
+
+def test_an_interlaced_sequence_says_so_beside_its_frames(tmp_path: Path) -> None:
+    frames = _woven_frames(count=3)
+    with ImageSequenceWriter(tmp_path / "seq", 96, 64, 25, field_order="tff") as writer:
+        for frame in frames:
+            writer.write(frame)
+    assert json.loads((tmp_path / "seq" / "sequence.json").read_text())["field_order"] == "tff"
+    assert probe(tmp_path / "seq").field_order == "tff"
+    assert all(np.array_equal(a, b) for a, b in zip(frames, VideoReader(tmp_path / "seq", woven=True), strict=True))
+    (tmp_path / "seq" / "sequence.json").write_text('{"fps": 25, "pattern": "frame_%06d.png", "field_order": "odd"}')
+    with pytest.raises(MediaError, match="field_order.*tff"):
+        probe(tmp_path / "seq")
+
+
+def test_a_change_to_an_interlaced_plate_keeps_both_fields_elsewhere_and_brings_back_no_combs() -> None:
+    # The work sees the fields blended; what it changes is written over the blended picture (no combs of the
+    # shot's own motion come back inside what it painted), and every other pixel keeps both fields as shot.
+    from pipeline.video import apply_change, blend_fields, to_8bit
+
+    plate = _woven_frames(count=1)[0]
+    work = blend_fields(plate)
+    result = work.copy()
+    result[8:56, 20:60] = np.clip(result[8:56, 20:60].astype(int) + 20, 0, 255)
+    out = apply_change(result, work, plate, field_axis=0)
+    inside = np.zeros(plate.shape[:2], bool)
+    inside[8:56, 20:60] = True
+    assert np.array_equal(out[~inside], plate[~inside])
+    assert np.array_equal(out[inside], result[inside])
+    assert _combing(out[8:56, 20:60]) < 0.2 * _combing(plate[8:56, 20:60])
+    deep = plate.astype(np.uint16) * 257
+    out16 = apply_change(result, work, deep, field_axis=0)
+    assert np.array_equal(out16[~inside], deep[~inside]) and np.array_equal(to_8bit(out16), out)
 
 
 # --- bit depth -------------------------------------------------------------

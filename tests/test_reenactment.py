@@ -452,6 +452,29 @@ def test_a_shot_with_non_square_pixels_comes_back_in_its_own_pixels(astro, tmp_p
             assert 0 < differs.sum() < 0.01 * differs.size, f"frame {i}: only the eyes turn"
 
 
+def test_an_interlaced_shot_comes_back_interlaced_with_its_fields_as_shot(astro, tmp_path):
+    # Interlaced broadcast footage: the work sees each frame's fields blended, and the output keeps the field order,
+    # with both fields as shot wherever the edit changes nothing.
+    video, track_path = astro
+    woven = tmp_path / "woven.mov"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-vf", "setfield=tff",
+                    "-flags", "+ildct", "-c:v", "prores_ks", "-profile:v", "3", str(woven)], check=True)
+    assert probe(woven).field_order == "tff"
+    spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12}\n")
+    for out in (tmp_path / "out.mov", tmp_path / "frames"):
+        assert main(["edit", str(woven), "--edits", str(spec), "-o", str(out), "-q", "--target-track",
+                     str(track_path), "--report", str(tmp_path / "r.json")]) == 0
+        assert json.loads((tmp_path / "r.json").read_text())["field_order"] == "tff"
+        assert probe(out).field_order == "tff"
+    shot, edited = VideoReader(woven, woven=True, deep=True), VideoReader(tmp_path / "frames", woven=True, deep=True)
+    for i, (frame, written) in enumerate(zip(shot, edited, strict=True)):  # 10-bit ProRes to 16-bit PNG
+        differs = np.abs(written.astype(int) - frame).max(axis=-1) > 2 * 257
+        if not 5 <= i <= 30:
+            assert np.array_equal(written, frame), f"frame {i} is outside the edit"
+        elif 9 <= i <= 26:
+            assert 0 < differs.sum() < 0.01 * differs.size, f"frame {i}: only the eyes turn"
+
+
 def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, tmp_path):
     """A 10-bit ProRes target edited to PNG: 16-bit frames; passed-through frames are the target's as decoded at
     16 bits, exactly, and edited ones differ from it only by whole 8-bit steps (the 8-bit work's change, applied to
