@@ -43,7 +43,8 @@ def warp_gaze(performance: Performance, target_track: Track, target_video: Path,
     turned_frames = 0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
             open_output(output, options.fmt, info.fps, *plates.size, options.audio,
-                        options.timecode, deep=plates.deep, sar=plates.sar, field_order=plates.field_order) as writer, \
+                        options.timecode, deep=plates.deep, sar=plates.sar, field_order=plates.field_order,
+                        colour=plates.colour) as writer, \
             SideBySide(preview, info.fps, info.height, ("original", "output")) as side_by_side:
         calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
         frames = plates.reader(target_video)
@@ -61,7 +62,8 @@ def warp_gaze(performance: Performance, target_track: Track, target_video: Path,
     return {"frames": n, "synthesised_frames": 0, "eyes_only_frames": turned_frames,
             "passed_through_frames": n - turned_frames, "seconds": round(seconds, 1),
             "frames_per_second": round(n / seconds, 2), "bit_depth": 16 if plates.deep else 8,
-            "pixel_aspect": plates.pixel_aspect, "field_order": plates.field_order, "eye_pathway_step": None,
+            "pixel_aspect": plates.pixel_aspect, "field_order": plates.field_order, "colour": plates.colour.label(),
+            "eye_pathway_step": None,
             "gaze_warp": True,
             "gaze_calibration": calibration.report(), "pose_calibration": None,
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}

@@ -17,10 +17,11 @@ from __future__ import annotations
 import json
 import re
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
+from pipeline.colour import Colour
 from pipeline.errors import MediaError
 from pipeline.ffmpeg_exe import ffmpeg_path
 
@@ -76,6 +77,7 @@ class VideoInfo:
     inputs: tuple[str, ...] = ()  # ffmpeg's input options for the video (a sequence's rate, pattern, first number)
     audio_file: str | None = None  # the file `audio` describes: the video itself, or a sequence's audio file
     field_order: str = "progressive"  # or "tff" / "bff": interlaced, the top / bottom field shown first
+    colour: Colour = Colour()  # the stream's colour tags (see `pipeline.colour`)
     pattern: str | None = None  # an image sequence's file pattern (printf style); None for a video file
     first_number: int = 0  # the number in the name of an image sequence's first frame
 
@@ -99,6 +101,12 @@ class VideoInfo:
     @property
     def interlaced(self) -> bool:
         return self.field_order != "progressive"
+
+    @property
+    def resolved_colour(self) -> Colour:
+        """The colour description frames are read with, and outputs written with: the tags, with the YUV matrix
+        players assume for the size where the stream names none."""
+        return self.colour.resolved(self.width, self.height)
 
     @property
     def field_axis(self) -> int:
@@ -254,7 +262,7 @@ TIMECODE_VALUE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")  # HH:MM:SS:FF, ';' or '
 def _probe_sequence(folder: Path) -> VideoInfo:
     """An image sequence's folder described as a video; its `sequence.json` needs `fps` and `pattern` (printf
     style, e.g. `shot.%04d.dpx`), and may give `start` (the first frame's number; default the lowest present),
-    `timecode`, `audio` (a file in the folder), `sar` and `field_order`."""
+    `timecode`, `audio` (a file in the folder), `sar`, `field_order`, `colour_primaries` and `colour_transfer`."""
     sidecar = folder / SEQUENCE_SIDECAR
     example = '{"fps": "24000/1001", "pattern": "shot.%04d.dpx"}'
     if not sidecar.is_file():
@@ -307,6 +315,12 @@ def _probe_sequence(folder: Path) -> VideoInfo:
             raise MediaError(f"{sidecar}: \"field_order\" must be \"progressive\", \"tff\" (interlaced, top field "
                              f"first) or \"bff\" (bottom field first), not {spec['field_order']!r}")
         picture["field_order"] = spec["field_order"]
+    # what the RGB values of the pictures stand for, which most picture files do not say
+    primaries, transfer = spec.get("colour_primaries"), spec.get("colour_transfer")
+    if primaries is not None or transfer is not None:
+        told = Colour.parse(f"gbr/{primaries or 'unknown'}/{transfer or 'unknown'}")
+        picture["colour"] = replace(picture["colour"], primaries=told.primaries or picture["colour"].primaries,
+                                    transfer=told.transfer or picture["colour"].transfer)
     sound = folder / str(spec["audio"]) if spec.get("audio") else None
     if sound is not None and not sound.is_file():
         raise MediaError(f"{sidecar}: names the audio file {spec['audio']!r}, which is not in {folder}")
@@ -344,6 +358,7 @@ def _picture(video: _Stream, where: str) -> dict:
     first = re.search(r"\b(top|bottom) (?:coded )?first", colour)
     return {"codec": fields[0].split()[0], "pix_fmt": pix_fmt, "width": int(size[1]),
             "height": int(size[2]), "field_order": {"top": "tff", "bottom": "bff"}[first[1]] if first else "progressive",
+            "colour": Colour.parse(colour),
             "sar": Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1)}
 
 

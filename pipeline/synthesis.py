@@ -167,7 +167,8 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
     network_s = 0.0
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
             open_output(output, options.fmt, fps, *plate_format.size, options.audio, options.timecode,
-                        options.draft, plate_format.deep, plate_format.sar, plate_format.field_order) as writer:
+                        options.draft, plate_format.deep, plate_format.sar, plate_format.field_order,
+                        plate_format.colour) as writer:
         calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
         posed = _pose_calibration(performance, translator, crop, target_track, target_video, painted_fade, options,
                                   Path(scratch))
@@ -259,7 +260,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
             "bit_depth": 16 if plate_format.deep else 8, "pixel_aspect": plate_format.pixel_aspect,
-            "field_order": plate_format.field_order,
+            "field_order": plate_format.field_order, "colour": plate_format.colour.label(),
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
             "gaze_calibration": calibration.report() if options.gaze_warp else None,
             "eyes_in_painted_head": {"frames": painted_head.fitted, "kept_asked_head": painted_head.kept}

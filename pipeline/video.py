@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from pipeline.colour import BT709, Colour
 from pipeline.errors import MediaError
 from pipeline.ffmpeg_exe import ffmpeg_path
 from pipeline.probe import SEQUENCE_SIDECAR, TIMECODE_VALUE, VideoInfo, audio_file, probe, probe_audio
@@ -107,11 +108,14 @@ class VideoReader:
 
     def _stream(self) -> Generator[Frame, None, None]:
         filters = [f"fps={self.fps}"]
-        fields = ":interl=1" if self.info.interlaced else ""  # 4:2:0 chroma belongs to one field, not two rows
+        # The YUV matrix a player uses: the tagged one, or where none is tagged the one for the size (ffmpeg would
+        # take BT.601 whatever the size); 4:2:0 chroma of interlaced footage belongs to one field, not two rows.
+        convert = f"in_color_matrix={self.info.resolved_colour.scaler_matrix}:flags={SWS_FLAGS}" + (
+            ":interl=1" if self.info.interlaced else "")
         if self.info.sar != 1 and not self.stored:
-            filters.append(f"scale={self.width}:{self.height}:flags={SWS_FLAGS}{fields},setsar=1")
+            filters.append(f"scale={self.width}:{self.height}:{convert},setsar=1")
         else:
-            filters.append(f"scale=flags={SWS_FLAGS}{fields}")  # the conversion to RGB
+            filters.append(f"scale={convert}")  # the conversion to RGB
         limit = [] if self._max_frames is None else ["-frames:v", str(self._max_frames)]
         # Planar RGB (G, B, R planes), interleaved here: ffmpeg's exact conversion to packed RGB is twice as slow.
         process, stderr = _start_ffmpeg(
@@ -257,9 +261,6 @@ DRAFT_CRF = 14
 # 1080p frame instead of 7.0: it asks for planar RGB and interleaves it with OpenCV, as packed RGB with accurate
 # rounding costs ffmpeg twice as much. Writing costs what it did, the encoder dominating.
 SWS_FLAGS = "accurate_rnd+full_chroma_int"
-# Frames are tagged BT.709 and converted with its matrix, so players and
-# VideoReader (which follows the tag) agree on the colours.
-_BT709 = ("-colorspace", "bt709", "-color_primaries", "bt709", "-color_trc", "bt709", "-color_range", "tv")
 
 
 class VideoWriter:
@@ -278,7 +279,9 @@ class VideoWriter:
     an 8-bit frame cannot fill). `sar` tags the pixels' aspect ratio, for
     frames kept at a non-square-pixel footage's stored size; `field_order`
     ("tff" or "bff") encodes the frames as interlaced, for frames that keep an
-    interlaced footage's two fields.
+    interlaced footage's two fields. `colour` is the colour description to
+    convert to YUV with and tag (`pipeline.colour`; call `resolved` first), for
+    frames that keep a footage's own colours; by default BT.709.
     """
 
     def __init__(
@@ -295,6 +298,7 @@ class VideoWriter:
         deep: bool = False,
         sar: Fraction = Fraction(1),
         field_order: str = "progressive",
+        colour: Colour = BT709,
     ) -> None:
         self.path = Path(path)
         self.deep = deep
@@ -329,9 +333,10 @@ class VideoWriter:
             ["-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "-video_size", f"{width}x{height}",
              "-framerate", str(self.fps),
              "-i", "pipe:0",
-             "-vf", f"{pad}scale=out_color_matrix=bt709:out_range=tv:flags={SWS_FLAGS}{fields},"
-                    f"format={self._format.pix_fmt},setsar={sar.numerator}/{sar.denominator}{setfield}",
-             *self._format.video_codec, *quality, *self._format.interlaced.get(field_order, ()), *_BT709,
+             "-vf", f"{pad}scale=out_color_matrix={colour.scaler_matrix}:out_range=tv:flags={SWS_FLAGS}{fields},"
+                    f"format={self._format.pix_fmt},setsar={sar.numerator}/{sar.denominator}{setfield},"
+                    f"{colour.tags()}",
+             *self._format.video_codec, *quality, *self._format.interlaced.get(field_order, ()),
              *(() if audio else self._finish_args()),
              "-f", self._format.muxer, f"file:{self._temps[0]}"],
             stdin=subprocess.PIPE,
@@ -532,17 +537,19 @@ class ImageSequenceWriter:
     onto it when the `with` block ends without error, so a folder at `path`
     always holds a complete sequence. The target folder must not exist yet (or
     be empty). With `deep` it takes uint16 frames and writes 16-bit PNGs; `sar`
-    (the pixels' aspect ratio) and `field_order` (whether the frames hold two
-    interlaced fields, and which is shown first), which a PNG cannot say, go
-    into `sequence.json`.
+    (the pixels' aspect ratio), `field_order` (whether the frames hold two
+    interlaced fields, and which is shown first) and the primaries and transfer
+    function of `colour` (what the RGB values stand for), which a PNG cannot
+    say, go into `sequence.json`.
     """
 
     def __init__(self, path: str | Path, width: int, height: int, fps: Rate = 25,
                  audio: str | Path | None = None, timecode: str | None = None, deep: bool = False,
-                 sar: Fraction = Fraction(1), field_order: str = "progressive") -> None:
+                 sar: Fraction = Fraction(1), field_order: str = "progressive", colour: Colour = BT709) -> None:
         self.path = Path(path)
         self.deep = deep
         self.sar = Fraction(sar)
+        self.colour = colour
         if field_order not in ("progressive", "tff", "bff"):
             raise ValueError(f"field_order must be progressive, tff or bff, not {field_order!r}")
         self.field_order = field_order
@@ -594,7 +601,9 @@ class ImageSequenceWriter:
                 self._write_audio(self._temp / SEQUENCE_AUDIO)
             sidecar = {"frames": self.frames_written, "fps": str(self.fps), "width": self.width,
                        "height": self.height, "bit_depth": 16 if self.deep else 8, "pattern": SEQUENCE_PATTERN,
-                       "sar": ratio_label(self.sar), "field_order": self.field_order, "timecode": self.timecode,
+                       "sar": ratio_label(self.sar), "field_order": self.field_order,
+                       "colour_primaries": self.colour.primaries, "colour_transfer": self.colour.transfer,
+                       "timecode": self.timecode,
                        "audio": SEQUENCE_AUDIO if self.audio is not None else None}
             (self._temp / SEQUENCE_SIDECAR).write_text(json.dumps(sidecar, indent=1) + "\n")
         except BaseException:
@@ -658,6 +667,7 @@ class Plates:
     sar: Fraction  # the output's pixel aspect ratio
     field_order: str = "progressive"  # the output's: "tff" / "bff" when it keeps interlaced fields
     field_axis: int = 0  # the axis along which the frames' fields alternate (see `VideoInfo.field_axis`)
+    colour: Colour = BT709  # the output's colour description: the footage's own
 
     @classmethod
     def of(cls, info: VideoInfo, fmt: str, keep_depth: bool = True, draft: bool = False) -> Plates:
@@ -668,7 +678,8 @@ class Plates:
         work = (info.display_width, info.display_height)
         return cls(deep, stored, work, info.stored_size if stored else work,
                    info.stored_sar if stored else Fraction(1),
-                   info.field_order if not draft else "progressive", info.field_axis)
+                   info.field_order if not draft else "progressive", info.field_axis,
+                   info.resolved_colour if not draft else BT709)
 
     @property
     def woven(self) -> bool:
@@ -718,16 +729,18 @@ def keeps_depth(info: VideoInfo, fmt: str) -> bool:
 
 def open_output(path: str | Path, fmt: str, fps: Rate, width: int, height: int, audio: str | Path | None = None,
                 timecode: str | None = None, draft: bool = False, deep: bool = False,
-                sar: Fraction = Fraction(1), field_order: str = "progressive") -> VideoWriter | ImageSequenceWriter:
+                sar: Fraction = Fraction(1), field_order: str = "progressive",
+                colour: Colour = BT709) -> VideoWriter | ImageSequenceWriter:
     """A writer for the chosen format (a PNG sequence keeps its audio and timecode beside the frames); with
     `deep` it takes uint16 frames; `sar` is the pixels' aspect ratio; `field_order` whether the frames hold two
-    interlaced fields."""
+    interlaced fields; `colour` their colour description."""
     try:
         if fmt == "png":
             return ImageSequenceWriter(path, width, height, fps, audio=audio, timecode=timecode, deep=deep, sar=sar,
-                                       field_order=field_order)
+                                       field_order=field_order, colour=colour)
         return VideoWriter(path, fps, width, height, codec="h264" if fmt == "mp4" else "prores", audio=audio,
-                           timecode=timecode, draft=draft, deep=deep, sar=sar, field_order=field_order)
+                           timecode=timecode, draft=draft, deep=deep, sar=sar, field_order=field_order,
+                           colour=colour)
     except ValueError as exc:  # a suffix that does not fit the format, a malformed timecode
         raise MediaError(f"{path}: {exc}") from None
 

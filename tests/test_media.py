@@ -283,6 +283,7 @@ def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: P
     sidecar = json.loads((out / "sequence.json").read_text())
     assert sidecar == {"frames": 10, "fps": "30000/1001", "width": 64, "height": 48, "bit_depth": 8,
                        "pattern": "frame_%06d.png", "sar": "1:1", "field_order": "progressive",
+                       "colour_primaries": "bt709", "colour_transfer": "bt709",
                        "timecode": "10:00:00;00", "audio": "audio.wav"}
     assert [(a.codec, a.sample_rate) for a in probe_audio(out / "audio.wav")] == [("pcm_s16le", 16000)]
     report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
@@ -459,6 +460,68 @@ def test_footage_streams_every_frame_at_display_size(footage: Path) -> None:
             assert frame.shape == (480, 480, 3)
             count += 1
     assert count == reader.frame_count == 587
+
+
+# --- colour description --------------------------------------------------------
+
+
+@pytest.mark.parametrize(("summary", "expected"), [
+    ("tv, bt709, progressive", ("bt709", "bt709", "bt709", "tv")),
+    ("tv, bt2020nc/bt2020/arib-std-b67, top first", ("bt2020nc", "bt2020", "arib-std-b67", "tv")),
+    ("pc, bt470bg/unknown/unknown", ("bt470bg", None, None, "pc")),
+    ("progressive", (None, None, None, None)),
+    ("pc, gbr/unknown/unknown, progressive", ("gbr", None, None, "pc")),
+])
+def test_colour_descriptions_as_ffmpeg_gives_them(summary: str, expected: tuple) -> None:
+    from pipeline.colour import Colour
+
+    assert Colour.parse(summary) == Colour(*expected)
+
+
+def _patches(path: Path, size: str, matrix: str, tags: str) -> tuple[Path, list[tuple[int, int, int]]]:
+    """Six flat colours side by side, converted to YUV with `matrix` and tagged with `tags` (setparams options,
+    or "unknown" for none at all), losslessly."""
+    colours = [(200, 40, 40), (40, 200, 40), (40, 40, 200), (220, 200, 60), (128, 128, 128), (250, 120, 180)]
+    width, height = map(int, size.split("x"))
+    rgb = np.zeros((height, width, 3), np.uint8)
+    for i, colour in enumerate(colours):
+        rgb[:, i * width // 6:(i + 1) * width // 6] = colour
+    raw = path.with_suffix(".rgb")
+    raw.write_bytes(rgb.tobytes())
+    tag = "colorspace=unknown:color_primaries=unknown:color_trc=unknown" if tags == "unknown" else tags
+    ffmpeg("-f", "rawvideo", "-pix_fmt", "rgb24", "-s", size, "-i", raw, "-frames:v", "2", "-vf",
+           f"scale=out_color_matrix={matrix}:out_range=tv:flags=accurate_rnd+full_chroma_int,format=yuv444p,"
+           f"setparams={tag}", "-c:v", "libx264", "-qp", "0", path)
+    return path, colours
+
+
+@pytest.mark.parametrize(("size", "matrix"), [("1920x1080", "bt709"), ("720x576", "bt601")])
+def test_untagged_footage_is_read_with_the_matrix_players_assume_for_its_size(tmp_path: Path, size: str,
+                                                                              matrix: str) -> None:
+    # A file that names no matrix: players take BT.709 for HD and BT.601 for SD (ffmpeg alone, BT.601 for all:
+    # an HD file's greens came out 28 levels off).
+    path, colours = _patches(tmp_path / "untagged.mp4", size, matrix, "unknown")
+    assert probe(path).colour.matrix is None
+    frame = next(iter(VideoReader(path)))
+    width = frame.shape[1]
+    for i, colour in enumerate(colours):
+        assert np.abs(frame[frame.shape[0] // 2, i * width // 6 + width // 12].astype(int) - colour).max() <= 1
+
+
+def test_outputs_are_tagged_with_the_colour_description_they_are_written_in(tmp_path: Path) -> None:
+    from pipeline.colour import BT709, Colour
+
+    ramp = np.linspace(20, 235, 64)
+    frames = [np.stack(np.broadcast_arrays(ramp[None, :], ramp[::-1, None][:48], 128 + 0 * ramp), -1)
+              .astype(np.uint8)] * 2
+    hlg = Colour("bt2020nc", "bt2020", "arib-std-b67", "tv")
+    for colour, codec, suffix in ((BT709, "h264", ".mp4"), (hlg, "prores", ".mov"), (hlg, "h264", ".mp4")):
+        path = tmp_path / f"{colour.matrix}{suffix}"
+        with VideoWriter(path, 25, 64, 48, codec=codec, colour=colour, crf=0) as writer:
+            for frame in frames:
+                writer.write(frame)
+        assert probe(path).colour == colour
+        assert psnr(frames[0], next(iter(VideoReader(path)))) > 30
 
 
 # --- interlaced footage ------------------------------------------------------

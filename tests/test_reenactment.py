@@ -475,6 +475,33 @@ def test_an_interlaced_shot_comes_back_interlaced_with_its_fields_as_shot(astro,
             assert 0 < differs.sum() < 0.01 * differs.size, f"frame {i}: only the eyes turn"
 
 
+def test_an_hdr_shot_comes_back_in_its_own_colour_description(astro, tmp_path):
+    # An HLG plate in BT.2020 (a phone's HDR clip, a broadcast HDR master): the output is converted and tagged as
+    # the shot is, so it drops back into an HDR timeline, rather than retagged as BT.709.
+    video, track_path = astro
+    hlg = tmp_path / "hlg.mov"
+    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-vf",
+                    "scale=out_color_matrix=bt2020:out_range=tv,format=yuv422p10le,"
+                    "setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc=arib-std-b67",
+                    "-c:v", "prores_ks", "-profile:v", "3", str(hlg)], check=True)
+    shot = probe(hlg).colour
+    assert (shot.matrix, shot.primaries, shot.transfer, shot.hdr) == ("bt2020nc", "bt2020", "arib-std-b67", "HLG")
+    spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12}\n")
+    for out in (tmp_path / "out.mov", tmp_path / "out.mp4", tmp_path / "frames"):
+        assert main(["edit", str(hlg), "--edits", str(spec), "-o", str(out), "-q", "--target-track",
+                     str(track_path), "--report", str(tmp_path / "r.json")]) == 0
+        assert json.loads((tmp_path / "r.json").read_text())["colour"] == "bt2020nc/bt2020/arib-std-b67"
+        made = probe(out).colour
+        assert (made.primaries, made.transfer) == ("bt2020", "arib-std-b67")
+        if out.suffix:
+            assert made.matrix == "bt2020nc"
+    for i, (frame, written) in enumerate(zip(VideoReader(hlg, deep=True), VideoReader(tmp_path / "out.mov", deep=True),
+                                             strict=True)):
+        if not 5 <= i <= 30:  # ProRes again: as close to the shot as a second generation of ProRes comes
+            mse = np.mean((written.astype(float) - frame) ** 2)
+            assert 10 * np.log10(65535**2 / mse) > 50, f"frame {i} is outside the edit"
+
+
 def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, tmp_path):
     """A 10-bit ProRes target edited to PNG: 16-bit frames; passed-through frames are the target's as decoded at
     16 bits, exactly, and edited ones differ from it only by whole 8-bit steps (the 8-bit work's change, applied to

@@ -1,0 +1,88 @@
+"""What a video's pixel values mean: its colour description (matrix, primaries, transfer function, range).
+
+A YUV video becomes RGB through a matrix; players take it, and the primaries
+and transfer function that say which colours the RGB values stand for, from
+the stream's tags, and guess where a file says nothing: BT.709 for HD, BT.601
+for SD. dvp reads frames as such a player shows them, and writes an output
+with its target's own description (the matrix it guessed made explicit), so
+that a passed-through frame decodes to the shot's picture wherever the shot
+is shown, HDR and SD included. The work itself is done on the RGB values as
+they are: an HDR plate's are its PQ or HLG code values, not tone-mapped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+# ffmpeg's colorspace tags, and the names its scaler knows the matrices by
+_MATRICES = {"bt709": "bt709", "bt470bg": "bt470", "smpte170m": "smpte170m", "smpte240m": "smpte240m",
+             "fcc": "fcc", "bt2020nc": "bt2020", "bt2020c": "bt2020"}
+_PRIMARIES = {"bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "film", "bt2020", "smpte428", "smpte431",
+              "smpte432", "jedec-p22"}
+_TRANSFERS = {"bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "linear", "log100", "log316",
+              "iec61966-2-4", "bt1361e", "iec61966-2-1", "bt2020-10", "bt2020-12", "smpte2084", "smpte428",
+              "arib-std-b67"}
+HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+
+
+@dataclass(frozen=True)
+class Colour:
+    """A stream's colour tags as ffmpeg names them; None where the stream says nothing."""
+
+    matrix: str | None = None  # e.g. "bt709", "smpte170m", "bt2020nc"; "gbr" for RGB-coded pictures
+    primaries: str | None = None  # e.g. "bt709", "bt2020"
+    transfer: str | None = None  # e.g. "bt709", "smpte2084" (PQ), "arib-std-b67" (HLG)
+    range: str | None = None  # "tv" (limited) or "pc" (full)
+
+    @classmethod
+    def parse(cls, description: str) -> Colour:
+        """From the parenthesis after the pixel format in ffmpeg's stream summary, e.g. `tv, bt709/unknown/unknown,
+        progressive` or `tv, bt709` (one name when matrix, primaries and transfer agree)."""
+        values: dict[str, str | None] = {}
+        for token in (part.strip().rstrip(")") for part in description.split(",")):
+            if token in ("tv", "pc"):
+                values["range"] = token
+            elif "/" in token and token.count("/") == 2:
+                matrix, primaries, transfer = token.split("/")
+                values.update(matrix=matrix, primaries=primaries, transfer=transfer)
+            elif token in _MATRICES or token == "gbr":
+                values.update(matrix=token, primaries=token, transfer=token)
+        return cls(matrix=values.get("matrix") if values.get("matrix") in (*_MATRICES, "gbr") else None,
+                   primaries=values.get("primaries") if values.get("primaries") in _PRIMARIES else None,
+                   transfer=values.get("transfer") if values.get("transfer") in _TRANSFERS else None,
+                   range=values.get("range"))
+
+    def resolved(self, width: int, height: int) -> Colour:
+        """The description with a YUV matrix always named: the tagged one, or for a stream that names none (or is
+        RGB-coded) what players assume for its size: BT.709 from 1280 wide or 577 lines up, BT.601 below."""
+        if self.matrix in _MATRICES:
+            return self
+        return Colour("bt709" if width >= 1280 or height > 576 else "smpte170m", self.primaries, self.transfer,
+                      self.range if self.matrix != "gbr" else None)
+
+    @property
+    def scaler_matrix(self) -> str:
+        """The matrix by the name ffmpeg's scaler takes (`in_color_matrix`, `out_color_matrix`); BT.709 when none
+        is named (call `resolved` first)."""
+        return _MATRICES.get(self.matrix or "", "bt709")
+
+    def tags(self) -> str:
+        """An ffmpeg `setparams` filter that tags frames with this description (limited range, as written), leaving
+        unsaid what it does not say."""
+        params = [f"colorspace={self.matrix if self.matrix in _MATRICES else 'bt709'}", "range=tv"]
+        if self.primaries:
+            params.append(f"color_primaries={self.primaries}")
+        if self.transfer:
+            params.append(f"color_trc={self.transfer}")
+        return "setparams=" + ":".join(params)
+
+    @property
+    def hdr(self) -> str | None:
+        """"PQ" or "HLG" for high-dynamic-range footage, else None."""
+        return HDR_TRANSFERS.get(self.transfer or "")
+
+    def label(self) -> str:
+        """How reports show it: matrix/primaries/transfer, "unknown" for what the stream does not say."""
+        return "/".join(value or "unknown" for value in (self.matrix, self.primaries, self.transfer))
+
+
+BT709 = Colour("bt709", "bt709", "bt709", "tv")
