@@ -59,7 +59,7 @@ def main() -> None:
         for name in args.clips.split(","):
             woven = interlace(args.footage / f"{name}.mp4", Path(tmp) / f"{name}_tff.mp4", "tff")
             plain = interlace(args.footage / f"{name}.mp4", Path(tmp) / f"{name}_prog.mp4", "progressive")
-            for label, video in (("interlaced (fields blended)", woven), ("progressive (woven)", plain)):
+            for label, video in (("interlaced (fields blended)", woven), ("woven", plain)):
                 track = Path(tmp) / f"{video.stem}.npz"
                 report = track_video(video, track, options=TrackOptions(show_progress=False))
                 print(f"| {name} | {label} | {report['valid_frames']}/{report['frames']} | {report['nme']:.5f} | "
