@@ -43,6 +43,14 @@ class AudioStream:
     codec: str
     sample_rate: int
     channels: int  # 0 when ffmpeg reports a layout this module does not know
+    bits: int = 16  # bits of each decoded sample that carry sound (24 for 24-bit PCM held in 32)
+
+    @property
+    def pcm_codec(self) -> str:
+        """The PCM to write this sound as without losing any of it: 24-bit where it is lossless and deeper than 16
+        bits (a 24-bit WAV, FLAC, float PCM), else 16-bit (lossy codecs, 16-bit PCM)."""
+        lossless = self.codec.startswith("pcm_") or self.codec in _LOSSLESS_AUDIO
+        return "pcm_s24le" if lossless and self.bits > 16 else "pcm_s16le"
 
 
 @dataclass(frozen=True)
@@ -429,6 +437,10 @@ def _first_video(path: str | Path, streams: list[_Stream]) -> _Stream:
     raise MediaError(f"{path}: has no video stream, only {found}. Give a video here; audio files are for dub audio.")
 
 
+_LOSSLESS_AUDIO = ("flac", "alac", "wavpack", "tta", "mlp", "truehd", "ape", "shorten")
+_SAMPLE_BITS = {"u8": 8, "s16": 16, "s32": 32, "s64": 64, "flt": 32, "dbl": 64}
+
+
 def _audio_streams(streams: list[_Stream]) -> tuple[AudioStream, ...]:
     audio = []
     for stream in streams:
@@ -436,7 +448,11 @@ def _audio_streams(streams: list[_Stream]) -> tuple[AudioStream, ...]:
             fields = _fields(stream.summary)
             rate = re.search(r"(\d+) Hz", stream.summary)
             channels = _channels(fields[2]) if len(fields) > 2 else 0
-            audio.append(AudioStream(stream.index, fields[0].split()[0], int(rate[1]) if rate else 0, channels))
+            # the sample format, e.g. "s16", "fltp", or "s32 (24 bit)" for 24-bit sound held in 32-bit samples
+            held = re.fullmatch(r"([a-z]+?\d*)p?(?: \((\d+) bit\))?", fields[3]) if len(fields) > 3 else None
+            bits = int(held[2]) if held and held[2] else _SAMPLE_BITS.get(held[1], 16) if held else 16
+            audio.append(AudioStream(stream.index, fields[0].split()[0], int(rate[1]) if rate else 0, channels,
+                                     bits))
     return tuple(audio)
 
 

@@ -226,7 +226,7 @@ class _Format:
     muxer: str
     pix_fmt: str
     video_codec: tuple[str, ...]
-    audio_codec: tuple[str, ...]
+    audio_codec: tuple[str, ...]  # () for PCM at the sound's own depth
     finish: tuple[str, ...]  # muxer options for the final file only
     interlaced: dict[str, tuple[str, ...]]  # encoder options for interlaced frames, by field order
 
@@ -248,7 +248,7 @@ _FORMATS: dict[str, _Format] = {
         # 3: 422 HQ. FFmpeg's prores_aw encoder: at 1080p 3.6 times the speed of prores_ks with the same PSNR
         # (41.97 dB on lp_d9 upscaled) and an 8 % smaller file; both write the same 'apch' stream.
         video_codec=("-c:v", "prores_aw", "-profile:v", "3", "-vendor", "apl0"),
-        audio_codec=("-c:a", "pcm_s16le"),
+        audio_codec=(),  # PCM, as deep as the sound (`AudioStream.pcm_codec`): 24-bit stays 24-bit
         finish=(),
         interlaced={order: ("-flags", "+ildct") for order in ("tff", "bff")},
     ),
@@ -317,9 +317,11 @@ class VideoWriter:
             raise ValueError(f"timecode must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
         if not self.path.parent.is_dir():
             raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
-        if audio is not None and not probe_audio(audio):
+        sound = probe_audio(audio) if audio is not None else ()
+        if audio is not None and not sound:
             raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
         self.audio = audio_file(audio) if audio is not None else None  # an image sequence's: its audio file
+        self._audio_codec = self._format.audio_codec or ("-c:a", sound[0].pcm_codec if sound else "pcm_s16le")
         self.timecode = timecode
         self.frames_written = 0
         self._temps = [self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")]
@@ -403,7 +405,7 @@ class VideoWriter:
         seconds = self.frames_written / self.fps
         process, stderr = _start_ffmpeg(
             ["-i", f"file:{video}", "-i", f"file:{self.audio}", "-map", "0:v:0", "-map", "1:a:0",
-             "-c:v", "copy", *self._format.audio_codec, "-t", f"{float(seconds):.6f}", *self._finish_args(),
+             "-c:v", "copy", *self._audio_codec, "-t", f"{float(seconds):.6f}", *self._finish_args(),
              "-f", self._format.muxer, f"file:{output}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
@@ -532,7 +534,8 @@ class ImageSequenceWriter:
     A PNG holds neither sound nor timecode, so the folder also gets what a
     hand-over needs beside the pictures: `sequence.json` (frame count, rate,
     size, file pattern, start timecode) and, given `audio`, `audio.wav` (the
-    file's first audio stream as 16-bit PCM, cut to the sequence's length).
+    file's first audio stream as PCM, 24-bit where the sound is deeper than
+    16 bits, else 16-bit, cut to the sequence's length).
     Everything goes to a hidden `.dvp-tmp-*` folder beside the target, renamed
     onto it when the `with` block ends without error, so a folder at `path`
     always holds a complete sequence. The target folder must not exist yet (or
@@ -563,9 +566,11 @@ class ImageSequenceWriter:
             raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
         if self.path.exists() and (not self.path.is_dir() or any(self.path.iterdir())):
             raise MediaError(f"{self.path} already exists; a PNG sequence is written into a new (or empty) folder.")
-        if audio is not None and not probe_audio(audio):
+        sound = probe_audio(audio) if audio is not None else ()
+        if audio is not None and not sound:
             raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
         self.audio = audio_file(audio) if audio is not None else None
+        self._pcm = sound[0].pcm_codec if sound else "pcm_s16le"  # 24-bit sound stays 24-bit
         self.timecode = timecode
         self._temp = self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")
         _UNFINISHED.add(self._temp)
@@ -621,10 +626,11 @@ class ImageSequenceWriter:
         _UNFINISHED.discard(self._temp)
 
     def _write_audio(self, output: Path) -> None:
-        """The first audio stream of `self.audio` as 16-bit PCM WAV, ending where the sequence ends."""
+        """The first audio stream of `self.audio` as PCM WAV (24-bit if the sound is, else 16), ending where the
+        sequence ends."""
         seconds = self.frames_written / self.fps
         process, stderr = _start_ffmpeg(
-            ["-i", f"file:{self.audio}", "-map", "0:a:0", "-c:a", "pcm_s16le", "-t", f"{float(seconds):.6f}",
+            ["-i", f"file:{self.audio}", "-map", "0:a:0", "-c:a", self._pcm, "-t", f"{float(seconds):.6f}",
              "-f", "wav", f"file:{output}"],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,

@@ -57,7 +57,8 @@ def test_probe_reports_the_stream(clip: Path) -> None:
     assert (info.codec, info.pix_fmt, info.width, info.height) == ("h264", "yuv420p", 64, 48)
     assert (info.fps, info.frame_count, info.duration) == (25, 50, pytest.approx(2.0))
     assert (info.sar, info.rotation, info.variable_frame_rate) == (1, 0, False)
-    assert info.audio == (AudioStream(index=1, codec="aac", sample_rate=16000, channels=1),)
+    # AAC decodes to 32-bit float samples
+    assert info.audio == (AudioStream(index=1, codec="aac", sample_rate=16000, channels=1, bits=32),)
     assert info.timecode == "01:02:03:04"
     assert (info.display_width, info.display_height) == (64, 48)
 
@@ -272,6 +273,31 @@ def test_audio_and_timecode_are_muxed(tmp_path: Path, clip: Path, codec: Codec, 
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
 
 
+@pytest.mark.parametrize(("sound", "pcm"), [("pcm_s24le", "pcm_s24le"), ("flac", "pcm_s24le"),
+                                           ("pcm_s16le", "pcm_s16le")])
+def test_deep_sound_keeps_its_depth_in_prores_and_sequences(tmp_path: Path, clip: Path, sound: str, pcm: str) -> None:
+    # A dub delivered as 24-bit audio comes out 24-bit in a ProRes MOV or beside a PNG sequence, sample for sample.
+    wav = tmp_path / ("dub.flac" if sound == "flac" else "dub.wav")
+    ffmpeg("-f", "lavfi", "-i", "sine=f=440:d=1:sample_rate=48000,volume=0.3", "-c:a", sound,
+           *(["-sample_fmt", "s32"] if sound == "flac" else []), wav)
+    frames = list(read_frames(clip, max_frames=10))
+    with VideoWriter(tmp_path / "dub.mov", 25, 64, 48, codec="prores", audio=wav) as writer, \
+            ImageSequenceWriter(tmp_path / "dub", 64, 48, 25, audio=wav) as sequence:
+        for frame in frames:
+            writer.write(frame)
+            sequence.write(frame)
+
+    def samples(path: Path) -> np.ndarray:
+        raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", path, "-map", "0:a:0", "-f",
+                              "s32le", "-"], capture_output=True, check=True).stdout
+        return np.frombuffer(raw, "<i4")
+
+    original = samples(wav)[:int(0.4 * 48000)]
+    for made in (tmp_path / "dub.mov", tmp_path / "dub" / "audio.wav"):
+        assert [a.codec for a in probe_audio(made)] == [pcm]
+        assert np.array_equal(samples(made), original)
+
+
 def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: Path, clip: Path) -> None:
     out = tmp_path / "shot"
     frames = list(read_frames(clip, max_frames=10))
@@ -449,7 +475,7 @@ def test_footage_non_square_pixels(footage: Path) -> None:
 def test_footage_with_speech(footage: Path) -> None:
     info = probe(footage / "hdtf_aoc.mp4")
     assert (info.codec, info.fps, info.frame_count, info.duration) == ("mpeg4", 25, 200, 8.0)
-    assert info.audio == (AudioStream(index=1, codec="aac", sample_rate=16000, channels=2),)
+    assert info.audio == (AudioStream(index=1, codec="aac", sample_rate=16000, channels=2, bits=32),)
 
 
 def test_footage_streams_every_frame_at_display_size(footage: Path) -> None:
