@@ -295,7 +295,7 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, edits: str 
         performance, weight, fade = load_edit_spec(edits, track, timecode)
         painted = (weight > 0) & ~(performance.eyes_only & gaze_warp)  # the gaze warp turns to any gaze
         found = check_coverage(performance.track, translator, np.flatnonzero(painted))
-        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target, output_seconds(performance)),
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target, output_seconds(performance), fmt),
                                    timecode=timecode, rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)
@@ -331,7 +331,7 @@ def _edit_gaze_only(target: Path, edits, output: Path, fmt: str, target_track, a
             raise DvpError(f"{Path(edits).name} changes the head, expression or blinks in frames {spans}, which only "
                            "a model trained on this actor can paint: give --model MODEL_DIR (from `dvp train`), or "
                            "keep to gaze edits, which need no model")
-        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target, output_seconds(performance)),
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, None, target, output_seconds(performance), fmt),
                                    timecode=timecode, show_progress=show_progress,
                                    gaze_gain=gaze_gain, keep_depth=keep_depth)
         stats = warp_gaze(performance, track, target, output, options, fade, Path(preview) if preview else None)

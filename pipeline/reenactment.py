@@ -93,16 +93,17 @@ def audio_source(choice: str, source: Path | None, target: Path) -> Path | None:
     return path
 
 
-def choose_audio(choice: str, source: Path | None, target: Path, seconds: float) -> Path | None:
-    """The audio of an output `seconds` long (see `audio_source`). Warns when the file holds several audio streams
-    (the first is used) or ends before the picture (the rest is silent)."""
+def choose_audio(choice: str, source: Path | None, target: Path, seconds: float, fmt: str = "mp4") -> Path | None:
+    """The audio of an output `seconds` long in `fmt` (see `audio_source`). A video output carries all of the
+    file's audio streams; a PNG sequence's `audio.wav` only the first, which is warned of. Warns too when the sound
+    ends before the picture (the rest is silent)."""
     path = audio_source(choice, source, target)
     if path is None:
         return None
     streams = probe_audio(path)
-    if len(streams) > 1:
-        log.warning("%s has %d audio streams; the output carries the first (%d channels, %s)", path.name,
-                    len(streams), streams[0].channels, streams[0].codec)
+    if len(streams) > 1 and fmt == "png":
+        log.warning("%s has %d audio streams; a PNG sequence's audio.wav carries the first (%d channels, %s): for "
+                    "all of them, write a MOV or MP4", path.name, len(streams), streams[0].channels, streams[0].codec)
     length = media_seconds(path)
     if 0 < length < seconds - 0.1:
         log.warning("the audio from %s ends at %.2f s, the output runs %.2f s: the rest is silent", path.name, length,
@@ -200,7 +201,7 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
         performance = transfer(src, tgt, parts)
         found = check_coverage(performance.track, translator)
         source_frames = VideoReader(source, fps=VideoReader(target).fps)  # the source at the output's rate
-        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target, output_seconds(performance)),
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, source, target, output_seconds(performance), fmt),
                                    timecode=probe(target).timecode, rasterizer=rasterizer,
                                    show_progress=show_progress, gaze_warp=gaze_warp,
                                    gaze_gain=gaze_gain, pose_calibration=pose_calibration, keep_depth=keep_depth)

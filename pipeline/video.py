@@ -270,10 +270,11 @@ class VideoWriter:
     when the `with` block ends without error: an exception, or ffmpeg failing,
     deletes it, so a file at `path` is always a finished video. Odd sizes are
     padded with black to even ones, which 4:2:0 and 4:2:2 chroma need (ProRes
-    would crop instead). `audio` names a file whose first audio stream is muxed
-    in, cut to the video's length; `timecode` ("HH:MM:SS:FF") is written as the
-    start timecode. `draft` is for an H.264 video that is only read back (a
-    pilot pass to track, say): x264's fastest preset at a lower CRF, about four
+    would crop instead). `audio` names a file whose audio streams are muxed in,
+    all of them in their order (a broadcast file's mono tracks are often one
+    mix split up), cut to the video's length; `timecode` ("HH:MM:SS:FF") is
+    written as the start timecode. `draft` is for an H.264 video that is only
+    read back (a pilot pass to track, say): x264's fastest preset at a lower CRF, about four
     times the speed of the default at 1080p for a larger file of the same
     quality. With `deep` it takes uint16 RGB frames (for ProRes, whose 10 bits
     an 8-bit frame cannot fill). `sar` tags the pixels' aspect ratio, for
@@ -317,11 +318,15 @@ class VideoWriter:
             raise ValueError(f"timecode must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
         if not self.path.parent.is_dir():
             raise MediaError(f"{self.path}: the folder {self.path.parent} does not exist; create it first.")
-        sound = probe_audio(audio) if audio is not None else ()
+        # every stream with sound (one ffmpeg names no codec for has none it can decode)
+        sound = tuple(stream for stream in probe_audio(audio) if stream.codec != "none") if audio is not None else ()
         if audio is not None and not sound:
             raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
         self.audio = audio_file(audio) if audio is not None else None  # an image sequence's: its audio file
-        self._audio_codec = self._format.audio_codec or ("-c:a", sound[0].pcm_codec if sound else "pcm_s16le")
+        self._audio_maps = tuple(arg for stream in sound for arg in ("-map", f"1:{stream.index}"))
+        # PCM as deep as each stream's sound
+        self._audio_codec = self._format.audio_codec or tuple(
+            arg for i, stream in enumerate(sound) for arg in (f"-c:a:{i}", stream.pcm_codec))
         self.timecode = timecode
         self.frames_written = 0
         self._temps = [self.path.with_name(f".dvp-tmp-{secrets.token_hex(4)}-{self.path.name}")]
@@ -400,11 +405,11 @@ class VideoWriter:
         _UNFINISHED.difference_update(self._temps)
 
     def _mux_audio(self, video: Path, output: Path) -> None:
-        """Copy the encoded video into `output` with the first audio stream of
+        """Copy the encoded video into `output` with the audio streams of
         `self.audio` re-encoded beside it, ending where the video ends."""
         seconds = self.frames_written / self.fps
         process, stderr = _start_ffmpeg(
-            ["-i", f"file:{video}", "-i", f"file:{self.audio}", "-map", "0:v:0", "-map", "1:a:0",
+            ["-i", f"file:{video}", "-i", f"file:{self.audio}", "-map", "0:v:0", *self._audio_maps,
              "-c:v", "copy", *self._audio_codec, "-t", f"{float(seconds):.6f}", *self._finish_args(),
              "-f", self._format.muxer, f"file:{output}"],
             stdin=subprocess.DEVNULL,

@@ -298,6 +298,30 @@ def test_deep_sound_keeps_its_depth_in_prores_and_sequences(tmp_path: Path, clip
         assert np.array_equal(samples(made), original)
 
 
+def test_every_audio_stream_is_carried(tmp_path: Path, clip: Path, caplog: pytest.LogCaptureFixture) -> None:
+    # A broadcast file's mix as two mono tracks (24-bit) and a 16-bit stereo guide: a MOV keeps all three, each at
+    # its depth, and an MP4 all three as AAC; a PNG sequence's audio.wav can hold one, and the job says so.
+    from pipeline.reenactment import choose_audio
+
+    tracks = tmp_path / "tracks.mov"
+    tones = [("-f", "lavfi", "-i", f"sine=f={f}:d=1:sample_rate=48000") for f in (300, 500)]
+    ffmpeg(*tones[0], *tones[1], "-f", "lavfi", "-i", "sine=f=700:d=1:sample_rate=48000,aformat=channel_layouts=stereo",
+           "-map", "0", "-map", "1", "-map", "2", "-c:a:0", "pcm_s24le", "-c:a:1", "pcm_s24le", "-c:a:2", "pcm_s16le",
+           tracks)
+    for codec, suffix, expected in (("prores", ".mov", ["pcm_s24le", "pcm_s24le", "pcm_s16le"]),
+                                    ("h264", ".mp4", ["aac"] * 3)):
+        with VideoWriter(tmp_path / f"out{suffix}", 25, 64, 48, codec=codec, audio=tracks) as writer:
+            for frame in read_frames(clip, max_frames=10):
+                writer.write(frame)
+        made = probe(tmp_path / f"out{suffix}").audio
+        assert [a.codec for a in made] == expected and [a.channels for a in made] == [1, 1, 2]
+    with caplog.at_level("WARNING", logger="dvp"):
+        assert choose_audio(str(tracks), None, clip, 0.4, "mov") == tracks
+        assert not caplog.records
+        choose_audio(str(tracks), None, clip, 0.4, "png")
+    assert "3 audio streams; a PNG sequence's audio.wav carries the first" in caplog.text
+
+
 def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: Path, clip: Path) -> None:
     out = tmp_path / "shot"
     frames = list(read_frames(clip, max_frames=10))
