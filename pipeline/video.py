@@ -161,7 +161,7 @@ class VideoReader:
         is damaged, found by decoding the files around there one by one."""
         estimate = int(near * self.info.fps / self.fps)
         # ffmpeg complains a few frames ahead of what it delivers; a window bounds the search on long sequences
-        for number in range(max(0, estimate - 16), min(self.info.frame_count, estimate + 64)):
+        for number in range(max(0, estimate - 16), min(self.info.frame_count, estimate + 256)):
             picture = self.info.frame_file(number)
             check = subprocess.run([ffmpeg_path(), "-hide_banner", "-nostdin", "-loglevel", "error",
                                     "-i", f"file:{picture}", "-f", "null", "-"],
