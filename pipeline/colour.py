@@ -22,6 +22,7 @@ _TRANSFERS = {"bt709", "bt470m", "bt470bg", "smpte170m", "smpte240m", "linear", 
               "iec61966-2-4", "bt1361e", "iec61966-2-1", "bt2020-10", "bt2020-12", "smpte2084", "smpte428",
               "arib-std-b67"}
 HDR_TRANSFERS = {"smpte2084": "PQ", "arib-std-b67": "HLG"}
+_PRORES_PRIMARIES = ("bt709", "bt470bg", "smpte170m", "bt2020", "smpte431", "smpte432")
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,21 @@ class Colour:
         if self.transfer:
             params.append(f"color_trc={self.transfer}")
         return "setparams=" + ":".join(params)
+
+    def for_prores(self) -> Colour:
+        """The description as a ProRes frame header can hold it: matrices BT.709, BT.601 and BT.2020 (PAL's BT.470BG
+        is BT.601's matrix), transfers BT.709 (which ProRes also uses for BT.601 and BT.2020 SDR, the same curve),
+        PQ and HLG, and a few primaries. FFmpeg's encoder writes any other value as 0, which reads back as an RGB
+        matrix or a reserved transfer that decoders refuse; what has no ProRes code is left unsaid instead."""
+        matrix = {"bt470bg": "smpte170m"}.get(self.matrix or "", self.matrix)
+        if matrix not in ("bt709", "smpte170m", "bt2020nc"):
+            matrix = "bt709"  # converted with it, and tagged so
+        transfer = {"smpte170m": "bt709", "bt470bg": "bt709", "bt470m": "bt709", "bt2020-10": "bt709",
+                    "bt2020-12": "bt709"}.get(self.transfer or "", self.transfer)
+        if transfer not in ("bt709", "smpte2084", "arib-std-b67"):
+            transfer = None
+        primaries = self.primaries if self.primaries in _PRORES_PRIMARIES else None
+        return Colour(matrix, primaries, transfer, self.range)
 
     @property
     def hdr(self) -> str | None:

@@ -117,6 +117,16 @@ class VideoInfo:
         return self.colour.resolved(self.width, self.height)
 
     @property
+    def upright_field_order(self) -> str:
+        """The field order of the frames turned upright: a half turn swaps the fields; after a quarter turn they
+        are columns, which no interlaced format holds, so such frames are progressive (with the fields blended)."""
+        if self.rotation in (90, 270):
+            return "progressive"
+        if self.rotation == 180:
+            return {"tff": "bff", "bff": "tff"}.get(self.field_order, self.field_order)
+        return self.field_order
+
+    @property
     def field_axis(self) -> int:
         """The axis along which an interlaced video's upright frames alternate fields: 0 (rows), or 1 (columns)
         when turned a quarter."""
@@ -301,6 +311,10 @@ def _probe_sequence(folder: Path) -> VideoInfo:
         missing = pattern % (start + count)
         raise MediaError(f"{folder}: frame {count} of the sequence ({missing}) is missing, but later frames exist; "
                          "render or copy the missing frames, or move the later ones away")
+    for number in range(start, start + count):  # ffmpeg ends a sequence at an empty file, saying nothing
+        if (folder / (pattern % number)).stat().st_size == 0:
+            raise MediaError(f"{folder / (pattern % number)}: frame {number - start} of the image sequence {folder} "
+                             "is an empty file (0 bytes), probably a failed render or copy. Render or copy it again.")
     inputs = ("-f", "image2", "-framerate", str(fps), "-start_number", str(start),
               "-i", f"file:{folder / pattern}")
     report = _ffmpeg(*inputs).stderr

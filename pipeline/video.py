@@ -112,6 +112,9 @@ class VideoReader:
         # take BT.601 whatever the size); 4:2:0 chroma of interlaced footage belongs to one field, not two rows.
         convert = f"in_color_matrix={self.info.resolved_colour.scaler_matrix}:flags={SWS_FLAGS}" + (
             ":interl=1" if self.info.interlaced else "")
+        # Only the matrix and range turn YUV into RGB; recent ffmpeg scalers refuse frames whose transfer or primaries
+        # say "reserved" (written by encoders that had no code for the value), so those are left unsaid.
+        filters.append("setparams=color_primaries=unknown:color_trc=unknown")
         if self.info.sar != 1 and not self.stored:
             filters.append(f"scale={self.width}:{self.height}:{convert},setsar=1")
         else:
@@ -142,7 +145,7 @@ class VideoReader:
                 index += 1
             process.wait()
             errors = stderr.text()
-            if errors and self.info.pattern is not None:
+            if self.info.pattern is not None and (errors or index < self.frame_count):  # a sequence's count is exact
                 raise self._damaged_picture(index if first_complaint is None else first_complaint, errors)
             if process.returncode != 0 or size or (errors and index < self.frame_count):
                 raise MediaError(
@@ -172,8 +175,9 @@ class VideoReader:
                 return MediaError(f"{picture}: frame {number} of the image sequence {self.path} is damaged "
                                   f"({reason}). Render, export or copy that frame again.")
         reason = "; ".join(_PREFIX.sub("", line).rstrip(".") for line in complaint.splitlines()[:2])
-        return MediaError(f"{self.path}: ffmpeg reported damaged pictures near frame {estimate} of the image "
-                          f"sequence ({reason}). Check those frames, and render or copy them again.")
+        return MediaError(f"{self.path}: the image sequence's pictures stopped decoding near frame {estimate} "
+                          f"({reason or 'no frames came after it'}). Check those frames, and render or copy them "
+                          "again.")
 
 
 _CONCEALED_WARNED: set[tuple[str, float]] = set()  # (file, modification time) already warned of, once per process
@@ -324,6 +328,8 @@ class VideoWriter:
         if audio is not None and not sound:
             raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
         self.audio = audio_file(audio) if audio is not None else None  # an image sequence's: its audio file
+        if codec == "prores":
+            colour = colour.for_prores()
         self._audio_maps = tuple(arg for stream in sound for arg in ("-map", f"1:{stream.index}"))
         # PCM as deep as each stream's sound
         self._audio_codec = self._format.audio_codec or tuple(
@@ -690,7 +696,7 @@ class Plates:
         work = (info.display_width, info.display_height)
         return cls(deep, stored, work, info.stored_size if stored else work,
                    info.stored_sar if stored else Fraction(1),
-                   info.field_order if not draft else "progressive", info.field_axis,
+                   info.upright_field_order if not draft else "progressive", info.field_axis,
                    info.resolved_colour if not draft else BT709)
 
     @property
@@ -746,6 +752,11 @@ def open_output(path: str | Path, fmt: str, fps: Rate, width: int, height: int, 
     """A writer for the chosen format (a PNG sequence keeps its audio and timecode beside the frames); with
     `deep` it takes uint16 frames; `sar` is the pixels' aspect ratio; `field_order` whether the frames hold two
     interlaced fields; `colour` their colour description."""
+    if fmt != "png" and not draft and (width % 2 or height % 2):
+        log.warning("%s: %s needs even frame sizes, so the %dx%d frames are written as %dx%d with black added on the "
+                    "right or at the bottom; write a PNG sequence (a name without a suffix) to keep %dx%d", path,
+                    "H.264" if fmt == "mp4" else "ProRes", width, height, width + width % 2, height + height % 2,
+                    width, height)
     try:
         if fmt == "png":
             return ImageSequenceWriter(path, width, height, fps, audio=audio, timecode=timecode, deep=deep, sar=sar,

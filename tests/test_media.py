@@ -206,6 +206,12 @@ def test_a_damaged_picture_in_a_sequence_is_named(tmp_path: Path) -> None:
         with pytest.raises(MediaError, match=r"shot\.1017\.png: frame 16 of the image sequence .*plate is damaged"):
             list(VideoReader(folder, fps=fps))
     assert no_child_processes()
+    bad.write_bytes(b"")  # an empty file: ffmpeg would end the sequence there without a word
+    from pipeline import probe as probing
+
+    probing._KNOWN.clear()  # probe remembers a folder until it or its sequence.json changes; here a frame did
+    with pytest.raises(MediaError, match=r"shot\.1017\.png: frame 16 of the image sequence .*empty file"):
+        probe(folder)
 
 
 # --- writing -------------------------------------------------------------
@@ -574,6 +580,27 @@ def test_outputs_are_tagged_with_the_colour_description_they_are_written_in(tmp_
         assert psnr(frames[0], next(iter(VideoReader(path)))) > 30
 
 
+@pytest.mark.parametrize(("tags", "written"), [
+    (("smpte170m", "smpte170m", "smpte170m"), ("smpte170m", "smpte170m", "bt709")),  # NTSC
+    (("bt470bg", "bt470bg", "bt470bg"), ("smpte170m", "bt470bg", "bt709")),  # PAL: BT.601's matrix
+    (("bt2020nc", "bt2020", "bt2020-10"), ("bt2020nc", "bt2020", "bt709")),  # BT.2020 SDR
+    (("smpte240m", "film", "log100"), ("bt709", None, None)),  # nothing ProRes has a code for
+])
+def test_prores_outputs_say_only_what_prores_can(tmp_path: Path, tags: tuple, written: tuple) -> None:
+    # FFmpeg's ProRes encoder writes a value its format has no code for as 0: a matrix that reads back as RGB, a
+    # transfer "reserved" that ffmpeg's scaler then refuses. Such outputs could not be read again, by dvp or others.
+    from pipeline.colour import Colour
+
+    path = tmp_path / "out.mov"
+    with VideoWriter(path, 25, 64, 48, codec="prores", colour=Colour(*tags, "tv")) as writer:
+        for frame in _woven_frames(count=2, size=(64, 48)):
+            writer.write(frame)
+    assert probe(path).colour == Colour(*written, "tv")
+    plain = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", path, "-pix_fmt", "rgb24", "-f",
+                            "null", "-"], capture_output=True, text=True)
+    assert plain.returncode == 0 and not plain.stderr, plain.stderr
+
+
 # --- interlaced footage ------------------------------------------------------
 
 
@@ -624,6 +651,35 @@ def test_interlaced_frames_are_written_as_such_and_read_blended_or_woven(tmp_pat
         mixed = list(VideoReader(write(tmp_path / f"progressive{suffix}", "progressive")))
         assert psnr(frames[3], mixed[3]) < psnr(frames[3], woven[3]) - 5
     assert probe(make_clip(tmp_path / "plain.mp4")).field_order == "progressive"
+
+
+@pytest.mark.parametrize(("rotation", "upright"), [(0, "tff"), (180, "bff"), (-90, "progressive")])
+def test_turning_an_interlaced_picture_upright_moves_its_fields(tmp_path: Path, rotation: int, upright: str) -> None:
+    # Half a turn puts the top field at the bottom; a quarter turn makes the fields columns, which no interlaced
+    # output holds, so the output is progressive (the work blends the fields along the columns).
+    from pipeline.video import Plates
+
+    woven = tmp_path / "woven.mp4"
+    with VideoWriter(woven, 25, 96, 64, field_order="tff") as writer:
+        for frame in _woven_frames(count=3):
+            writer.write(frame)
+    turned = tmp_path / "turned.mp4"
+    ffmpeg("-display_rotation", str(rotation), "-i", woven, "-c", "copy", turned)
+    info = probe(turned)
+    assert (info.field_order, info.upright_field_order) == ("tff", upright)
+    assert Plates.of(info, "mov").field_order == upright
+
+
+def test_an_odd_frame_size_is_padded_and_said_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    from pipeline.video import open_output
+
+    with caplog.at_level("WARNING", logger="dvp"):
+        for name, fmt in (("odd.mp4", "mp4"), ("odd", "png")):
+            with open_output(tmp_path / name, fmt, 25, 63, 47) as writer:
+                writer.write(np.zeros((47, 63, 3), np.uint8))
+    assert probe(tmp_path / "odd.mp4").width == 64 and probe(tmp_path / "odd").width == 63
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "H.264 needs even frame sizes, so the 63x47 frames are written as 64x48" in warning
 
 
 def test_an_interlaced_sequence_says_so_beside_its_frames(tmp_path: Path) -> None:
