@@ -20,7 +20,7 @@ import numpy as np
 
 from pipeline.atomic import write_json
 from pipeline.coverage import Coverage, coverage
-from pipeline.errors import DvpError, NoFaceError
+from pipeline.errors import DvpError, MediaError, NoFaceError
 from pipeline.faithfulness import faithfulness
 from pipeline.probe import audio_file, media_bytes, media_seconds, probe, probe_audio
 from pipeline.gaze_calibration import given_gain
@@ -155,6 +155,8 @@ def _retrack_and_score(output: Path, intended: Track, frames, scratch: Path, sho
     except NoFaceError:  # the output is written; that no face can be found in it is the finding
         count = len(intended) if frames is None else len(frames)
         return {"frames": 0, "frames_without_face": count}
+    except MediaError as exc:  # the output is written, and stays; only reading it back failed
+        raise MediaError(f"{output} was written, but reading it back to verify it failed: {exc}") from None
     track = load_track(retracked)
     return {**faithfulness(intended, track, frames), "retracked": track}
 
