@@ -150,8 +150,8 @@ class VideoReader:
             if process.returncode != 0 or size or (errors and index < self.frame_count):
                 raise MediaError(
                     f"{self.path}: decoding failed at frame {index} of {self.frame_count} "
-                    f"({_reason(process, stderr)}). The file is damaged or cut short: export or download it "
-                    f"again, or read only its intact start with max_frames={index}."
+                    f"({_reason(process, stderr)}). The file is damaged or cut short (its first {index} frames "
+                    f"decode): export, copy or download it again."
                 )
             if errors:
                 _warn_concealed(self.info, index if first_complaint is None else first_complaint,
