@@ -145,7 +145,9 @@ class VideoReader:
                 index += 1
             process.wait()
             errors = stderr.text()
-            if self.info.pattern is not None and (errors or index < self.frame_count):  # a sequence's count is exact
+            # A sequence's count is exact (at another rate, to the frame the fps filter may round away)
+            short = index < self.frame_count - (self.fps != self.info.fps)
+            if self.info.pattern is not None and (errors or short):
                 raise self._damaged_picture(index if first_complaint is None else first_complaint, errors)
             if process.returncode != 0 or size or (errors and index < self.frame_count):
                 raise MediaError(
