@@ -7,7 +7,7 @@ edits are all gaze edits (`gaze: camera` or yaw and pitch offsets): the target
 is tracked (or its track given), each edited frame has its eyeballs turned,
 faded in with the edit's ease, and every other pixel, and every frame outside
 the edits, is the shot's own, bit for bit before encoding (at the shot's own
-depth in ProRes or PNG, and its own pixel aspect: see `pipeline.video.Plates`). The sideways turn is
+depth in ProRes or PNG, and its own pixel aspect: see `pipeline.plates.Plates`). The sideways turn is
 divided by the tracker's gain measured on the shot, as in a reenactment (see
 `pipeline.gaze_calibration`).
 """
@@ -24,7 +24,8 @@ from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
 from pipeline.progress import progress
 from pipeline.synthesis import SideBySide, SynthesisOptions, gaze_calibration_for
 from pipeline.transfer import Performance
-from pipeline.video import Plates, VideoReader, open_output
+from pipeline.plates import Plates
+from pipeline.video import VideoReader, open_output
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import Track
 

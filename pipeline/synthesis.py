@@ -15,7 +15,7 @@ processed in batches and streamed from and to disk, so memory does not depend
 on the length of the shot. A shot with more than 8 bits per component, written
 to ProRes or PNG, is read at 16 bits, and a shot with non-square pixels at its
 stored size: the work is done at 8 bits on square pixels, and only what it
-changed is applied to the shot's own frame (`pipeline.video.Plates`), so the
+changed is applied to the shot's own frame (`pipeline.plates.Plates`), so the
 pixels it left alone keep their depth and the output its pixel geometry.
 """
 from __future__ import annotations
@@ -39,7 +39,8 @@ from pipeline.painted_head import PaintedHead
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
 from pipeline.progress import progress
 from pipeline.transfer import Performance
-from pipeline.video import Plates, VideoReader, VideoWriter, frames_in_order, open_output
+from pipeline.plates import Plates
+from pipeline.video import VideoReader, VideoWriter, frames_in_order, open_output
 from reconstruction.fitting import actor_from_track, track_params
 from rendering.backends import resolve
 from rendering.conditioning import ConditioningRenderer

@@ -657,7 +657,7 @@ def test_interlaced_frames_are_written_as_such_and_read_blended_or_woven(tmp_pat
 def test_turning_an_interlaced_picture_upright_moves_its_fields(tmp_path: Path, rotation: int, upright: str) -> None:
     # Half a turn puts the top field at the bottom; a quarter turn makes the fields columns, which no interlaced
     # output holds, so the output is progressive (the work blends the fields along the columns).
-    from pipeline.video import Plates
+    from pipeline.plates import Plates
 
     woven = tmp_path / "woven.mp4"
     with VideoWriter(woven, 25, 96, 64, field_order="tff") as writer:
@@ -698,7 +698,8 @@ def test_an_interlaced_sequence_says_so_beside_its_frames(tmp_path: Path) -> Non
 def test_a_change_to_an_interlaced_plate_keeps_both_fields_elsewhere_and_brings_back_no_combs() -> None:
     # The work sees the fields blended; what it changes is written over the blended picture (no combs of the
     # shot's own motion come back inside what it painted), and every other pixel keeps both fields as shot.
-    from pipeline.video import apply_change, blend_fields, to_8bit
+    from pipeline.plates import apply_change, to_8bit
+    from pipeline.video import blend_fields
 
     plate = _woven_frames(count=1)[0]
     work = blend_fields(plate)
@@ -731,7 +732,7 @@ def test_bits_per_component_from_the_pixel_format(pix_fmt: str, bits: int) -> No
 
 
 def test_a_deep_change_keeps_every_untouched_pixel_at_full_depth() -> None:
-    from pipeline.video import apply_change, to_8bit
+    from pipeline.plates import apply_change, to_8bit
 
     assert to_8bit(np.array([[[0, 128, 129]], [[65535, 32767, 257]]], np.uint16)).tolist() == \
         [[[0, 0, 1]], [[255, 127, 1]]]
