@@ -45,7 +45,7 @@ class Plates:
         deep = keep_depth and keeps_depth(info, fmt) and not draft
         stored = info.sar != 1 and not draft
         work = (info.display_width, info.display_height)
-        colour = BT709 if draft else info.resolved_colour.for_prores() if fmt == "prores" else info.resolved_colour
+        colour = BT709 if draft else info.resolved_colour
         return cls(deep, stored, work, info.stored_size if stored else work,
                    info.stored_sar if stored else Fraction(1),
                    info.upright_field_order if not draft else "progressive", info.field_axis, colour)

@@ -378,8 +378,9 @@ def _picture(video: _Stream, where: str) -> dict:
                          "with its display transform first (to 16-bit TIFF, DPX or ProRes), then give that.")
     # "top first", "bottom first", or as MOV files often say "top coded first (swapped)": which field is shown first
     first = re.search(r"\b(top|bottom) (?:coded )?first", colour)
+    field_order = {"top": "tff", "bottom": "bff"}[first[1]] if first else "progressive"
     return {"codec": fields[0].split()[0], "pix_fmt": pix_fmt, "width": int(size[1]),
-            "height": int(size[2]), "field_order": {"top": "tff", "bottom": "bff"}[first[1]] if first else "progressive",
+            "height": int(size[2]), "field_order": field_order,
             "colour": Colour.parse(colour),
             "sar": Fraction(int(sar[1]), int(sar[2])) if sar and int(sar[1]) and int(sar[2]) else Fraction(1)}
 

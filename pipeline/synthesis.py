@@ -261,7 +261,7 @@ def synthesise(performance: Performance, translator: Translator, crop: CropBox, 
             "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
             "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
             "bit_depth": 16 if plate_format.deep else 8, "pixel_aspect": plate_format.pixel_aspect,
-            "field_order": plate_format.field_order, "colour": plate_format.colour.label(),
+            "field_order": plate_format.field_order, "colour": writer.colour.label(),
             "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
             "gaze_calibration": calibration.report() if options.gaze_warp else None,
             "eyes_in_painted_head": {"frames": painted_head.fitted, "kept_asked_head": painted_head.kept}

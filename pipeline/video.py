@@ -329,8 +329,7 @@ class VideoWriter:
         if audio is not None and not sound:
             raise MediaError(f"{audio}: has no audio stream to add to {self.path}. Give a file with sound.")
         self.audio = audio_file(audio) if audio is not None else None  # an image sequence's: its audio file
-        if codec == "prores":
-            colour = colour.for_prores()
+        self.colour = colour.for_prores() if codec == "prores" else colour  # what the output says of itself
         self._audio_maps = tuple(arg for stream in sound for arg in ("-map", f"1:{stream.index}"))
         # PCM as deep as each stream's sound
         self._audio_codec = self._format.audio_codec or tuple(
@@ -348,9 +347,9 @@ class VideoWriter:
             ["-f", "rawvideo", "-pix_fmt", "rgb48le" if deep else "rgb24", "-video_size", f"{width}x{height}",
              "-framerate", str(self.fps),
              "-i", "pipe:0",
-             "-vf", f"{pad}scale=out_color_matrix={colour.scaler_matrix}:out_range=tv:flags={SWS_FLAGS}{fields},"
+             "-vf", f"{pad}scale=out_color_matrix={self.colour.scaler_matrix}:out_range=tv:flags={SWS_FLAGS}{fields},"
                     f"format={self._format.pix_fmt},setsar={sar.numerator}/{sar.denominator}{setfield},"
-                    f"{colour.tags()}",
+                    f"{self.colour.tags()}",
              *self._format.video_codec, *quality, *self._format.interlaced.get(field_order, ()),
              *(() if audio else self._finish_args()),
              "-f", self._format.muxer, f"file:{self._temps[0]}"],

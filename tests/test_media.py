@@ -162,7 +162,8 @@ def test_decode_failure_names_the_frame(tmp_path: Path) -> None:
     reader = VideoReader(cut)
     cut.write_bytes(cut.read_bytes()[: cut.stat().st_size // 2])
     delivered = 0
-    with pytest.raises(MediaError, match=r"cut\.mp4: decoding failed at frame \d+ of \d+ .*first \d+ frames decode") as failure:
+    failed = r"cut\.mp4: decoding failed at frame \d+ of \d+ .*first \d+ frames decode"
+    with pytest.raises(MediaError, match=failed) as failure:
         for _ in reader:
             delivered += 1
     assert 0 < delivered < 100
@@ -627,7 +628,8 @@ def _combing(frame: np.ndarray) -> float:
     return float(np.abs(rows[1:-1] - (rows[:-2] + rows[2:]) / 2).mean())
 
 
-@pytest.mark.parametrize(("codec", "suffix", "order", "db"), [("h264", ".mp4", "tff", 29), ("prores", ".mov", "bff", 34)])
+@pytest.mark.parametrize(("codec", "suffix", "order", "db"),
+                         [("h264", ".mp4", "tff", 29), ("prores", ".mov", "bff", 34)])
 def test_interlaced_frames_are_written_as_such_and_read_blended_or_woven(tmp_path: Path, codec: Codec, suffix: str,
                                                                         order: str, db: float) -> None:
     from pipeline.video import blend_fields
