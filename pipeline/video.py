@@ -19,6 +19,7 @@ import math
 import os
 import re
 import secrets
+import signal
 import subprocess
 import threading
 from collections import deque
@@ -514,14 +515,38 @@ def abandon_unfinished() -> None:
     _UNFINISHED.clear()
 
 
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """SIGINT and SIGTERM held back for the length of the block, then delivered. A signal that lands while a child
+    process is being started raises out of `subprocess.Popen` with the child running but unknown to
+    `abandon_unfinished`: that ffmpeg then writes its output after the clean-up (a preview's temporary file was
+    left so). Python runs signal handlers only in the main thread, so elsewhere there is nothing to hold."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is not None:  # None: a handler set outside Python, which cannot be put back
+            held[sig] = signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in held.items():
+            signal.signal(sig, handler)
+        for signum in dict.fromkeys(caught):
+            signal.raise_signal(signum)
+
+
 def _start_ffmpeg(args: list[str], stdin: int, stdout: int) -> tuple[subprocess.Popen[bytes], _StderrTail]:
-    process = subprocess.Popen(
-        [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+warning", *args],
-        stdin=stdin,
-        stdout=stdout,
-        stderr=subprocess.PIPE,
-    )
-    _RUNNING.add(process)
+    with _signals_deferred():  # registered before any signal can end the job
+        process = subprocess.Popen(
+            [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", "-loglevel", "level+warning", *args],
+            stdin=stdin,
+            stdout=stdout,
+            stderr=subprocess.PIPE,
+        )
+        _RUNNING.add(process)
     assert process.stderr is not None
     return process, _StderrTail(process.stderr)
 

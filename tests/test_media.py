@@ -4,6 +4,7 @@ from __future__ import annotations
 import json
 import re
 import subprocess
+import time
 from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
@@ -406,6 +407,43 @@ def test_writer_rejects_no_frames_and_wrong_frames(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match=r"\.mov"):
         VideoWriter(tmp_path / "x.mp4", 25, 64, 48, codec="prores")
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_signal_while_ffmpeg_starts_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A cancel that lands while a writer's ffmpeg is being started (here: right after the child is spawned, before
+    # Popen returns) must still let the clean-up stop that ffmpeg; before, it ran on unknown to the clean-up and
+    # wrote its temporary file after it (a fresh-clone CI run caught a preview's left so).
+    import signal
+
+    from pipeline import video
+
+    class Cancelled(BaseException):
+        pass
+
+    def cancel(signum, frame):
+        raise Cancelled
+
+    real_popen = subprocess.Popen
+
+    def popen_then_signal(*args, **kwargs):
+        process = real_popen(*args, **kwargs)
+        signal.raise_signal(signal.SIGTERM)  # its handler runs here, inside the call that starts ffmpeg
+        return process
+
+    monkeypatch.setattr(video.subprocess, "Popen", popen_then_signal)
+    previous = signal.signal(signal.SIGTERM, cancel)
+    try:
+        with pytest.raises(Cancelled):
+            VideoWriter(tmp_path / "out.mp4", 25, 64, 48)
+        assert signal.getsignal(signal.SIGTERM) is cancel
+        video.abandon_unfinished()
+        time.sleep(0.5)  # time for an ffmpeg left running to create its file
+        assert no_child_processes()
+        assert list(tmp_path.iterdir()) == []
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        for child in psutil.Process().children(recursive=True):
+            child.kill()
 
 
 # --- bad input -----------------------------------------------------------
