@@ -339,15 +339,19 @@ def main(argv: list[str] | None = None) -> int:
     _add_demo(sub)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
+    global _terminating
+    _terminating = False
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         commands = {"track": _run_track, "render": _run_render, "train": _run_train, "evaluate": _run_evaluate,
                     "reenact": _run_reenact, "edit": _run_edit, "demo": _run_demo}
         with logging_redirect_tqdm():  # warnings on lines of their own, not inside a progress bar's line
             return commands[args.command](args)
-    except DvpError as exc:
-        if _terminating:  # the signal arrived inside a library, which reported it as its own failure
+    except Exception as exc:
+        if _terminating:  # the signal arrived inside a library, which reported it as a failure of its own
             return _cut_short(args.command, "terminated", 143)
+        if not isinstance(exc, DvpError):
+            raise
         print(f"dvp {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -427,6 +427,26 @@ def test_a_terminated_job_leaves_nothing_behind(astro, tmp_path):
     assert list(out.iterdir()) == []
 
 
+def test_a_cancel_a_library_turns_into_its_own_error_still_ends_as_terminated(tmp_path, monkeypatch, capsys):
+    # A SIGTERM can land inside native code that reports it as an error of its own (a RuntimeError, say): the job
+    # was still cancelled, so it ends as one (143, cleaned up), and the next job in the same process is judged
+    # on its own.
+    import pipeline.cli as cli
+
+    def library_call(args):
+        try:
+            signal.raise_signal(signal.SIGTERM)
+        except BaseException as exc:
+            raise RuntimeError("the library's own wording") from exc
+
+    monkeypatch.setattr(cli, "_run_track", library_call)
+    assert main(["track", str(tmp_path / "a.mp4"), "-o", str(tmp_path / "a.npz")]) == 143
+    assert "terminated" in capsys.readouterr().err
+    monkeypatch.undo()
+    assert main(["track", str(tmp_path / "missing.mp4"), "-o", str(tmp_path / "m.npz"), "-q"]) == 2
+    assert "terminated" not in capsys.readouterr().err
+
+
 def test_a_shot_with_non_square_pixels_comes_back_in_its_own_pixels(astro, tmp_path):
     # An anamorphic plate (here squeezed to three quarters of its width, pixels 4:3 wide) must conform in the edit:
     # the output has the shot's stored size and pixel aspect, and only the eyes of the edited frames change.
