@@ -22,7 +22,7 @@ number of such frames; the pose error over the frames with a training frame
 within 3 degrees of their head rotation; and the speed of the whole command.
 
     python benchmarks/reenact.py MODEL [--footage DIR] [--out DIR] [--no-eyes] [--no-gaze-warp]
-                                       [--no-pose-calibration]
+                                       [--no-pose-calibration] [--runs self,lp_d3,lp_d14,edit]
 """
 from __future__ import annotations
 
@@ -40,6 +40,7 @@ from pipeline.editing import edit  # noqa: E402
 from pipeline.reenactment import reenact  # noqa: E402
 
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
+RUNS = {"self": "lp_d9", "lp_d3": "lp_d3", "lp_d14": "lp_d14", "edit": None}  # run name: the source that drives lp_d9
 
 
 def _score(scores: dict, key: str) -> str:
@@ -54,22 +55,28 @@ def main() -> None:
     ap.add_argument("--no-eyes", action="store_true", help="leave the model's eye pathway out")
     ap.add_argument("--no-gaze-warp", action="store_true", help="keep the painted eyeballs (no gaze warp)")
     ap.add_argument("--no-pose-calibration", action="store_true", help="no pilot pass: condition on the asked pose")
+    ap.add_argument("--runs", default=",".join(RUNS),
+                    help=f"which runs, comma-separated (default: all of {','.join(RUNS)})")
     args = ap.parse_args()
+    runs = args.runs.split(",")
+    if not runs or set(runs) - set(RUNS):
+        ap.error(f"--runs takes names from {','.join(RUNS)}, not {args.runs!r}")
     eyes, warp, posed = not args.no_eyes, not args.no_gaze_warp, not args.no_pose_calibration
     target = args.footage / "lp_d9.mp4"
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
         out.mkdir(parents=True, exist_ok=True)
         rows = []
-        for source in ("lp_d9", "lp_d3", "lp_d14"):
+        for source in (RUNS[run] for run in runs if run != "edit"):
             r = reenact(args.footage / f"{source}.mp4", target, args.model, out / f"lp_d9_by_{source}.mp4",
                         preview=out / f"lp_d9_by_{source}.preview.mp4", check=True, show_progress=False, eyes=eyes,
                         gaze_warp=warp, pose_calibration=posed)
             rows.append((f"reenact: lp_d9 driven by {source}", r))
-        r = edit(target, args.model, ROOT / "data" / "edit_example.yaml", out / "lp_d9_edited.mp4",
-                 preview=out / "lp_d9_edited.preview.mp4", check=True, show_progress=False, eyes=eyes,
-                 gaze_warp=warp, pose_calibration=posed)
-        rows.append(("edit: lp_d9 with data/edit_example.yaml", r))
+        if "edit" in runs:
+            r = edit(target, args.model, ROOT / "data" / "edit_example.yaml", out / "lp_d9_edited.mp4",
+                     preview=out / "lp_d9_edited.preview.mp4", check=True, show_progress=False, eyes=eyes,
+                     gaze_warp=warp, pose_calibration=posed)
+            rows.append(("edit: lp_d9 with data/edit_example.yaml", r))
         step = rows[0][1]["eye_pathway_step"]
         print(f"model {args.model}: main network step {rows[0][1]['model_step']}, "
               + (f"eye pathway step {step}" if step is not None else "no eye pathway")
