@@ -30,10 +30,11 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from base.ffmpeg_process import ffmpeg_path  # noqa: E402
+from base.reading import VideoReader  # noqa: E402
+from base.writing import output_format  # noqa: E402
 from pipeline.editing import edit  # noqa: E402
-from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
 from pipeline.reenactment import reenact  # noqa: E402
-from pipeline.video import VideoReader, output_format  # noqa: E402
 
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
 

@@ -17,7 +17,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.video import VideoReader  # noqa: E402
+from base.reading import VideoReader  # noqa: E402
 
 
 def row(video: str, count: int, height: int, span: tuple[int, int] | None = None,

@@ -1,7 +1,7 @@
 """How much of a known eyeball turn an iris reader sees, on real frames: the verifier's view of gaze.
 
 Frames of a tracked clip with both eyes open get their eyeballs turned by exact
-geometry (`pipeline.eyeball_warp`, the lids held still) by a few yaw and pitch
+geometry (`pipeline.eyes.eyeball_warp`, the lids held still) by a few yaw and pitch
 offsets. In each turned frame the iris centre is found two ways:
 
 - mediapipe's iris points (what `dvp track`, and so the verification, reads);
@@ -31,9 +31,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.eyeball_warp import EyeOpenings, opening_mask, redirect_eyes  # noqa: E402
+from base.reading import VideoReader  # noqa: E402
+from pipeline.eyes.eyeball_warp import EyeOpenings, opening_mask, redirect_eyes  # noqa: E402
 from pipeline.tracking import TrackOptions, track_video  # noqa: E402
-from pipeline.video import VideoReader  # noqa: E402
 from reconstruction.fitting import FrameParams, actor_from_track, track_params  # noqa: E402
 from reconstruction.topology import LEFT_IRIS, RIGHT_IRIS  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402

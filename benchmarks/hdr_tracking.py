@@ -19,9 +19,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from base.ffmpeg_process import ffmpeg_path  # noqa: E402
+from base.probe import probe  # noqa: E402
 from pipeline.faithfulness import faithfulness  # noqa: E402
-from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
-from pipeline.probe import probe  # noqa: E402
 from pipeline.tracking import TrackOptions, track_video  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 

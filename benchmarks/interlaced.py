@@ -2,7 +2,7 @@
 
 Interlaced footage holds two moments in each frame, one in the even lines and
 one in the odd: where the head moves between them its edges comb. `VideoReader`
-blends the fields (`pipeline.video.blend_fields`) before tracking, training and
+blends the fields (`base.reading.blend_fields`) before tracking, training and
 the network see a frame. This makes an interlaced version of each clip (its
 frames interpolated to twice the rate with motion compensation, then every two
 woven into one frame: 60 fields a second for a 30 fps clip, as a 1080i camera
@@ -26,8 +26,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
-from pipeline.probe import probe  # noqa: E402
+from base.ffmpeg_process import ffmpeg_path  # noqa: E402
+from base.probe import probe  # noqa: E402
 from pipeline.tracking import TrackOptions, track_video  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 

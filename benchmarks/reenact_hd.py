@@ -26,7 +26,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
+from base.ffmpeg_process import ffmpeg_path  # noqa: E402
 from pipeline.reenactment import reenact  # noqa: E402
 from pipeline.tracking import TrackOptions, track_video  # noqa: E402
 

@@ -23,11 +23,10 @@ from pathlib import Path
 
 import numba
 
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
+from base.ffmpeg_process import ffmpeg_path  # noqa: E402
 from rendering.backends import pytorch3d_available  # noqa: E402
 
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))

@@ -24,8 +24,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
-from pipeline.video import VideoReader  # noqa: E402
+from base.ffmpeg_process import ffmpeg_path  # noqa: E402
+from base.reading import VideoReader  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 
 FAN_CLIPS = ("hdtf_aoc.mp4", "lp_d9.mp4")

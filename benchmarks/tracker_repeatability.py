@@ -36,9 +36,9 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from base.ffmpeg_process import ffmpeg_path  # noqa: E402
+from base.probe import probe  # noqa: E402
 from pipeline.faithfulness import faithfulness  # noqa: E402
-from pipeline.ffmpeg_exe import ffmpeg_path  # noqa: E402
-from pipeline.probe import probe  # noqa: E402
 from pipeline.tracking import FIT_BATCH, TrackOptions, track_video  # noqa: E402
 from reconstruction.canonical import load_canonical  # noqa: E402
 from reconstruction.fitting import actor_from_track, fit_frames, track_params  # noqa: E402

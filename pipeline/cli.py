@@ -1,4 +1,11 @@
-"""The `dvp` command line.
+"""The `dvp` command line: parses arguments into the stage functions' and the job runner's inputs, nothing more.
+
+One vocabulary across commands: the command's video comes first; `-o` is its
+main output; `--track` and `--face` are that video's track and which face to
+follow when it is tracked now; `--report` writes a JSON report; `--device`
+chooses where networks run; `-q` hides progress bars. Every command prints a
+one-line JSON summary on stdout; tables, steps and warnings go to stderr.
+Spellings of an earlier release still work for one more, with a warning.
 
 Errors caused by the input (a missing file, a video with no face, an unreadable
 track) print one clear line and exit with status 2; no traceback.
@@ -10,10 +17,14 @@ import json
 import logging
 import signal
 import sys
+from pathlib import Path
 
 from tqdm.contrib.logging import logging_redirect_tqdm
 
-from pipeline.errors import DvpError
+from base.errors import DvpError
+
+RASTERIZERS = ["auto", "builtin", "pytorch3d"]
+_deprecations: list[str] = []
 
 
 def _face(value: str) -> str | int:
@@ -28,24 +39,62 @@ def _face(value: str) -> str | int:
     return index
 
 
+class _Deprecated(argparse.Action):
+    """An option spelled as an earlier release spelled it: stored where the new one is, and warned of."""
+
+    def __init__(self, option_strings, dest, instead: str, **kwargs):
+        self.instead = instead
+        super().__init__(option_strings, dest, **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        _deprecations.append(f"{option_string} is deprecated and goes in the next release; {self.instead}")
+        setattr(namespace, self.dest, values)
+
+
+def _output(p: argparse.ArgumentParser, help: str, required: bool = True, **kwargs) -> None:
+    p.add_argument("-o", "--output", required=required, help=help, **kwargs)
+
+
+def _report(p: argparse.ArgumentParser, what: str = "the command's summary and statistics") -> None:
+    p.add_argument("--report", help=f"also write a JSON report: {what}")
+
+
+def _device(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--device", default="auto", help="where the networks run: cpu, cuda (or cuda:N), or auto, the GPU "
+                   "when torch sees one (default)")
+
+
+def _face_option(p: argparse.ArgumentParser, flag: str = "--face", whose: str = "the video") -> None:
+    p.add_argument(flag, type=_face, default="largest",
+                   help=f"which face of {whose} to follow when it is tracked now: 'largest' (default) or an index "
+                        "counted from the left in the first frame with faces")
+
+
+def _quiet(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+
+
+def _summary(data: dict, keys: tuple[str, ...] | None = None) -> None:
+    print(json.dumps(data if keys is None else {k: data[k] for k in keys if k in data}))
+
+
 def _add_track(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("track", help="fit the 3D face model to every frame of a video",
                        description="Fit the parametric face model (pose, expression, gaze, blinks, lighting) "
                                    "to every frame of VIDEO and write a Track file.")
-    p.add_argument("video", help="input video (any format ffmpeg reads)")
-    p.add_argument("-o", "--output", required=True, help="track file to write (.npz)")
+    p.add_argument("video", help="input video (any format ffmpeg reads), or a folder with an image sequence")
+    _output(p, "track file to write (.npz)")
     p.add_argument("--preview", help="also write an MP4 with the fitted mesh, head axes and gaze rays drawn over it")
-    p.add_argument("--report", help="also write a JSON report: frame counts, errors, speed per stage, memory")
+    _report(p, "frame counts, errors, speed per stage, memory")
+    _face_option(p)
     p.add_argument("--backend", default="mediapipe", choices=["mediapipe", "face-alignment"],
                    help="landmark detector (default: mediapipe, 478 points with irises, no download)")
-    p.add_argument("--face", type=_face, default="largest",
-                   help="which face to follow when several are visible: 'largest' (default) or an index "
-                        "counted from the left in the first frame with faces")
     p.add_argument("--max-faces", type=int, default=3, help="faces looked for per frame (default 3)")
-    p.add_argument("--focal-length", type=float, help="focal length in pixels (default: 30 degree horizontal field of view)")
+    p.add_argument("--focal-length", type=float,
+                   help="focal length in pixels (default: 30 degree horizontal field of view)")
     p.add_argument("--max-gap", type=int, default=5, help="longest run of lost frames to interpolate (default 5)")
     p.add_argument("--no-smoothing", action="store_true", help="fit the raw landmarks without temporal filtering")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _quiet(p)
 
 
 def _run_track(args: argparse.Namespace) -> int:
@@ -55,38 +104,47 @@ def _run_track(args: argparse.Namespace) -> int:
                         focal_length=args.focal_length, max_gap=args.max_gap,
                         smoothing=not args.no_smoothing, show_progress=not args.quiet)
     report = track_video(args.video, args.output, preview=args.preview, report=args.report, options=opts)
-    summary = {k: report[k] for k in ("frames", "valid_frames", "interpolated_frames", "nme",
-                                      "reprojection_error_px")}
+    summary = {k: report[k] for k in ("frames", "valid_frames", "interpolated_frames", "nme", "reprojection_error_px")}
     summary["fps_total"] = report["frames_per_second"]["total"]
-    print(json.dumps(summary))
+    _summary(summary)
     return 0
 
 
 def _add_render(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("render", help="render the conditioning images of a tracked video",
                        description="Render the network's conditioning (colour, correspondence, eye gaze) for every "
-                                   "frame of a Track inside the shot's fixed crop, and write a side-by-side preview "
-                                   "video and a contact sheet.")
-    p.add_argument("track", help="track file from `dvp track`")
-    p.add_argument("--video", required=True, help="the video the track was made from")
-    p.add_argument("-o", "--output", required=True, help="preview video to write (.mp4)")
-    p.add_argument("--size", type=int, default=256, help="conditioning resolution in pixels (default 256; 512 supported)")
-    p.add_argument("--report", help="also write a JSON report: crop box, speed, memory, channel layout")
+                                   "frame of VIDEO's track inside the shot's fixed crop, and write a side-by-side "
+                                   "preview video and a contact sheet.")
+    p.add_argument("video", help="the video (or, with the deprecated --video, the track)")
+    p.add_argument("--track", help="the video's track, from `dvp track`")
+    p.add_argument("--video", dest="old_video", action=_Deprecated,
+                   instead="give the video first and its track with --track: dvp render VIDEO --track TRACK")
+    _output(p, "preview video to write (.mp4)")
+    p.add_argument("--size", type=int, default=256,
+                   help="conditioning resolution in pixels (default 256; 512 supported)")
+    _report(p, "crop box, speed, memory, channel layout")
     p.add_argument("--contact-sheet", help="contact sheet PNG (default: the preview's name with .png)")
     p.add_argument("--frames", type=int, help="render only the first N frames (a quick look)")
-    p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"],
+    p.add_argument("--rasterizer", default="auto", choices=RASTERIZERS,
                    help="auto (default): PyTorch3D when installed and a GPU is present, else the built-in one")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    _quiet(p)
 
 
 def _run_render(args: argparse.Namespace) -> int:
     from pipeline.render_preview import render_video
 
-    report = render_video(args.track, args.video, args.output, size=args.size, report=args.report,
+    video, track = args.video, args.track
+    if args.old_video is not None:  # the earlier spelling: dvp render TRACK --video VIDEO
+        if track is not None:
+            raise DvpError("give the track once: dvp render VIDEO --track TRACK")
+        video, track = args.old_video, args.video
+    if track is None:
+        raise DvpError("give the video's track: dvp render VIDEO --track TRACK (make it with `dvp track`)")
+    report = render_video(track, video, args.output, size=args.size, report=args.report,
                           rasterizer=args.rasterizer, contact_sheet=args.contact_sheet, max_frames=args.frames,
                           show_progress=not args.quiet)
-    print(json.dumps({k: report[k] for k in ("frames", "valid_frames", "size", "rasterizer", "crop", "photometric_error",
-                                             "conditioning_frames_per_second", "frames_per_second")}))
+    _summary(report, ("frames", "valid_frames", "size", "rasterizer", "crop", "photometric_error",
+                      "conditioning_frames_per_second", "frames_per_second"))
     return 0
 
 
@@ -95,20 +153,21 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("train", help="train the rendering-to-video network on a target actor",
                        description="Train the space-time conditional GAN that turns conditioning windows into "
-                                   "frames of the actor in TARGET_VIDEO. The last part of the video is held out for "
+                                   "frames of the actor in VIDEO. The last part of the video is held out for "
                                    "validation. Checkpoints are written atomically; a stopped run continues with "
                                    "--resume.")
     p.add_argument("video", help="target video: about a minute of the actor (any format ffmpeg reads)")
-    p.add_argument("-o", "--output", required=True, help="model folder to create (or to continue with --resume)")
+    _output(p, "model folder to create (or to continue with --resume)")
     p.add_argument("--track", help="the video's track from `dvp track` (default: track it now)")
+    _face_option(p)
     p.add_argument("--preset", choices=list(PRESETS),
-                   help="network size and resolution: paper (256), hd (512), cpu (128, for 2 CPU cores), tiny "
-                        "(tests); default cpu for a new model")
+                   help="network size and resolution: cpu (128, for 2 CPU cores; the default for a new model), gpu "
+                        "(256, for one GPU), paper (256, the paper's widths), hd (512), tiny (tests)")
     budget = p.add_mutually_exclusive_group()
     budget.add_argument("--minutes", type=float, help="train until this much training time in all (default 30)")
     budget.add_argument("--steps", type=int, help="train until this many steps in all")
-    p.add_argument("--resume", action="store_true", help="continue the model in the output folder from its last "
-                                                         "checkpoint")
+    p.add_argument("--resume", action="store_true",
+                   help="continue the model in the output folder from its last checkpoint")
     p.add_argument("--eyes", action="store_true",
                    help="train the eye pathway of the model in the output folder instead (MODEL_DIR/eyes: a small "
                         "network that repaints each eye at the source's resolution; default 10 minutes)")
@@ -117,26 +176,24 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--checkpoint-every", type=int, help="override the preset's steps between checkpoints")
     p.add_argument("--plate-other-frame", action="store_const", const=True, default=None,
                    help="train with the plate of another training frame, as synthesis gives the original frame's "
-                        "(needs a preset with the plate, such as cpu; see README)")
+                        "(needs a preset with the plate, such as cpu)")
     p.add_argument("--pose-balance", type=float, metavar="POWER",
                    help="draw training frames with probability density ** -POWER over head pose and gaze, so the "
                         "footage's rare poses are learnt too (0 uniform, the presets' default; 1 even over the "
-                        "poses; see README)")
+                        "poses)")
     p.add_argument("--seed", type=int, default=0, help="random seed of initialisation and sampling (default 0)")
-    _add_device(p)
+    _device(p)
+    _report(p, "the training summary")
     p.add_argument("--tensorboard", action="store_true", help="also write TensorBoard logs to MODEL_DIR/tensorboard")
-    p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"],
+    p.add_argument("--rasterizer", default="auto", choices=RASTERIZERS,
                    help="rasteriser for the training conditioning (default auto)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _quiet(p)
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from pipeline.tracking import TrackOptions, track_video
-    from translation import model_dir
-    from translation.config import preset
-    from translation.training import TrainOptions, train
+    from base.atomic import write_json
+    from pipeline.training import train_model, training_config
+    from translation.training import TrainOptions
 
     folder = Path(args.output)
     options = TrainOptions(steps=args.steps, minutes=args.minutes, resume=args.resume, rasterizer=args.rasterizer,
@@ -150,28 +207,16 @@ def _run_train(args: argparse.Namespace) -> int:
             raise DvpError("--eyes trains the eye pathway of an existing model with its own fixed settings: leave "
                            "out --preset, --track, --window, --batch-size, --checkpoint-every, "
                            "--plate-other-frame and --pose-balance")
-        print(json.dumps(train_eyes(args.video, folder, options)))
-        return 0
-    overrides = {"window": args.window, "batch_size": args.batch_size, "checkpoint_every": args.checkpoint_every,
-                 "plate_other_frame": args.plate_other_frame, "pose_balance": args.pose_balance}
-    config = None
-    if args.preset or any(v is not None for v in overrides.values()) or not (folder / model_dir.MANIFEST).is_file():
-        try:
-            config = preset(args.preset or "cpu").with_overrides(**overrides)
-        except ValueError as exc:
-            raise DvpError(str(exc)) from None
-    track = args.track
-    if track is None and not (folder / model_dir.MANIFEST).is_file():
-        folder.mkdir(parents=True, exist_ok=True)
-        track = folder / model_dir.TRACK
-        track_video(args.video, track, options=TrackOptions(show_progress=not args.quiet))
-    print(json.dumps(train(args.video, folder, config, track, options)))
+        summary = train_eyes(args.video, folder, options)
+    else:
+        config = training_config(folder, args.preset, window=args.window, batch_size=args.batch_size,
+                                 checkpoint_every=args.checkpoint_every, plate_other_frame=args.plate_other_frame,
+                                 pose_balance=args.pose_balance)
+        summary = train_model(args.video, folder, config, args.track, options, face=args.face)
+    if args.report:
+        write_json(args.report, summary)
+    _summary(summary)
     return 0
-
-
-def _add_device(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--device", default="auto", help="where the networks run: cpu, cuda (or cuda:N), or auto, the GPU "
-                   "when torch sees one (default)")
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -179,38 +224,59 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
                        description="Self-reenactment of the held-out part of the target video: PSNR and SSIM on the "
                                    "face crop and the mouth, and flicker, for the model and for two baselines "
                                    "(nearest-neighbour retrieval, and the window-1 ablation or its substitute), plus "
-                                   "a side-by-side preview video.")
-    p.add_argument("model", help="model folder from `dvp train`")
-    p.add_argument("--video", required=True, help="the target video the model was trained on")
-    p.add_argument("--report", help="also write the scores as JSON")
-    p.add_argument("--preview", help="preview video, conditioning | output | real (default MODEL/evaluation.mp4)")
+                                   "a side-by-side preview video. The scores are printed as a table on stderr.")
+    p.add_argument("video", help="the target video the model was trained on (or, with the deprecated --video, the "
+                                 "model folder)")
+    p.add_argument("--model", help="model folder from `dvp train` on VIDEO")
+    p.add_argument("--video", dest="old_video", action=_Deprecated,
+                   instead="give the video first and the model with --model: dvp evaluate VIDEO --model MODEL_DIR")
+    _output(p, "preview video, conditioning | output | real (default MODEL_DIR/evaluation.mp4)", required=False)
+    p.add_argument("--preview", dest="output", action=_Deprecated, instead="use -o PREVIEW.mp4")
+    _report(p, "the scores of every method")
     p.add_argument("--ablation", help="a model trained with --window 1 on the same video, scored as the window-1 "
                                       "baseline (default: this model with a static window)")
-    _add_device(p)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+    _device(p)
+    _quiet(p)
 
 
 def _run_evaluate(args: argparse.Namespace) -> int:
     from pipeline.evaluation import evaluate
 
-    report = evaluate(args.model, args.video, report=args.report, preview=args.preview, ablation=args.ablation,
+    video, model = args.video, args.model
+    if args.old_video is not None:  # the earlier spelling: dvp evaluate MODEL_DIR --video VIDEO
+        if model is not None:
+            raise DvpError("give the model once: dvp evaluate VIDEO --model MODEL_DIR")
+        video, model = args.old_video, args.video
+    if model is None:
+        raise DvpError("give the model to score: dvp evaluate VIDEO --model MODEL_DIR (from `dvp train`)")
+    report = evaluate(model, video, report=args.report, preview=args.output, ablation=args.ablation,
                       show_progress=not args.quiet, device=args.device)
-    print(f"held-out frames {report['held_out_frames'][0]}-{report['held_out_frames'][1]} of {report['video']} "
-          f"({report['held_out_frames'][2]} frames), model step {report['step']}, {report['size']}x{report['size']}")
-    print("| method | PSNR face crop | SSIM face crop | PSNR head | PSNR mouth | SSIM mouth | flicker |")
-    print("|---|---|---|---|---|---|---|")
+    first, last, count = report["held_out_frames"]
+    table = [f"held-out frames {first}-{last} of {report['video']} ({count} frames), model step {report['step']}, "
+             f"{report['size']}x{report['size']}",
+             "| method | PSNR face crop | SSIM face crop | PSNR head | PSNR mouth | SSIM mouth | flicker |",
+             "|---|---|---|---|---|---|---|"]
     for name, m in report["methods"].items():
         flick = f"{m['flicker']:.2f}" if m["flicker"] is not None else "-"
-        print(f"| {name} | {m['psnr_face']:.2f} | {m['ssim_face']:.3f} | {m['psnr_head']:.2f} | {m['psnr_mouth']:.2f} | "
-              f"{m['ssim_mouth']:.3f} | {flick} |")
-    print(f"window_1: {report['methods']['window_1']['kind']}")
-    print(f"preview: {report['preview']}")
+        table.append(f"| {name} | {m['psnr_face']:.2f} | {m['ssim_face']:.3f} | {m['psnr_head']:.2f} | "
+                     f"{m['psnr_mouth']:.2f} | {m['ssim_mouth']:.3f} | {flick} |")
+    table.append(f"window_1: {report['methods']['window_1']['kind']}")
+    print("\n".join(table), file=sys.stderr)
+    scores = ("psnr_face", "ssim_face", "psnr_head", "psnr_mouth", "ssim_mouth", "flicker")
+    _summary({"held_out_frames": report["held_out_frames"], "step": report["step"], "preview": report["preview"],
+              "methods": {name: {k: m[k] for k in scores} for name, m in report["methods"].items()}})
     return 0
 
 
-def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> None:
+def _add_job_options(p: argparse.ArgumentParser, audio_default: str) -> None:
+    """What every job that writes a changed target shot takes (see `pipeline.job.JobOptions`)."""
+    _output(p, "output video (.mp4, .mov) or folder for a PNG sequence")
+    p.add_argument("--track", help="the target's track (default: the model's own, or track the target now)")
+    p.add_argument("--target-track", dest="track", action=_Deprecated, instead="use --track")
+    _face_option(p, whose="the target")
     p.add_argument("--format", choices=["mp4", "prores", "png"],
-                   help="output format (default from the name: .mp4 H.264, .mov ProRes 422 HQ, no suffix: PNG sequence)")
+                   help="output format (default from the name: .mp4 H.264, .mov ProRes 422 HQ, no suffix: PNG "
+                        "sequence)")
     choices = "source, target, none" if audio_default == "source" else "target, none"
     p.add_argument("--audio", default=audio_default,
                    help=f"audio of the output: {choices}, or an audio file (default {audio_default})")
@@ -218,31 +284,39 @@ def _add_synthesis_options(p: argparse.ArgumentParser, audio_default: str) -> No
                    help="source (default): a target of 10 to 16 bits per component keeps them in ProRes (10 bits) and "
                         "PNG (16 bits); 8: write 8-bit frames (smaller, faster PNGs). H.264 is always 8-bit")
     p.add_argument("--preview", help="also write a side-by-side preview video (.mp4)")
-    p.add_argument("--report", help="also write a JSON report")
+    _report(p, "frames, speed, calibrations, coverage, faithfulness")
     p.add_argument("--verify", action="store_true",
                    help="track the output again and report head-pose, expression and gaze errors against the intent")
-    p.add_argument("--target-track", help="the target's track (default: the model's own, or track the target now)")
-    p.add_argument("--rasterizer", default="auto", choices=["auto", "builtin", "pytorch3d"])
+    p.add_argument("--rasterizer", default="auto", choices=RASTERIZERS)
     p.add_argument("--no-eyes", action="store_true",
                    help="leave the model's eye pathway out (by default it repaints the eyes when the model has one)")
     p.add_argument("--no-gaze-warp", action="store_true",
                    help="keep the painted eyeballs (by default the target frame's own eyeballs are turned to the "
-                        "intended gaze and put back inside the eye openings; see README)")
+                        "intended gaze and put back inside the eye openings)")
     p.add_argument("--gaze-gain", type=float,
                    help="share of a sideways eyeball turn the tracker reads back, for the gaze warp (default: "
                         "measured on the target in a few seconds; 1 turns the eyeballs by the tracked change)")
     p.add_argument("--no-pose-calibration", action="store_true",
                    help="condition the network on the asked head pose as it is (by default a pilot pass over a few "
                         "stretches of the job measures how much of the asked pose the model paints, and the "
-                        "network is asked for the inverse; see README)")
-    _add_device(p)
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+                        "network is asked for the inverse)")
+    _device(p)
+    _quiet(p)
+
+
+def _job_options(args: argparse.Namespace):
+    from pipeline.job import JobOptions
+
+    return JobOptions(track=args.track, face=args.face, fmt=args.format, audio=args.audio,
+                      keep_depth=args.bit_depth == "source", preview=args.preview, report=args.report,
+                      verify=args.verify, rasterizer=args.rasterizer, device=args.device, eyes=not args.no_eyes,
+                      gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
+                      pose_calibration=not args.no_pose_calibration, show_progress=not args.quiet)
 
 
 def _print_result(report: dict) -> None:
-    keys = ("output", "frames", "synthesised_frames", "eyes_only_frames", "passed_through_frames", "held_source_frames",
-            "edited_frames", "frames_per_second", "faithfulness")
-    print(json.dumps({k: report[k] for k in keys if k in report}))
+    _summary(report, ("output", "frames", "synthesised_frames", "eyes_only_frames", "passed_through_frames",
+                      "held_source_frames", "edited_frames", "frames_per_second", "faithfulness"))
 
 
 def _add_reenact(sub: argparse._SubParsersAction) -> None:
@@ -250,31 +324,26 @@ def _add_reenact(sub: argparse._SubParsersAction) -> None:
                        description="Full-head reenactment: the source's head motion (relative to its rest pose), "
                                    "expression, gaze and blinks drive the target actor through the target's trained "
                                    "model; the result is composited into the target footage.")
+    p.add_argument("target", nargs="?", help="target video: the shot the model was trained on")
+    p.add_argument("--target", dest="old_target", action=_Deprecated,
+                   instead="give the target video first: dvp reenact TARGET --source SOURCE --model MODEL_DIR")
     p.add_argument("--source", required=True, help="source video: the performance to transfer")
-    p.add_argument("--target", required=True, help="target video: the shot the model was trained on")
     p.add_argument("--model", required=True, help="model folder from `dvp train` on the target")
-    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mov) or folder for a PNG sequence")
     p.add_argument("--source-track", help="the source's track (default: track the source now)")
-    p.add_argument("--source-face", type=_face, default="largest",
-                   help="who drives when the source shows several people: 'largest' (default) or an index counted "
-                        "from the left in the first frame with faces")
+    _face_option(p, "--source-face", "the source (who drives when it shows several people)")
     p.add_argument("--transfer", default="pose,expression,gaze,blink",
                    help="what to carry over, comma-separated (default: pose,expression,gaze,blink)")
-    _add_synthesis_options(p, "source")
+    _add_job_options(p, "source")
 
 
 def _run_reenact(args: argparse.Namespace) -> int:
     from pipeline.reenactment import reenact
     from pipeline.transfer import parse_parts
 
-    report = reenact(args.source, args.target, args.model, args.output, source_track=args.source_track,
-                     target_track=args.target_track, parts=parse_parts(args.transfer), audio=args.audio,
-                     fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
-                     rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
-                     gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
-                     pose_calibration=not args.no_pose_calibration, device=args.device,
-                     keep_depth=args.bit_depth == "source", source_face=args.source_face)
-    _print_result(report)
+    if (args.target is None) == (args.old_target is None):
+        raise DvpError("give the target video once: dvp reenact TARGET --source SOURCE --model MODEL_DIR -o OUT")
+    _print_result(reenact(args.source, args.target or args.old_target, args.model, args.output,
+                          parse_parts(args.transfer), args.source_track, args.source_face, _job_options(args)))
     return 0
 
 
@@ -284,23 +353,16 @@ def _add_edit(sub: argparse._SubParsersAction) -> None:
                                    "video through its trained model; gaze edits alone need no model. Frames outside "
                                    "the edited ranges are passed through unchanged.")
     p.add_argument("target", help="target video: the shot the model was trained on")
+    p.add_argument("--edits", required=True, help="edit spec (.yaml or .json)")
     p.add_argument("--model", help="model folder from `dvp train` on the target (not needed when every edit is a "
                                     "gaze edit: the shot's own eyeballs are turned)")
-    p.add_argument("--edits", required=True, help="edit spec (.yaml or .json)")
-    p.add_argument("-o", "--output", required=True, help="output video (.mp4, .mov) or folder for a PNG sequence")
-    _add_synthesis_options(p, "target")
+    _add_job_options(p, "target")
 
 
 def _run_edit(args: argparse.Namespace) -> int:
     from pipeline.editing import edit
 
-    report = edit(args.target, args.model, args.edits, args.output, target_track=args.target_track, audio=args.audio,
-                  fmt=args.format, preview=args.preview, report=args.report, check=args.verify,
-                  rasterizer=args.rasterizer, show_progress=not args.quiet, eyes=not args.no_eyes,
-                  gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
-                  pose_calibration=not args.no_pose_calibration, device=args.device,
-                  keep_depth=args.bit_depth == "source")
-    _print_result(report)
+    _print_result(edit(args.target, args.model, args.edits, args.output, _job_options(args)))
     return 0
 
 
@@ -309,44 +371,64 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
                        description="The whole job on clips made from scikit-image's astronaut portrait: track a "
                                    "target and a driver, train the target's model, evaluate it, reenact the target "
                                    "with the driver and edit its performance. With ../shared/footage (or "
-                                   "$DVP_FOOTAGE) present, a real face (lp_d0.mp4) also drives the astronaut.")
-    p.add_argument("-o", "--output", default="demo_out", help="folder for the results (default demo_out)")
-    p.add_argument("--minutes", type=float, default=4.0, help="training time for the target's model (default 4; its eye pathway gets a quarter of it)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bars")
+                                   "$DVP_FOOTAGE) present, a real face (lp_d0.mp4) also drives the astronaut. "
+                                   "Each step prints a line on stderr as it finishes.")
+    _output(p, "folder for the results (default demo_out)", required=False, default="demo_out")
+    p.add_argument("--minutes", type=float, default=4.0,
+                   help="training time for the target's model (default 4; its eye pathway gets a quarter of it)")
+    _device(p)
+    _report(p, "every step's results")
+    _quiet(p)
 
 
 def _run_demo(args: argparse.Namespace) -> int:
     import os
-    from pathlib import Path
 
+    from base.atomic import write_json
     from pipeline.demo import run_demo
 
     footage = Path(os.environ.get("DVP_FOOTAGE", "../shared/footage"))
-    for line in run_demo(args.output, args.minutes, footage if footage.is_dir() else None, not args.quiet):
-        print(line)
+    summary = run_demo(args.output, args.minutes, footage if footage.is_dir() else None, not args.quiet,
+                       device=args.device, say=lambda line: print(line, file=sys.stderr, flush=True))
+    if args.report:
+        write_json(args.report, summary)
+    _summary({"output": summary["output"], "steps": len(summary["lines"])})
     return 0
 
 
+COMMANDS = {"track": (_add_track, _run_track), "render": (_add_render, _run_render),
+            "train": (_add_train, _run_train), "evaluate": (_add_evaluate, _run_evaluate),
+            "reenact": (_add_reenact, _run_reenact), "edit": (_add_edit, _run_edit),
+            "demo": (_add_demo, _run_demo)}
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("dvp")
+    except PackageNotFoundError:  # run from a checkout that was not installed
+        return "unknown (not installed)"
+
+
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="dvp", description="Deep Video Portraits: reenactment and dubbing of real video.")
+    parser = argparse.ArgumentParser(prog="dvp", description="Deep Video Portraits: reenactment and dubbing of real "
+                                                             "video. Every command prints a one-line JSON summary.")
+    parser.add_argument("--version", action="version", version=f"dvp {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    _add_track(sub)
-    _add_render(sub)
-    _add_train(sub)
-    _add_evaluate(sub)
-    _add_reenact(sub)
-    _add_edit(sub)
-    _add_demo(sub)
+    for add, _ in COMMANDS.values():
+        add(sub)
+    _deprecations.clear()
     args = parser.parse_args(argv)
+    for line in _deprecations:
+        print(f"dvp {args.command}: warning: {line}", file=sys.stderr)
     logging.basicConfig(level=logging.WARNING, format="%(name)s: %(message)s")
     global _terminating
     _terminating = False
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
-        commands = {"track": _run_track, "render": _run_render, "train": _run_train, "evaluate": _run_evaluate,
-                    "reenact": _run_reenact, "edit": _run_edit, "demo": _run_demo}
         with logging_redirect_tqdm():  # warnings on lines of their own, not inside a progress bar's line
-            return commands[args.command](args)
+            return COMMANDS[args.command][1](args)
     except Exception as exc:
         if _terminating:  # the signal arrived inside a library, which reported it as a failure of its own
             return _cut_short(args.command, "terminated", 143)
@@ -365,7 +447,7 @@ def main(argv: list[str] | None = None) -> int:
 def _cut_short(command: str, how: str, status: int) -> int:
     """After Ctrl-C or SIGTERM: remove what the `with` blocks on the way out could not (a signal that landed inside
     a writer's constructor), then report."""
-    from pipeline.video import abandon_unfinished
+    from base.ffmpeg_process import abandon_unfinished
 
     abandon_unfinished()
     print(f"dvp {command}: {how}; nothing was left half-written", file=sys.stderr)

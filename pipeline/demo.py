@@ -12,12 +12,14 @@ also drives the astronaut with a real, expressive face.
 """
 from __future__ import annotations
 
+import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from pipeline.video import VideoWriter
+from base.writing import VideoWriter
 
 FACE_CENTRE = (225.0, 125.0)  # the astronaut's face in the 512 x 512 photo
 
@@ -59,21 +61,32 @@ edits:
 
 
 def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None, show_progress: bool = True,
-             eye_minutes: float | None = None) -> list[str]:
-    """Run the main job on generated clips (and a real driver when `footage` holds one); returns summary lines.
-    The eye pathway trains for a quarter of the main network's time unless `eye_minutes` says otherwise."""
+             eye_minutes: float | None = None, device: str = "auto",
+             say: Callable[[str], None] | None = None) -> dict:
+    """Run the main job on generated clips (and a real driver when `footage` holds one), telling `say` a line as
+    each step finishes; returns every step's results. The eye pathway trains for a quarter of the main network's
+    time unless `eye_minutes` says otherwise."""
     from pipeline.editing import edit
     from pipeline.evaluation import evaluate
+    from pipeline.job import JobOptions
     from pipeline.reenactment import reenact
     from pipeline.tracking import TrackOptions, track_video
+    from pipeline.training import train_model
     from translation.config import preset
     from translation.eye_training import train_eyes
-    from translation.training import TrainOptions, train
+    from translation.training import TrainOptions
 
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
     eye_minutes = minutes / 4 if eye_minutes is None else eye_minutes
-    lines = []
+    summary: dict = {"output": str(out), "lines": []}
+
+    def step(name: str, result: dict, line: str) -> None:
+        summary[name] = result
+        summary["lines"].append(line)
+        if say is not None:
+            say(line)
+
     target, driver = out / "target.mp4", out / "driver.mp4"
     astronaut_clip(target, frames=150)
     t = np.linspace(0, 2 * np.pi, 100)
@@ -81,37 +94,42 @@ def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None,
                                                         1.0 + 0.05 * np.cos(t)], axis=1))
     tracked = track_video(target, out / "target.track.npz", preview=out / "target.tracking.mp4",
                           options=TrackOptions(show_progress=show_progress))
-    lines.append(f"tracked target.mp4: {tracked['valid_frames']}/{tracked['frames']} frames, NME {tracked['nme']:.4f}")
+    step("tracked", tracked, f"tracked target.mp4: {tracked['valid_frames']}/{tracked['frames']} frames, "
+                             f"NME {tracked['nme']:.4f}")
     model = out / "model"
     if model.exists():
-        import shutil
-
         shutil.rmtree(model)
-    summary = train(target, model, preset("cpu"), out / "target.track.npz",
-                    TrainOptions(minutes=minutes, show_progress=show_progress))
-    lines.append(f"trained {model}: {summary['step']} steps in {summary['trained_minutes']:.1f} min, held-out PSNR "
-                 f"{summary['held_out_psnr']:.2f} dB (loss curve: {model / 'loss_curve.png'})")
-    eyes = train_eyes(target, model, TrainOptions(minutes=eye_minutes, show_progress=show_progress))
-    lines.append(f"trained its eye pathway: {eyes['step']} steps in {eyes['trained_minutes']:.1f} min, boxes of "
-                 f"{eyes['side']} source pixels")
-    scores = evaluate(model, target, report=out / "evaluation.json", show_progress=show_progress)["methods"]
-    lines.append("held-out PSNR of the head region: model {:.2f} dB, nearest neighbour {:.2f} dB, window-1 {:.2f} dB "
-                 "(preview: {})".format(scores["model"]["psnr_head"], scores["nearest_neighbour"]["psnr_head"],
-                                        scores["window_1"]["psnr_head"], model / "evaluation.mp4"))
+    trained = train_model(target, model, preset("cpu"), out / "target.track.npz",
+                          TrainOptions(minutes=minutes, show_progress=show_progress, device=device))
+    step("trained", trained, f"trained {model}: {trained['step']} steps in {trained['trained_minutes']:.1f} min, "
+                             f"held-out PSNR {trained['held_out_psnr']:.2f} dB "
+                             f"(loss curve: {model / 'loss_curve.png'})")
+    eyes = train_eyes(target, model, TrainOptions(minutes=eye_minutes, show_progress=show_progress, device=device))
+    step("eye_pathway", eyes, f"trained its eye pathway: {eyes['step']} steps in {eyes['trained_minutes']:.1f} min, "
+                              f"boxes of {eyes['side']} source pixels")
+    scores = evaluate(model, target, report=out / "evaluation.json", show_progress=show_progress, device=device)
+    m = scores["methods"]
+    step("evaluation", scores, "held-out PSNR of the head region: model {:.2f} dB, nearest neighbour {:.2f} dB, "
+                               "window-1 {:.2f} dB (preview: {})".format(m["model"]["psnr_head"],
+                                                                         m["nearest_neighbour"]["psnr_head"],
+                                                                         m["window_1"]["psnr_head"],
+                                                                         model / "evaluation.mp4"))
     sources = [driver]
     if footage is not None and (footage / "lp_d0.mp4").is_file():
         sources.append(footage / "lp_d0.mp4")  # a real, expressive face driving the astronaut
     for source in sources:
         name = f"reenacted_by_{source.stem}"
-        rep = reenact(source, target, model, out / f"{name}.mp4", preview=out / f"{name}.preview.mp4",
-                      report=out / f"{name}.json", check=True, show_progress=show_progress)
-        lines.append(f"{name}.mp4: {rep['frames']} frames; re-tracked: {_faithfulness_line(rep['faithfulness'])}")
+        rep = reenact(source, target, model, out / f"{name}.mp4",
+                      options=JobOptions(preview=out / f"{name}.preview.mp4", report=out / f"{name}.json",
+                                         verify=True, device=device, show_progress=show_progress))
+        step(name, rep, f"{name}.mp4: {rep['frames']} frames; re-tracked: {_faithfulness_line(rep['faithfulness'])}")
     (out / "edits.yaml").write_text(DEMO_EDITS)
-    rep = edit(target, model, out / "edits.yaml", out / "edited.mp4", preview=out / "edited.preview.mp4",
-               report=out / "edited.json", check=True, show_progress=show_progress)
-    lines.append(f"edited.mp4: {rep['edited_frames']} frames edited, {rep['passed_through_frames']} passed through; "
-                 f"re-tracked: {_faithfulness_line(rep['faithfulness'])}")
-    return lines
+    rep = edit(target, model, out / "edits.yaml", out / "edited.mp4",
+               JobOptions(preview=out / "edited.preview.mp4", report=out / "edited.json", verify=True, device=device,
+                          show_progress=show_progress))
+    step("edited", rep, f"edited.mp4: {rep['edited_frames']} frames edited, {rep['passed_through_frames']} passed "
+                        f"through; re-tracked: {_faithfulness_line(rep['faithfulness'])}")
+    return summary
 
 
 def _faithfulness_line(f: dict) -> str:

@@ -15,7 +15,7 @@ two baselines are scored on the same frames:
   model fed a window whose past frames all repeat the current one, which
   measures how much the model's output relies on the motion in its window.
 
-Measures (see `pipeline.metrics`): PSNR and SSIM over the whole crop ("face
+Measures (see `base.metrics`): PSNR and SSIM over the whole crop ("face
 crop") and over a box around the lips ("mouth": the fitted lips' bounding box
 in each frame, grown by a quarter on each side), PSNR over the head region
 ("head": the rendered face grown by 0.3 face sizes, the hole of
@@ -35,12 +35,13 @@ import cv2
 import numpy as np
 import torch
 
-from pipeline.atomic import write_json
-from pipeline.errors import DvpError
-from pipeline.metrics import flicker, psnr, ssim
-from pipeline.probe import media_bytes
-from pipeline.progress import progress
-from pipeline.video import VideoReader, VideoWriter
+from base.atomic import write_json
+from base.errors import DvpError
+from base.metrics import flicker, psnr, ssim
+from base.probe import media_bytes
+from base.progress import progress
+from base.reading import VideoReader
+from base.writing import VideoWriter
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import load_track
 from rendering.spacetime import CONDITIONING_CHANNELS

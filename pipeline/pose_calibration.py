@@ -3,9 +3,8 @@
 A network trained on a minute of one actor paints a head pose it has seen
 examples of; asked for a pose a little beyond them, it paints less of the
 turn. Tracking its outputs again shows the shortfall as a nearly linear law per
-axis: driven by lp_d3, lp_d9's model showed 0.83 of the asked yaw and 0.80 of
-the pitch, and even self-reenactment read back 1.2 degrees of pitch down that
-nobody asked for. The law depends on the model, on the actor and on the poses
+axis, and even self-reenactment can read back an offset nobody asked for (the
+README gives the laws measured on the footage). The law depends on the model, on the actor and on the poses
 asked, so it is measured per job: a pilot pass synthesises up to
 `PILOT_STRETCHES` stretches of the performance itself (spread evenly over the
 frames the job synthesises, each played from a space-time window earlier so
@@ -21,12 +20,10 @@ more than `MAX_CORRECTION_DEG` away from the asked pose. The eyes move with
 the conditioning (the network paints them where the conditioning's eyes are,
 not where the tracker's reading of the whole head puts them), so the eye
 pathway and the gaze warp also work in the corrected head, with each eye's gaze
-re-expressed in it to keep pointing where it was asked to in the camera. On
-lp_d9 driven by lp_d3 that keeps the gaze error at 6.8 degrees, where the
-eyes placed by the asked head read 7.3.
+re-expressed in it to keep pointing where it was asked to in the camera.
 
-The pilot costs about a quarter of the main pass on a long job (4 stretches of
-40 frames) and the whole of it on a job shorter than that; `dvp reenact` and
+The pilot synthesises at most `PILOT_STRETCHES` x `STRETCH` frames, so on a
+long job it costs a fraction of the main pass, and on a short one as much; `dvp reenact` and
 `dvp edit` leave it out with `--no-pose-calibration`.
 """
 from __future__ import annotations
@@ -39,17 +36,17 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.coverage import head_angles, head_rotations
-from pipeline.errors import DvpError
+from base.errors import DvpError
 from pipeline.tracking import TrackOptions, track_video
-from pipeline.transfer import Performance, rest_pose
+from pipeline.transfer import Performance
 from reconstruction.face_model import gaze_directions
+from reconstruction.pose import head_angles, head_rotations, rest_pose
+from reconstruction.temporal import RADIUS as SMOOTHING_RADIUS
 from reconstruction.track import PER_FRAME, Track, load_track
 
 AXES = ("yaw", "pitch", "roll")
 PILOT_STRETCHES = 4
 STRETCH = 40  # frames per pilot stretch: the space-time window and the tracker's smoothing settle in a few
-EDGE = 4  # frames left out at each end of a stretch (the jump between stretches)
 MIN_FRAMES = 16  # scored pilot frames needed to trust a fit
 PRIOR_SPREAD_DEG = 2.0  # the slope counts as much as the asked angles' spread beyond this says it should
 GAIN_RANGE = (0.5, 1.25)  # a slope outside this says the pilot failed, not that the model paints so
@@ -112,8 +109,8 @@ def pilot_frames(fade: np.ndarray, valid: np.ndarray, lead_in: int = 0) -> tuple
     """Output frames for the pilot, and which of them to fit. Chosen: the synthesised frames (fade > 0 with a face)
     if few, else `PILOT_STRETCHES` stretches of `STRETCH` consecutive ones spread evenly over them. Each run of
     chosen frames is played from `lead_in` frames earlier, so that its space-time windows hold the frames they
-    hold in the main pass; fitted are the chosen frames at least `EDGE` from either end of the pilot's runs (the
-    tracker smooths across the jumps between them)."""
+    hold in the main pass; fitted are the chosen frames at least the tracker's smoothing radius from either end of
+    the pilot's runs (the tracker smooths across the jumps between them)."""
     synthesised = np.flatnonzero((fade > 0) & valid)
     total = PILOT_STRETCHES * STRETCH
     if len(synthesised) <= total:
@@ -126,7 +123,7 @@ def pilot_frames(fade: np.ndarray, valid: np.ndarray, lead_in: int = 0) -> tuple
     run_starts = chosen[np.r_[0, np.flatnonzero(np.diff(chosen) != 1) + 1]]
     frames = np.unique(np.concatenate([chosen, *[np.arange(max(0, s - lead_in), s) for s in run_starts]]))
     before, after = _position_in_stretch(frames)
-    return frames, np.isin(frames, chosen) & (before >= EDGE) & (after >= EDGE)
+    return frames, np.isin(frames, chosen) & (before >= SMOOTHING_RADIUS) & (after >= SMOOTHING_RADIUS)
 
 
 def fit_axis(asked: np.ndarray, shown: np.ndarray) -> tuple[float, float, bool]:

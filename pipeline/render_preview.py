@@ -20,10 +20,11 @@ import cv2
 import numpy as np
 import torch
 
-from pipeline.atomic import write_json, write_png
-from pipeline.errors import DvpError
-from pipeline.progress import progress
-from pipeline.video import VideoReader, VideoWriter
+from base.atomic import write_json, write_png
+from base.errors import DvpError
+from base.progress import progress
+from base.reading import VideoReader
+from base.writing import VideoWriter
 from reconstruction.fitting import actor_from_track
 from reconstruction.track import load_track
 from rendering.backends import resolve

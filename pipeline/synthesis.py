@@ -1,22 +1,29 @@
-"""From a driven performance of the target actor to finished frames: render, translate, composite, encode.
+"""From a driven performance of the target actor to finished frames: render, translate, composite, eyes, write.
 
-Shared by `dvp reenact` and `dvp edit`. Per output frame: the conditioning of
-the driven parameters is rendered in the model's shot crop and pushed through
-the space-time window, the network paints the crop, and the crop is blended
-into the target frame it sits on (see `pipeline.compositing`). Frames whose only
-change is the gaze (`Performance.eyes_only`, from gaze-only edits) skip the
-network: the gaze warp turns the target frame's own eyeballs (in painted frames,
-inside the head as the network painted it: `pipeline.painted_head`). The network is
-conditioned on the asked head pose corrected by what a pilot pass of the same
-job showed it paints (see `pipeline.pose_calibration`). A per-frame
-`fade` in [0, 1] scales the blend: 0 passes the target frame through untouched
-(bit-exact before encoding) and skips the network altogether. Frames are
-processed in batches and streamed from and to disk, so memory does not depend
-on the length of the shot. A shot with more than 8 bits per component, written
-to ProRes or PNG, is read at 16 bits, and a shot with non-square pixels at its
-stored size: the work is done at 8 bits on square pixels, and only what it
-changed is applied to the shot's own frame (`pipeline.plates.Plates`), so the
-pixels it left alone keep their depth and the output its pixel geometry.
+The one synthesis stage of every job that changes the target's pixels. Per
+batch of output frames:
+
+- render: the conditioning of the driven parameters in the model's shot crop,
+  pushed through the space-time window;
+- translate: the network paints the crop of every frame that needs it;
+- composite: the crop is blended into the target frame it sits on
+  (`pipeline.compositing`), scaled by the frame's `fade` in [0, 1] (0 passes
+  the target frame through untouched, bit-exact before encoding, and skips the
+  network);
+- eyes: the eye stage (`pipeline.eyes.stage`): the eye pathway's repaint, and
+  the gaze warp that turns the target frame's own eyeballs, in painted frames
+  and in frames whose only change is the gaze (`Performance.eyes_only`),
+  which never see the network;
+- write: the frame is applied to the target's own frame as the output stores
+  it (`base.plates.Plates`: a shot of more than 8 bits written to ProRes or
+  PNG keeps its depth, non-square pixels their aspect, interlaced fields their
+  order) and encoded; a side-by-side preview is written beside it.
+
+The network is conditioned on the asked head pose corrected by what a pilot
+pass of the same job showed it paints (`pipeline.pose_calibration`). With no
+translator (a gaze-only edit of a shot with no model) only the eye stage runs.
+Frames are streamed from and to disk in batches, so memory does not depend on
+the length of the shot.
 """
 from __future__ import annotations
 
@@ -32,18 +39,19 @@ import cv2
 import numpy as np
 import torch
 
+from base.plates import Plates
+from base.progress import progress
+from base.reading import VideoReader, frames_in_order
+from base.writing import VideoWriter, open_output
 from pipeline.compositing import CompositeSettings, Compositor
-from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
-from pipeline.gaze_calibration import GazeCalibration, calibrate_gaze, given_gain
-from pipeline.painted_head import PaintedHead
+from pipeline.eyes.settings import DEFAULT as EYE_DEFAULTS
+from pipeline.eyes.settings import EyeSettings
+from pipeline.eyes.stage import EyeStage
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
-from pipeline.progress import progress
 from pipeline.transfer import Performance
-from pipeline.plates import Plates
-from pipeline.video import VideoReader, VideoWriter, frames_in_order, open_output
-from reconstruction.fitting import actor_from_track, track_params
+from reconstruction.fitting import actor_from_track
 from rendering.backends import resolve
-from rendering.conditioning import ConditioningRenderer
+from rendering.conditioning import Conditioning, ConditioningRenderer
 from rendering.crop import CropBox
 from rendering.spacetime import SpaceTimeWindows
 from translation.eyes import EyePathway
@@ -51,6 +59,7 @@ from translation.inference import Translator
 
 PREVIEW_HEIGHT = 360
 BATCH_FRAME_BYTES = 256 * 2**20  # target frames held per batch: 43 at 1080p, 10 at 4K, 3 at 4K with 16-bit plates
+WARP_BATCH = 64  # frames per batch when no network runs
 
 
 @dataclass
@@ -61,43 +70,198 @@ class SynthesisOptions:
     rasterizer: str = "auto"
     show_progress: bool = True
     composite: CompositeSettings = field(default_factory=CompositeSettings)
-    gaze_warp: bool = True  # turn the target frame's own eyeballs to the intended gaze (see pipeline.eyeball_warp)
+    eyes: EyeSettings = EYE_DEFAULTS
+    gaze_warp: bool = True  # turn the target frame's own eyeballs to the intended gaze (see pipeline.eyes)
     gaze_gain: float | None = None  # share of a yaw turn the tracker reads; None: measure it on the target
     pose_calibration: bool = True  # measure by a pilot pass how much of the asked head pose the model paints
     stage: str = "synthesise"  # the progress bar's label
     draft: bool = False  # an output only to be tracked (a pilot pass): H.264 encoded fast
-    keep_depth: bool = True  # a target of more than 8 bits keeps them in ProRes and PNG (see pipeline.video)
+    keep_depth: bool = True  # a target of more than 8 bits keeps them in ProRes and PNG (see base.plates)
 
 
-def gaze_calibration_for(performance: Performance, target_track, target_video: Path, fade: np.ndarray,
-                         options: SynthesisOptions, scratch: Path) -> GazeCalibration:
-    """The tracker's yaw gain for the gaze warp: given, measured on the target (only when some synthesised frame
-    turns the eyes sideways), or 1."""
-    if not options.gaze_warp:
-        return GazeCalibration(note="no gaze warp")
-    if options.gaze_gain is not None:
-        return given_gain(options.gaze_gain)
-    wanted = performance.track.gaze[:, :, 0] - target_track.gaze[performance.target_frames, :, 0]
-    turning = (fade > 0) & performance.track.valid & (np.abs(wanted).max(1) > np.radians(0.5))
-    if not turning.any():
-        return GazeCalibration(note="no sideways gaze change asked")
-    return calibrate_gaze(target_video, target_track, scratch, options.show_progress)
+@dataclass
+class Batch:
+    """Consecutive output frames: their indices, the target frames under them as the work sees them (8 bits, square
+    pixels) and as the output stores them (`Plates`)."""
+
+    idx: np.ndarray
+    frames: list[np.ndarray]
+    plates: list[np.ndarray]
 
 
-def _pose_calibration(performance: Performance, translator: Translator, crop: CropBox, target_track,
-                      target_video: Path, fade: np.ndarray, options: SynthesisOptions,
-                      scratch: Path) -> PoseCalibration:
-    """The model's painted-against-asked head pose law, from a pilot pass of this job (see
-    `pipeline.pose_calibration`), or the identity when switched off."""
-    if not options.pose_calibration:
-        return PoseCalibration(note="switched off")
-    pilot_options = replace(options, fmt="mp4", audio=None, timecode=None, gaze_warp=False, pose_calibration=False,
-                            stage="pose pilot", draft=True)
+@dataclass
+class Rendered:
+    """A batch's conditioning: the driven images, their space-time windows, and the target's own face masks."""
 
-    def pilot(part: Performance, video: Path) -> None:
-        synthesise(part, translator, crop, target_track, target_video, video, pilot_options)
+    conditioning: Conditioning
+    windows: torch.Tensor  # (B, 9 * N_w, S, S)
+    before: torch.Tensor  # (B, 1, S, S) uint8: the target's original face in each target frame
 
-    return calibrate_pose(performance, target_track, fade, pilot, scratch, lead_in=translator.config.window - 1)
+
+@dataclass
+class Painted:
+    """What the network painted: the batch rows, their crops (R, S, S, 3), and the target frames' crops under them."""
+
+    rows: np.ndarray
+    crops: np.ndarray
+    real: np.ndarray
+
+
+def synthesise(performance: Performance, translator: Translator | None, crop: CropBox | None, target_track,
+               target_video: Path, output: Path, options: SynthesisOptions, fade: np.ndarray | None = None,
+               preview: Path | None = None, preview_left: Iterator[np.ndarray] | None = None,
+               preview_labels: tuple[str, ...] = ("source", "conditioning", "output"),
+               eyes: EyePathway | None = None) -> dict:
+    """Write the output video (and optionally a side-by-side preview of `preview_left`, or the target, the
+    conditioning and the output); returns statistics. `eyes`: the model's eye pathway, which repaints both eyes of
+    every frame the network paints."""
+    started = time.perf_counter()
+    n = len(performance.track)
+    fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
+    eyes_only = np.zeros(n, bool)
+    if options.gaze_warp and performance.eyes_only is not None:
+        eyes_only = np.asarray(performance.eyes_only, bool)
+    valid = performance.track.valid
+    painted = np.where(eyes_only, 0.0, fade) * valid if translator is not None else np.zeros(n)  # network's frames
+    warped = eyes_only & (fade > 0) & valid
+    info = VideoReader(target_video)
+    plates = Plates.of(info.info, options.fmt, options.keep_depth, options.draft)
+    actor = actor_from_track(target_track)
+    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
+            open_output(output, options.fmt, info.fps, *plates.size, options.audio, options.timecode,
+                        options.draft, plates.deep, plates.sar, plates.field_order, plates.colour) as writer:
+        scratch = Path(scratch)
+        head = None
+        if translator is not None:
+            head = HeadPainter.build(performance, translator, crop, target_track, target_video, actor, painted,
+                                     options, scratch)
+        eye_stage = EyeStage.build(performance, target_track, actor, target_video, fade, options.gaze_warp,
+                                   options.gaze_gain, scratch, options.show_progress, eyes,
+                                   head.conditioned if head else None, head.posed if head else None,
+                                   resolve(options.rasterizer) if eyes is not None else "builtin", options.eyes)
+        batch_size = max(1, min(head.batch_frames if head else WARP_BATCH,
+                                BATCH_FRAME_BYTES // plates.frame_bytes))
+        labels = preview_labels if head else (preview_labels[0], preview_labels[-1])
+        side_by_side = SideBySide(preview, info.fps, info.height, labels)
+        frames = frames_in_order(target_video, performance.target_frames, scratch, plates.deep, plates.stored,
+                                 plates.woven)
+        with side_by_side, contextlib.closing(eye_stage):
+            for batch in _batches(frames, plates, n, batch_size, options):
+                rows = np.flatnonzero(painted[batch.idx] > 0)  # the rows the network paints
+                results, rendered = list(batch.frames), None
+                if head is not None:
+                    rendered = head.render(batch.idx)
+                    crops = head.translate(batch, rows, rendered)
+                    results = head.composite(batch, crops, rendered, fade)
+                results = eye_stage.apply(batch.idx, results, batch.frames, rows, np.flatnonzero(warped[batch.idx]),
+                                          fade)
+                write(writer, side_by_side, plates, batch, results, rendered, preview_left)
+    seconds = time.perf_counter() - started
+    synthesised = head.synthesised if head else 0
+    warped_only = int(warped.sum())
+    return {"frames": n, "synthesised_frames": synthesised, "eyes_only_frames": warped_only,
+            "passed_through_frames": n - synthesised - warped_only,
+            "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
+            "network_frames_per_second": round(synthesised / head.network_s, 1) if head and head.network_s else None,
+            "bit_depth": 16 if plates.deep else 8, "pixel_aspect": plates.pixel_aspect,
+            "field_order": plates.field_order, "colour": writer.colour.label(), **eye_stage.report(),
+            "pose_calibration": head.posed.report() if head else None,
+            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
+
+
+def _batches(frames: Iterator[np.ndarray], plates: Plates, n: int, size: int,
+             options: SynthesisOptions) -> Iterator[Batch]:
+    """The output frames in batches of `size`, with a progress bar."""
+    batch = Batch(np.zeros(0, int), [], [])
+    for j in progress(range(n), n, options.stage, options.show_progress):
+        plate = next(frames)
+        batch.plates.append(plate)
+        batch.frames.append(plates.work(plate))
+        if len(batch.frames) == size or j == n - 1:
+            batch.idx = np.arange(j + 1 - len(batch.frames), j + 1)
+            yield batch
+            batch = Batch(np.zeros(0, int), [], [])
+
+
+class HeadPainter:
+    """The network's part of synthesis: render the driven conditioning, translate it, composite the painted head."""
+
+    def __init__(self, performance: Performance, translator: Translator, crop: CropBox, target_track, actor,
+                 painted: np.ndarray, posed: PoseCalibration, options: SynthesisOptions):
+        self.performance, self.translator, self.crop = performance, translator, crop
+        self.size = translator.config.size
+        self.painted, self.posed = painted, posed
+        backend = resolve(options.rasterizer)
+        self.original = ConditioningRenderer(target_track, crop, self.size, backend, actor=actor)
+        self.conditioned = posed.conditioned(performance.track)
+        self.driven = ConditioningRenderer(self.conditioned, crop, self.size, backend, actor=actor)
+        self.compositor = Compositor(crop, self.size, options.composite)
+        self.windows = SpaceTimeWindows(translator.config.window)
+        self.synthesised = 0
+        self.network_s = 0.0
+
+    @classmethod
+    def build(cls, performance: Performance, translator: Translator, crop: CropBox, target_track, target_video: Path,
+              actor, painted: np.ndarray, options: SynthesisOptions, scratch: Path) -> HeadPainter:
+        """The painter of a job, with the pose calibration its pilot pass measured (or the identity when off)."""
+        posed = PoseCalibration(note="switched off")
+        if options.pose_calibration:
+            pilot_options = replace(options, fmt="mp4", audio=None, timecode=None, gaze_warp=False,
+                                    pose_calibration=False, stage="pose pilot", draft=True)
+
+            def pilot(part: Performance, video: Path) -> None:
+                synthesise(part, translator, crop, target_track, target_video, video, pilot_options)
+
+            posed = calibrate_pose(performance, target_track, painted, pilot, scratch,
+                                   lead_in=translator.config.window - 1)
+        return cls(performance, translator, crop, target_track, actor, painted, posed, options)
+
+    @property
+    def batch_frames(self) -> int:
+        return min(self.original.batch_frames, self.translator.batch_size * 4)
+
+    def render(self, idx: np.ndarray) -> Rendered:
+        """The driven conditioning of output frames `idx`, pushed through the space-time window (every frame is
+        pushed, painted or not, so that the windows hold what they would in one pass)."""
+        conditioning = self.driven.render(idx)
+        return Rendered(conditioning, self.windows.push_batch(conditioning.stacked()),
+                        self.original.render(self.performance.target_frames[idx]).mask)
+
+    def translate(self, batch: Batch, rows: np.ndarray, rendered: Rendered) -> Painted:
+        """The network's crops of the batch `rows` it paints."""
+        if not len(rows):
+            return Painted(rows, np.zeros((0, self.size, self.size, 3), np.uint8), np.zeros(0))
+        t0 = time.perf_counter()
+        real = np.stack([self.crop.cut(batch.frames[k], self.size) for k in rows])  # the target frames' crops
+        plates = self.translator.plates(torch.from_numpy(real).permute(0, 3, 1, 2),
+                                        [rendered.conditioning.mask[rows] > 127, rendered.before[rows] > 127])
+        crops = self.translator(rendered.windows[rows], plates).permute(0, 2, 3, 1).numpy()
+        self.network_s += time.perf_counter() - t0
+        return Painted(rows, crops, real)
+
+    def composite(self, batch: Batch, painted: Painted, rendered: Rendered, fade: np.ndarray) -> list[np.ndarray]:
+        """The batch's target frames with the painted crops blended in (through the soft head mask, faded)."""
+        results = list(batch.frames)
+        for r, k in enumerate(painted.rows):
+            masks = [rendered.conditioning.mask[k, 0].numpy(), rendered.before[k, 0].numpy()]
+            mask = self.compositor.soft_mask(masks) * fade[batch.idx[k]]
+            results[k] = self.compositor.composite(batch.frames[k], painted.crops[r], mask, real=painted.real[r])
+            self.synthesised += 1
+        return results
+
+
+def write(writer, side_by_side: SideBySide, plates: Plates, batch: Batch, results: list[np.ndarray],
+          rendered: Rendered | None, preview_left: Iterator[np.ndarray] | None) -> None:
+    """Each result applied to its target frame as the output stores it and encoded; the preview row beside it."""
+    for k, result in enumerate(results):
+        frame = batch.frames[k]
+        writer.write(plates.output(result, frame, batch.plates[k]))
+        if side_by_side.path is None:
+            continue
+        left = next(preview_left, None) if preview_left is not None else frame
+        left = frame if left is None else left
+        middle = [rendered.conditioning.colour[k].permute(1, 2, 0).numpy()] if rendered is not None else []
+        side_by_side.write([left, *middle, result])
 
 
 def fit_height(image: np.ndarray, height: int) -> np.ndarray:
@@ -128,7 +292,7 @@ class SideBySide:
             row = cv2.resize(row, (self._writer.width, self._writer.height))
         self._writer.write(row)
 
-    def __enter__(self) -> "SideBySide":
+    def __enter__(self) -> SideBySide:
         return self
 
     def __exit__(self, kind, value, trace) -> None:
@@ -137,135 +301,3 @@ class SideBySide:
                 self._writer.close()
             else:
                 self._writer.__exit__(RuntimeError, None, None)  # discard the half-written preview
-
-
-def synthesise(performance: Performance, translator: Translator, crop: CropBox, target_track, target_video: Path,
-               output: Path, options: SynthesisOptions, fade: np.ndarray | None = None,
-               preview: Path | None = None, preview_left: Iterator[np.ndarray] | None = None,
-               preview_labels: tuple[str, str, str] = ("source", "conditioning", "output"),
-               eyes: EyePathway | None = None) -> dict:
-    """Write the output video (and optionally a side-by-side preview); returns statistics. With `eyes`, the
-    model's eye pathway repaints both eyes of every synthesised frame after compositing."""
-    started = time.perf_counter()
-    size, n = translator.config.size, len(performance.track)
-    fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
-    eyes_only = np.zeros(n, bool)
-    if options.gaze_warp and performance.eyes_only is not None:
-        eyes_only = np.asarray(performance.eyes_only, bool)
-    painted_fade = np.where(eyes_only, 0.0, fade)  # the frames the network paints
-    actor = actor_from_track(target_track)
-    backend = resolve(options.rasterizer)
-    original = ConditioningRenderer(target_track, crop, size, backend, actor=actor)
-    compositor = Compositor(crop, size, options.composite)
-    openings = EyeOpenings.of(actor)
-    windows = SpaceTimeWindows(translator.config.window)
-    info = VideoReader(target_video)
-    fps, height = info.fps, info.height
-    plate_format = Plates.of(info.info, options.fmt, options.keep_depth, options.draft)
-    batch_size = max(1, min(original.batch_frames, translator.batch_size * 4,
-                            BATCH_FRAME_BYTES // plate_format.frame_bytes))
-    synthesised = 0
-    network_s = 0.0
-    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
-            open_output(output, options.fmt, fps, *plate_format.size, options.audio, options.timecode,
-                        options.draft, plate_format.deep, plate_format.sar, plate_format.field_order,
-                        plate_format.colour) as writer:
-        calibration = gaze_calibration_for(performance, target_track, target_video, fade, options, Path(scratch))
-        posed = _pose_calibration(performance, translator, crop, target_track, target_video, painted_fade, options,
-                                  Path(scratch))
-        conditioned = posed.conditioned(performance.track)
-        driven = ConditioningRenderer(conditioned, crop, size, backend, actor=actor)
-        # The network paints the eyes where the corrected conditioning puts them, so the eye pathway and the gaze
-        # warp work in the corrected head too, with the gaze kept pointing where it was asked to in the camera.
-        eye_view = eyes.view(conditioned, backend, actor) if eyes is not None else None
-        side_by_side = SideBySide(preview, fps, height, preview_labels)
-        painted_head = PaintedHead(actor)
-        frames = frames_in_order(target_video, performance.target_frames, Path(scratch), plate_format.deep,
-                                 plate_format.stored, plate_format.woven)
-        batch: list[tuple[int, np.ndarray]] = []
-        kept: list[np.ndarray] = []  # the batch's frames as the output stores them (the same frames when it keeps
-        # neither depth nor pixel aspect)
-
-        def flush() -> None:
-            nonlocal synthesised, network_s
-            idx = np.array([j for j, _ in batch])
-            cond = driven.render(idx)
-            stacked = cond.stacked()
-            masks_before = original.render(performance.target_frames[idx]).mask
-            wins = windows.push_batch(stacked)
-            need = np.flatnonzero((painted_fade[idx] > 0) & performance.track.valid[idx])
-            warp_only = np.flatnonzero(eyes_only[idx] & (fade[idx] > 0) & performance.track.valid[idx])
-            t0 = time.perf_counter()
-            painted = None
-            if len(need):
-                cut = np.stack([crop.cut(batch[k][1], size) for k in need])  # the target frames' crops
-                crops = torch.from_numpy(cut).permute(0, 3, 1, 2)
-                plates = translator.plates(crops, [cond.mask[need] > 127, masks_before[need] > 127])
-                painted = translator(wins[need], plates)
-            network_s += time.perf_counter() - t0
-            rows = {int(k): r for r, k in enumerate(need)}
-            results = []
-            for k, (j, frame) in enumerate(batch):
-                result = frame
-                if k in rows:
-                    out = painted[rows[k]].permute(1, 2, 0).numpy()
-                    mask = compositor.soft_mask([cond.mask[k, 0].numpy(), masks_before[k, 0].numpy()]) * fade[j]
-                    result = compositor.composite(frame, out, mask, real=cut[rows[k]])
-                    synthesised += 1
-                results.append(result)
-            if eye_view is not None and len(need):
-                t0 = time.perf_counter()
-                samples = eye_view.samples(idx[need])
-                repainted = eyes.repaint([results[k] for k in need], eye_view.render(idx[need], samples).stacked(),
-                                         samples, fade[idx[need]], eye_view)
-                for r, k in enumerate(need):
-                    results[k] = repainted[r]
-                network_s += time.perf_counter() - t0
-            if options.gaze_warp:
-                if len(need):  # where the network painted each head: the eyeballs go into its sockets
-                    heads, found = painted_head.fit([results[k] for k in need], track_params(conditioned, idx[need]))
-                for k in sorted({*need.tolist(), *warp_only.tolist()}):
-                    j = int(idx[k])
-                    shown = track_params(target_track, [int(performance.target_frames[j])])
-                    turned = calibration.rendered(track_params(performance.track, [j]), shown)
-                    if k in rows and found[rows[k]]:  # the asked gaze, relative to the head as painted
-                        turned.rotation = heads.rotation[rows[k]:rows[k] + 1]
-                        turned.translation = heads.translation[rows[k]:rows[k] + 1]
-                    elif k in rows:  # painted in the pose calibration's corrected pose, looking where asked
-                        turned.rotation, turned.gaze = posed.corrected(turned.rotation, turned.gaze)
-                    results[k] = redirect_eyes(results[k], batch[k][1], actor, openings, turned, shown,
-                                               float(fade[j]))
-            for k, (j, frame) in enumerate(batch):
-                result = results[k]
-                writer.write(plate_format.output(result, frame, kept[k]))
-                if preview is not None:
-                    left = next(preview_left, None) if preview_left is not None else frame
-                    left = frame if left is None else left
-                    side_by_side.write([left, cond.colour[k].permute(1, 2, 0).numpy(), result])
-            batch.clear()
-            kept.clear()
-
-        with side_by_side, contextlib.closing(painted_head):
-            for j in progress(range(n), n, options.stage, options.show_progress):
-                plate = next(frames)
-                kept.append(plate)
-                batch.append((j, plate_format.work(plate)))
-                if len(batch) == batch_size:
-                    flush()
-            if batch:
-                flush()
-    seconds = time.perf_counter() - started
-    warped_only = int((eyes_only & (fade > 0) & performance.track.valid).sum())
-    return {"frames": n, "synthesised_frames": synthesised, "eyes_only_frames": warped_only,
-            "passed_through_frames": n - synthesised - warped_only,
-            "seconds": round(seconds, 1), "frames_per_second": round(n / seconds, 2),
-            "network_frames_per_second": round(synthesised / network_s, 1) if network_s else None,
-            "bit_depth": 16 if plate_format.deep else 8, "pixel_aspect": plate_format.pixel_aspect,
-            "field_order": plate_format.field_order, "colour": writer.colour.label(),
-            "eye_pathway_step": eyes.step if eyes is not None else None, "gaze_warp": options.gaze_warp,
-            "gaze_calibration": calibration.report() if options.gaze_warp else None,
-            "eyes_in_painted_head": {"frames": painted_head.fitted, "kept_asked_head": painted_head.kept}
-            if options.gaze_warp else None,
-            "pose_calibration": posed.report(),
-            "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
-

@@ -21,11 +21,13 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.atomic import write_json
-from pipeline.errors import DvpError, NoFaceError
+from base.atomic import write_json
+from base.errors import DvpError, NoFaceError
+from base.metrics import nme
+from base.progress import progress
+from base.reading import VideoReader
+from base.writing import VideoWriter
 from pipeline.overlay import draw_overlay
-from pipeline.progress import progress
-from pipeline.video import VideoReader, VideoWriter
 from reconstruction.camera import PinholeCamera
 from reconstruction.face_follow import FaceTracker
 from reconstruction.face_model import FaceModel, default_model
@@ -34,7 +36,7 @@ from reconstruction.illumination import facing, fit_albedo, fit_lighting, vertex
 from reconstruction.landmarks import create_detector
 from reconstruction.temporal import RADIUS, fill_gaps, smooth
 from reconstruction.topology import NUM_MESH_VERTICES
-from reconstruction.track import Track
+from reconstruction.track import Track, load_track
 
 FIT_BATCH = 128
 FILTER_CHUNK = 256
@@ -167,6 +169,19 @@ def track_video(video: str | os.PathLike, output: str | os.PathLike, preview: st
         shutil.rmtree(scratch_dir, ignore_errors=True)
 
 
+def load_or_track(video: Path, track_path: str | os.PathLike | None, scratch: Path, show_progress: bool,
+                  role: str, face: str | int = "largest") -> Track:
+    """The track of `video`: the one given (checked against the video), or made now in `scratch`, following `face`
+    (see `TrackOptions.face`); `role` names it ("target", "source")."""
+    info = VideoReader(video)
+    if track_path is None:
+        track_path = scratch / f"{role}.track.npz"
+        track_video(video, track_path, options=TrackOptions(show_progress=show_progress, face=face))
+    track = load_track(track_path)
+    track.check_video(video, info.width, info.height, info.frame_count)
+    return track
+
+
 def _timed(items, clock: list[float]):
     """Yield from `items`, adding the time spent waiting for each item to clock[0]."""
     iterator = iter(items)
@@ -254,7 +269,7 @@ def _fit(landmarks, valid, raw, detected, store: _Scratch, camera, model, opts):
             raw_b = np.array(raw[batch[seen]], dtype=np.float64)
             err = np.linalg.norm(proj[seen] - raw_b[..., :2], axis=-1).mean(axis=1)
             errors["px"][batch[seen]] = err
-            errors["nme"][batch[seen]] = err / interocular_px(raw_b, actor.interocular)
+            errors["nme"][batch[seen]] = nme(proj[seen], raw_b, actor.interocular)
     return actor, params, errors
 
 

@@ -34,7 +34,8 @@ from fractions import Fraction
 import numpy as np
 from scipy.spatial.transform import Rotation, Slerp
 
-from pipeline.errors import DvpError, NoFaceError
+from base.errors import DvpError, NoFaceError
+from reconstruction.pose import rest_pose
 from reconstruction.track import Track
 
 PARTS = ("pose", "expression", "gaze", "blink")
@@ -59,18 +60,6 @@ def parse_parts(text: str) -> tuple[str, ...]:
     if unknown or not parts:
         raise DvpError(f"--transfer takes a comma-separated list of {', '.join(PARTS)}, not {text!r}")
     return parts
-
-
-def chordal_mean(rotations: np.ndarray) -> np.ndarray:
-    """The rotation (3, 3) closest to the mean of rotations (N, 3, 3)."""
-    u, _, vt = np.linalg.svd(rotations.astype(np.float64).sum(0))
-    return u @ np.diag([1, 1, np.linalg.det(u @ vt)]) @ vt
-
-
-def rest_pose(track: Track) -> tuple[np.ndarray, np.ndarray]:
-    """Chordal mean rotation (3, 3) and median translation (3,) over the valid frames."""
-    valid = track.valid
-    return chordal_mean(track.rotation[valid]), np.median(track.translation[valid].astype(np.float64), axis=0)
 
 
 def face_size(track: Track) -> float:

@@ -130,8 +130,8 @@ def main(argv: list[str] | None = None) -> None:
     """Rebuild data/canonical_face.npz from videos of different actors."""
     import argparse
 
+    from base.reading import VideoReader
     from data import DATA_DIR
-    from pipeline.video import VideoReader
     from reconstruction.landmarks import MediaPipeDetector
 
     ap = argparse.ArgumentParser(description=main.__doc__)

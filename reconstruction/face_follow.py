@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pipeline.errors import NoFaceError
+from base.errors import NoFaceError
 from reconstruction.landmarks import FaceDetection
 
 MAX_JUMP = 0.6  # largest move between frames, in face sizes

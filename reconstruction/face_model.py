@@ -19,7 +19,15 @@ import numpy as np
 
 from reconstruction import expressions
 from reconstruction.canonical import load_canonical
-from reconstruction.topology import LEFT_IRIS, NUM_LANDMARKS, NUM_MESH_VERTICES, RIGHT_IRIS, Topology, facing_camera, mediapipe_topology
+from reconstruction.topology import (
+    LEFT_IRIS,
+    NUM_LANDMARKS,
+    NUM_MESH_VERTICES,
+    RIGHT_IRIS,
+    Topology,
+    facing_camera,
+    mediapipe_topology,
+)
 
 EYEBALL_RADIUS_CM = 1.2
 

@@ -252,7 +252,7 @@ def estimate_identity(model: FaceModel, camera: PinholeCamera, landmarks: np.nda
 
 def actor_from_track(track, model: FaceModel | None = None) -> ActorModel:
     """The fitted actor of a Track, refusing a track made with another face model."""
-    from pipeline.errors import TrackFormatError
+    from base.errors import TrackFormatError
     from reconstruction.face_model import default_model
 
     model = model or default_model()

@@ -11,7 +11,7 @@ from typing import Protocol
 
 import numpy as np
 
-from pipeline.errors import BackendUnavailableError
+from base.errors import BackendUnavailableError
 
 
 @dataclass

@@ -17,7 +17,7 @@ from urllib.parse import urlparse
 import numpy as np
 import torch
 
-from pipeline.errors import BackendUnavailableError
+from base.errors import BackendUnavailableError
 from reconstruction.landmarks import FaceDetection, box_of
 
 if TYPE_CHECKING:
@@ -53,7 +53,8 @@ def required_weights() -> dict[str, str]:
     Taken from face_alignment's own tables, so the names are the ones it looks for.
     """
     _import_face_alignment()
-    from face_alignment.api import NetworkSize, models_urls as fan_urls
+    from face_alignment.api import NetworkSize
+    from face_alignment.api import models_urls as fan_urls
     from face_alignment.detection.sfd.sfd_detector import models_urls as sfd_urls
 
     fan_url = fan_urls[f"2DFAN-{int(NetworkSize.LARGE)}"]

@@ -16,14 +16,15 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.atomic import replacing
-from pipeline.errors import TrackFormatError
+from base.atomic import replacing
+from base.errors import TrackFormatError
 
 FORMAT = "dvp-track"
 VERSION = 1
 
 PER_FRAME = ("valid", "interpolated", "landmarks", "rotation", "translation", "expression", "gaze", "sh")
 PER_ACTOR = ("identity", "albedo", "eye_centres", "iris_offsets")
+OPEN_EYE_BLINK = 0.5  # an eye whose blink control is below this is open enough to show its iris
 
 
 @dataclass

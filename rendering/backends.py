@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.errors import BackendUnavailableError
+from base.errors import BackendUnavailableError
 from reconstruction.camera import PinholeCamera
 from rendering.rasterizer import Fragments, PackedFragments, rasterize, rasterize_packed
 

@@ -49,6 +49,36 @@ class CropBox:
         interp = cv2.INTER_AREA if self.side > size else cv2.INTER_LINEAR
         return cv2.resize(patch, (size, size), interpolation=interp)
 
+    def paste(self, frame: np.ndarray, image: np.ndarray, mask: np.ndarray, in_place: bool = False) -> np.ndarray:
+        """The inverse of `cut`: `frame` (H, W, 3) uint8 with `image` (S, S, 3), the box resampled to S x S, blended
+        back through `mask` (S, S) in [0, 1]; a copy unless `in_place`. Only pixels where the mask is above zero
+        change."""
+        x0, y0, side = self.x0, self.y0, self.side
+        h, w = frame.shape[:2]
+        size = image.shape[0]
+        # Back to source pixels, over the part of the box that lies inside the frame.
+        fx0, fy0, fx1, fy1 = max(0, x0), max(0, y0), min(w, x0 + side), min(h, y0 + side)
+        if fx1 <= fx0 or fy1 <= fy0:
+            return frame if in_place else frame.copy()
+        big_mask = cv2.resize(mask.astype(np.float32), (side, side), interpolation=cv2.INTER_LINEAR)
+        region = (slice(fy0 - y0, fy1 - y0), slice(fx0 - x0, fx1 - x0))
+        m = np.clip(big_mask[region], 0, 1)
+        rows, cols = np.flatnonzero(m.any(1)), np.flatnonzero(m.any(0))
+        if not len(rows):
+            return frame if in_place else frame.copy()
+        interp = cv2.INTER_CUBIC if side > size else cv2.INTER_AREA
+        pixels = image if image.dtype == np.uint8 else np.clip(image + 0.5, 0, 255).astype(np.uint8)
+        big_out = cv2.resize(pixels, (side, side), interpolation=interp)
+        # Only the mask's bounding box is blended, in 8 bits (OpenCV's weighted sum, rounded); where the mask is zero
+        # that gives the frame's own value exactly.
+        r0, r1, c0, c1 = rows[0], rows[-1] + 1, cols[0], cols[-1] + 1
+        result = frame if in_place else frame.copy()
+        patch = result[fy0 + r0:fy0 + r1, fx0 + c0:fx0 + c1]
+        weight = np.ascontiguousarray(m[r0:r1, c0:c1])
+        painted = np.ascontiguousarray(big_out[region][r0:r1, c0:c1])
+        patch[...] = cv2.blendLinear(painted, np.ascontiguousarray(patch), weight, 1 - weight)
+        return result
+
     def scaled(self, scale: float) -> "CropBox":
         """The same box in footage `scale` times the size (the full-size original of a proxy)."""
         if scale == 1:

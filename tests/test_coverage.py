@@ -4,8 +4,8 @@ import json
 import numpy as np
 
 from pipeline.cli import main
-from pipeline.coverage import coverage, head_angles, nearest_pose_deg, runs
-from pipeline.editing import head_rotation
+from pipeline.coverage import coverage, runs
+from reconstruction.pose import head_angles, head_rotation, nearest_pose_deg
 from reconstruction.track import load_track
 
 

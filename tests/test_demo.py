@@ -1,8 +1,8 @@
 """The main job (`dvp demo`) end to end on the generated clips, with a short training budget."""
 import json
 
+from base.probe import probe
 from pipeline.demo import run_demo
-from pipeline.probe import probe
 
 
 def test_demo_runs_the_whole_job(tmp_path):

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
+from base.reading import VideoReader
 from pipeline.cli import main
-from pipeline.video import VideoReader
 from reconstruction.fitting import actor_from_track
 from reconstruction.track import load_track
 from rendering.conditioning import ConditioningRenderer
@@ -143,7 +143,7 @@ def _dark_centroids(frame: np.ndarray, where: np.ndarray | None = None) -> np.nd
 
 
 def test_the_gaze_warp_turns_the_target_frames_own_eyeballs(tracked):
-    from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
+    from pipeline.eyes.eyeball_warp import EyeOpenings, redirect_eyes
     from reconstruction.fitting import FrameParams
 
     _, track, actor = tracked

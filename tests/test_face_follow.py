@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from pipeline.errors import NoFaceError
+from base.errors import NoFaceError
 from reconstruction.face_follow import FaceFollower
 from reconstruction.landmarks import FaceDetection
 

@@ -82,8 +82,8 @@ def test_a_ten_bit_plate_of_real_footage_keeps_its_depth_and_reads_as_a_sequence
     import imageio_ffmpeg
     import numpy as np
 
-    from pipeline.probe import probe
-    from pipeline.video import VideoReader
+    from base.probe import probe
+    from base.reading import VideoReader
 
     track, _ = tracked("hdtf_khill.mp4")
     plate = tmp_path / "khill_10bit.mov"

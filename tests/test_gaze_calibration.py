@@ -4,12 +4,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from base.errors import DvpError
+from base.reading import VideoReader
+from base.writing import VideoWriter
 from pipeline.cli import main
-from pipeline.errors import DvpError
-from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
-from pipeline.gaze_calibration import BLOCK, EYE_TURN_LIMIT_DEG, OPEN_BLINK, GazeCalibration, calibrate_gaze, given_gain
+from pipeline.eyes.eyeball_warp import EyeOpenings, redirect_eyes
+from pipeline.eyes.gaze_calibration import GazeCalibration, calibrate_gaze, given_gain
+from pipeline.eyes.settings import DEFAULT as EYES
 from pipeline.tracking import TrackOptions, track_video
-from pipeline.video import VideoReader, VideoWriter
 from reconstruction.fitting import FrameParams, actor_from_track, track_params
 from reconstruction.track import load_track
 
@@ -32,7 +34,7 @@ def test_the_yaw_change_is_divided_by_the_gain_and_nothing_else_moves():
     assert turned.rotation is intended.rotation and turned.expression is intended.expression
     assert np.allclose(GazeCalibration().rendered(intended, shown).gaze, intended.gaze), "gain 1: as intended"
     far = GazeCalibration(yaw_gains=np.full((2, 2), 0.5)).rendered(_params(40, 5), _params(0, 0))
-    assert np.allclose(np.degrees(far.gaze[..., 0]), EYE_TURN_LIMIT_DEG), "no eye turns 80 degrees"
+    assert np.allclose(np.degrees(far.gaze[..., 0]), EYES.eye_turn_limit_deg), "no eye turns 80 degrees"
 
 
 def test_a_given_gain_is_checked_before_any_work(tiny_model, astro, tmp_path, capsys):
@@ -94,7 +96,7 @@ def test_the_tracker_reads_part_of_a_turn_and_the_calibrated_warp_reads_back_all
         _turned_clip(clip, track, tmp_path / f"{name}.mp4", pattern, cal)
         track_video(tmp_path / f"{name}.mp4", tmp_path / f"{name}.npz", options=quiet)
         again = load_track(tmp_path / f"{name}.npz")
-        use = inner[:, None] & (track.blink < OPEN_BLINK) & (again.blink < 0.5)
+        use = inner[:, None] & (track.blink < EYES.calibration_open_blink) & (again.blink < EYES.open_blink)
         change = np.degrees(again.gaze[:, :, 0] - track.gaze[:, :, 0])
         asked = np.broadcast_to(pattern[:, None], change.shape)
         return float(np.polyfit(asked[use], change[use], 1)[0])

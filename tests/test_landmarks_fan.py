@@ -14,7 +14,7 @@ pytest.importorskip("face_alignment")
 
 import face_alignment.utils  # noqa: E402
 
-from pipeline.errors import BackendUnavailableError  # noqa: E402
+from base.errors import BackendUnavailableError  # noqa: E402
 from reconstruction import landmarks_fan  # noqa: E402
 from reconstruction.landmarks import create_detector  # noqa: E402
 from reconstruction.landmarks_fan import (  # noqa: E402

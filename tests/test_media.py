@@ -14,9 +14,10 @@ import numpy as np
 import psutil
 import pytest
 
-from pipeline.errors import MediaError
-from pipeline.probe import AudioStream, probe, probe_audio
-from pipeline.video import Codec, ImageSequenceWriter, VideoReader, VideoWriter, read_frames
+from base.errors import MediaError
+from base.probe import AudioStream, probe, probe_audio
+from base.reading import VideoReader, read_frames
+from base.writing import Codec, ImageSequenceWriter, VideoWriter
 
 
 def ffmpeg(*args: str | Path) -> None:
@@ -580,7 +581,7 @@ def test_footage_streams_every_frame_at_display_size(footage: Path) -> None:
     ("pc, gbr/unknown/unknown, progressive", ("gbr", None, None, "pc")),
 ])
 def test_colour_descriptions_as_ffmpeg_gives_them(summary: str, expected: tuple) -> None:
-    from pipeline.colour import Colour
+    from base.colour import Colour
 
     assert Colour.parse(summary) == Colour(*expected)
 
@@ -616,7 +617,7 @@ def test_untagged_footage_is_read_with_the_matrix_players_assume_for_its_size(tm
 
 
 def test_outputs_are_tagged_with_the_colour_description_they_are_written_in(tmp_path: Path) -> None:
-    from pipeline.colour import BT709, Colour
+    from base.colour import BT709, Colour
 
     ramp = np.linspace(20, 235, 64)
     frames = [np.stack(np.broadcast_arrays(ramp[None, :], ramp[::-1, None][:48], 128 + 0 * ramp), -1)
@@ -640,7 +641,7 @@ def test_outputs_are_tagged_with_the_colour_description_they_are_written_in(tmp_
 def test_prores_outputs_say_only_what_prores_can(tmp_path: Path, tags: tuple, written: tuple) -> None:
     # FFmpeg's ProRes encoder writes a value its format has no code for as 0: a matrix that reads back as RGB, a
     # transfer "reserved" that ffmpeg's scaler then refuses. Such outputs could not be read again, by dvp or others.
-    from pipeline.colour import Colour
+    from base.colour import Colour
 
     path = tmp_path / "out.mov"
     with VideoWriter(path, 25, 64, 48, codec="prores", colour=Colour(*tags, "tv")) as writer:
@@ -682,7 +683,7 @@ def _combing(frame: np.ndarray) -> float:
                          [("h264", ".mp4", "tff", 29), ("prores", ".mov", "bff", 34)])
 def test_interlaced_frames_are_written_as_such_and_read_blended_or_woven(tmp_path: Path, codec: Codec, suffix: str,
                                                                         order: str, db: float) -> None:
-    from pipeline.video import blend_fields
+    from base.reading import blend_fields
 
     def write(path: Path, field_order: str) -> Path:
         with VideoWriter(path, 25, 96, 64, codec=codec, field_order=field_order, crf=0) as writer:
@@ -709,7 +710,7 @@ def test_interlaced_frames_are_written_as_such_and_read_blended_or_woven(tmp_pat
 def test_turning_an_interlaced_picture_upright_moves_its_fields(tmp_path: Path, rotation: int, upright: str) -> None:
     # Half a turn puts the top field at the bottom; a quarter turn makes the fields columns, which no interlaced
     # output holds, so the output is progressive (the work blends the fields along the columns).
-    from pipeline.plates import Plates
+    from base.plates import Plates
 
     woven = tmp_path / "woven.mp4"
     with VideoWriter(woven, 25, 96, 64, field_order="tff") as writer:
@@ -723,7 +724,7 @@ def test_turning_an_interlaced_picture_upright_moves_its_fields(tmp_path: Path, 
 
 
 def test_an_odd_frame_size_is_padded_and_said_so(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    from pipeline.video import open_output
+    from base.writing import open_output
 
     with caplog.at_level("WARNING", logger="dvp"):
         for name, fmt in (("odd.mp4", "mp4"), ("odd", "png")):
@@ -750,8 +751,8 @@ def test_an_interlaced_sequence_says_so_beside_its_frames(tmp_path: Path) -> Non
 def test_a_change_to_an_interlaced_plate_keeps_both_fields_elsewhere_and_brings_back_no_combs() -> None:
     # The work sees the fields blended; what it changes is written over the blended picture (no combs of the
     # shot's own motion come back inside what it painted), and every other pixel keeps both fields as shot.
-    from pipeline.plates import apply_change, to_8bit
-    from pipeline.video import blend_fields
+    from base.plates import apply_change, to_8bit
+    from base.reading import blend_fields
 
     plate = _woven_frames(count=1)[0]
     work = blend_fields(plate)
@@ -778,13 +779,13 @@ def test_a_change_to_an_interlaced_plate_keeps_both_fields_elsewhere_and_brings_
     ("gbrpf32le", 16), ("gbrapf16le", 16),
 ])
 def test_bits_per_component_from_the_pixel_format(pix_fmt: str, bits: int) -> None:
-    from pipeline.probe import pix_fmt_bits
+    from base.probe import pix_fmt_bits
 
     assert pix_fmt_bits(pix_fmt) == bits
 
 
 def test_a_deep_change_keeps_every_untouched_pixel_at_full_depth() -> None:
-    from pipeline.plates import apply_change, to_8bit
+    from base.plates import apply_change, to_8bit
 
     assert to_8bit(np.array([[[0, 128, 129]], [[65535, 32767, 257]]], np.uint16)).tolist() == \
         [[[0, 0, 1]], [[255, 127, 1]]]
@@ -838,7 +839,7 @@ def test_ten_bit_footage_reads_and_writes_at_sixteen_bits(tmp_path: Path) -> Non
 
 
 def test_a_sequence_written_by_dvp_reads_back_as_a_video(tmp_path: Path, clip: Path) -> None:
-    from pipeline.probe import audio_file
+    from base.probe import audio_file
 
     frames = list(read_frames(clip, max_frames=12))
     with ImageSequenceWriter(tmp_path / "seq", 64, 48, fps="30000/1001", audio=clip, timecode="10:00:00;00") as w:

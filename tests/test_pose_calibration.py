@@ -2,15 +2,23 @@
 from dataclasses import replace
 
 import numpy as np
-import pytest
 
-from pipeline.coverage import head_angles, head_rotations
-from pipeline.pose_calibration import (EDGE, MAX_CORRECTION_DEG, PILOT_STRETCHES, STRETCH, PoseCalibration,
-                                       calibrate_pose, fit_axis, pilot_frames)
+from base.reading import VideoReader, frames_in_order
+from base.writing import VideoWriter
+from reconstruction.temporal import RADIUS as SMOOTHING_RADIUS
+from pipeline.pose_calibration import (
+    MAX_CORRECTION_DEG,
+    PILOT_STRETCHES,
+    STRETCH,
+    PoseCalibration,
+    calibrate_pose,
+    fit_axis,
+    pilot_frames,
+)
 from pipeline.tracking import TrackOptions, track_video
-from pipeline.transfer import Performance, driven_track, rest_pose
-from pipeline.video import VideoReader, VideoWriter, frames_in_order
+from pipeline.transfer import Performance, driven_track
 from reconstruction.face_model import gaze_directions
+from reconstruction.pose import head_angles, head_rotations, rest_pose
 from reconstruction.track import load_track
 
 CLIP_FRAMES = 200
@@ -64,15 +72,15 @@ def test_the_pilot_takes_all_of_a_short_job_and_even_stretches_of_a_long_one_eac
     fade[100:160] = 1
     frames, fitted = pilot_frames(fade, np.ones(1000, bool))
     assert np.array_equal(frames, np.arange(100, 160))
-    assert np.array_equal(frames[fitted], np.arange(100 + EDGE, 160 - EDGE)), "the ends are left out"
+    assert np.array_equal(frames[fitted], np.arange(100 + SMOOTHING_RADIUS, 160 - SMOOTHING_RADIUS)), "the ends are left out"
     frames, fitted = pilot_frames(fade, np.ones(1000, bool), lead_in=10)
     assert np.array_equal(frames, np.arange(90, 160)), "played from a window earlier"
-    assert np.array_equal(frames[fitted], np.arange(100, 160 - EDGE)), "the lead-in is not fitted"
+    assert np.array_equal(frames[fitted], np.arange(100, 160 - SMOOTHING_RADIUS)), "the lead-in is not fitted"
     fade[:] = 1
     frames, fitted = pilot_frames(fade, np.ones(1000, bool), lead_in=10)
     starts = frames[np.r_[0, np.flatnonzero(np.diff(frames) != 1) + 1]]
     assert len(starts) == PILOT_STRETCHES and starts[0] == 0 and np.all(np.diff(starts) > STRETCH)
-    assert fitted.sum() == (STRETCH - 2 * EDGE) + (PILOT_STRETCHES - 1) * (STRETCH - EDGE)
+    assert fitted.sum() == (STRETCH - 2 * SMOOTHING_RADIUS) + (PILOT_STRETCHES - 1) * (STRETCH - SMOOTHING_RADIUS)
     assert frames[-1] == 999
 
 
@@ -103,7 +111,7 @@ def test_a_model_that_paints_part_of_the_asked_turn_is_measured_and_inverted(foo
                 out.write(frame)
 
     law = calibrate_pose(performance, track, np.ones(CLIP_FRAMES), pilot, tmp_path)
-    assert law.measured and law.frames >= PILOT_STRETCHES * (STRETCH - 2 * EDGE) - 4, law.report()
+    assert law.measured and law.frames >= PILOT_STRETCHES * (STRETCH - 2 * SMOOTHING_RADIUS) - 4, law.report()
     assert 0.65 < law.gains[0] < 0.85, f"yaw: about 0.7 of the asked turn is painted, not {law.gains[0]:.2f}"
     assert abs(law.offsets_deg[1] + 1.5) < 0.6, f"pitch: 1.5 degrees down, not {law.offsets_deg[1]:.2f}"
     before = np.abs(asked - painted).mean(0)  # taking the asked pose for what is painted

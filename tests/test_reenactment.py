@@ -12,15 +12,17 @@ import imageio_ffmpeg
 import numpy as np
 import pytest
 
+from base.errors import NoFaceError
+from base.probe import probe
+from base.reading import VideoReader
+from base.writing import VideoWriter
 from pipeline.cli import main
 from pipeline.compositing import Compositor
 from pipeline.demo import astronaut_frame, astronaut_motion
 from pipeline.editing import EditSpecError, load_edit_spec
-from pipeline.errors import NoFaceError
-from pipeline.faithfulness import faithfulness, rotation_angle_deg
-from pipeline.probe import probe
+from pipeline.faithfulness import faithfulness
 from pipeline.transfer import ping_pong, transfer
-from pipeline.video import VideoReader, VideoWriter
+from reconstruction.pose import rotation_angle_deg
 from reconstruction.track import load_track
 from rendering.crop import CropBox
 
@@ -160,7 +162,7 @@ def test_edit_frames_may_be_timecodes_of_the_shot(astro, tmp_path):
 
 
 def test_timecode_labels_count_frames_with_drop_frame():
-    from pipeline.timecode import TimecodeError, timecode_frames
+    from base.timecode import TimecodeError, timecode_frames
 
     ntsc, ntsc60 = Fraction(30000, 1001), Fraction(60000, 1001)
     assert timecode_frames("01:00:00:00", 25) == 90000
@@ -216,8 +218,8 @@ def test_dvp_reenact_writes_video_preview_and_report(tiny_model, astro, driver, 
 
 def test_the_source_face_picks_who_drives(tmp_path, tiny_model, astro, driver, capsys):
     # Two people side by side, one the other's mirror image: the one picked drives, turning the other way.
-    from pipeline.coverage import head_angles
     from pipeline.reenactment import load_or_track
+    from reconstruction.pose import head_angles
 
     motion = astronaut_motion(24)
     frames = [astronaut_frame(r * 0.5, dx, -dy, z) for r, dx, dy, z in motion]
@@ -289,7 +291,7 @@ def test_a_model_of_a_proxy_renders_the_full_size_shot(tiny_model, astro, driver
 
 
 def test_target_frames_play_back_and_forth_when_the_output_is_longer(tmp_path):
-    from pipeline.video import frames_in_order
+    from base.reading import frames_in_order
 
     video = tmp_path / "levels.mp4"
     _write(video, [np.full((32, 48, 3), 20 * i, np.uint8) for i in range(6)])
@@ -330,7 +332,7 @@ def test_gaze_camera_points_both_eyes_at_the_camera(astro, tmp_path):
 def test_a_gaze_only_edit_turns_the_frames_own_eyes_and_keeps_the_rest_of_the_picture(tiny_model, astro, tmp_path):
     """No network where only the gaze changes: the gaze warp turns the eyeballs of the frame itself, so outside
     the eye openings the frame is the original, bit for bit; an edit that also moves the head is painted."""
-    from pipeline.eyeball_warp import EyeOpenings
+    from pipeline.eyes.eyeball_warp import EyeOpenings
     from reconstruction.fitting import actor_from_track, track_params
 
     folder, _ = tiny_model
@@ -566,7 +568,7 @@ def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, t
 def test_an_image_sequence_is_a_target_like_a_video(astro, tmp_path):
     """A folder of frames with its sequence.json (here one dvp wrote) is edited like a video: its rate, size and
     timecode carry over to the output."""
-    from pipeline.video import ImageSequenceWriter
+    from base.writing import ImageSequenceWriter
 
     video, track_path = astro
     plain = VideoReader(video)
@@ -588,9 +590,9 @@ def test_an_image_sequence_is_a_target_like_a_video(astro, tmp_path):
 def test_the_painted_head_is_found_where_it_was_painted(astro):
     """Asked for a head 5 degrees off the one in the picture, the fit finds the one in the picture; a frame with no
     face, or a face turned or moved far from the asked head, keeps the asked head."""
-    from pipeline.editing import head_rotation
-    from pipeline.painted_head import PaintedHead
+    from pipeline.eyes.painted_head import PaintedHead
     from reconstruction.fitting import FrameParams, actor_from_track, track_params
+    from reconstruction.pose import head_rotation
 
     video, track_path = astro
     track = load_track(track_path)

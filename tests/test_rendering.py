@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 import torch
 
+from base.errors import BackendUnavailableError
+from base.probe import probe
 from pipeline.cli import main
 from pipeline.demo import astronaut_clip
-from pipeline.errors import BackendUnavailableError
-from pipeline.probe import probe
 from reconstruction.fitting import actor_from_track, track_params
 from reconstruction.track import load_track
 from rendering import conditioning
@@ -59,7 +59,7 @@ def test_conditioning_lines_up_with_the_face(tracked):
         assert np.corrcoef(xs, cond.correspondence[i, 0].numpy()[ys, xs])[0, 1] > 0.9, "x on the mean face grows left to right"
         iris = cond.gaze[i, 1].numpy() > 127
         assert iris.sum() > 0 and (cond.gaze[i, 0].numpy()[iris] == 255).all(), "irises sit inside the eye openings"
-    from pipeline.video import VideoReader
+    from base.reading import VideoReader
 
     real = torch.as_tensor(np.stack([crop.cut(f, size) for f in VideoReader(video)])).permute(0, 3, 1, 2).float()
     mask = cond.mask.float() / 255

@@ -6,11 +6,11 @@ import cv2
 import numpy as np
 import pytest
 
+from base.ffmpeg_process import ffmpeg_path
+from base.probe import probe
+from base.writing import VideoWriter
 from pipeline.cli import main
 from pipeline.demo import astronaut_clip, astronaut_frame
-from pipeline.ffmpeg_exe import ffmpeg_path
-from pipeline.probe import probe
-from pipeline.video import VideoWriter
 from reconstruction.track import load_track
 
 

@@ -4,7 +4,7 @@ import json
 import numpy as np
 import pytest
 
-from pipeline.errors import TrackFormatError
+from base.errors import TrackFormatError
 from reconstruction.track import VERSION, Track, load_track
 
 

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 import torch
 
+from base.errors import DvpError
 from pipeline.cli import main
 from pipeline.demo import astronaut_clip
 from pipeline.evaluation import nearest_training_frames
@@ -19,10 +20,9 @@ from reconstruction.track import load_track
 from translation import model_dir as md
 from translation.config import PRESETS, preset
 from translation.dataset import load_or_build, time_split
+from translation.devices import resolve_device
 from translation.inference import Translator
 from translation.networks import Generator, PatchDiscriminator
-from pipeline.errors import DvpError
-from translation.devices import resolve_device
 from translation.training import Trainer, TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -223,7 +223,7 @@ def test_evaluate_scores_model_and_baselines(tiny_model, astro, tmp_path, capsys
     for scores in rep["methods"].values():
         assert 5 < scores["psnr_face"] < 60 and -1 <= scores["ssim_face"] <= 1 and scores["flicker"] >= 0
         assert 5 < scores["psnr_head"] < 60
-    from pipeline.probe import probe
+    from base.probe import probe
 
     info = probe(preview)
     assert (info.width, info.height, info.frame_count) == (3 * 256, 256, rep["held_out_frames"][2])

@@ -6,8 +6,8 @@ one. A random similarity transform, the same for the conditioning window, the
 real frame and the plate of a sample, shows it the same head a little
 elsewhere, so it has to paint the face where the conditioning puts it. Only
 with the plate (`translation.plate`): without it the network cannot know where
-the static background went, and held-out PSNR fell from 26.8 to 18.2 dB at
-step 500 when this was tried on lp_d9.
+the static background went, and held-out PSNR fell steeply when this was tried
+(see the README's training notes).
 """
 from __future__ import annotations
 

@@ -24,11 +24,11 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.atomic import write_json
-from pipeline.errors import DvpError
-from pipeline.progress import progress
-from pipeline.probe import media_bytes
-from pipeline.video import VideoReader
+from base.atomic import write_json
+from base.errors import DvpError
+from base.probe import media_bytes
+from base.progress import progress
+from base.reading import VideoReader
 from reconstruction.fitting import actor_from_track
 from rendering.backends import resolve
 from rendering.conditioning import ConditioningRenderer

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import torch
 
-from pipeline.errors import DvpError
+from base.errors import DvpError
 
 
 def resolve_device(name: str) -> torch.device:

@@ -15,15 +15,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.atomic import write_json
-from pipeline.errors import DvpError
+from base.atomic import write_json
+from base.errors import DvpError
 from reconstruction.track import load_track
 from rendering.crop import CropBox
 from translation import model_dir as md
 from translation.dataset import take, time_split
 from translation.devices import resolve_device
 from translation.eyes import EYE_CONFIG, FOLDER, EyeData, eye_inputs, load_or_build_eyes
-from translation.training import TrainOptions, Trainer, check_request, run_training
+from translation.training import Trainer, TrainOptions, check_request, run_training
 
 DEFAULT_MINUTES = 10
 

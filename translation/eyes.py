@@ -30,9 +30,8 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.compositing import blend_into
-from pipeline.probe import media_bytes
-from pipeline.progress import progress
+from base.probe import media_bytes
+from base.progress import progress
 from reconstruction.fitting import actor_from_track
 from rendering.backends import resolve
 from rendering.crop import CropBox
@@ -89,7 +88,7 @@ class EyeData(ShotData):
 
 def through_crop(frame: np.ndarray, crop: CropBox, size: int) -> np.ndarray:
     """The frame as the main network would give it back at best: its crop resampled to size x size and back."""
-    return blend_into(frame, crop, crop.cut(frame, size).astype(np.float32), np.ones((size, size), np.float32))
+    return crop.paste(frame, crop.cut(frame, size).astype(np.float32), np.ones((size, size), np.float32))
 
 
 def load_or_build_eyes(video: Path, track, track_path: Path, crop: CropBox, main_size: int, folder: Path,
@@ -195,6 +194,6 @@ class EyePathway:
                 s = 2 * k + eye
                 if weights[k] > 0 and masks[s].any():
                     box = CropBox(int(samples.corners[k, eye, 0]), int(samples.corners[k, eye, 1]), self.side)
-                    frame = blend_into(frame, box, painted[s], masks[s] * weights[k], in_place=True)
+                    frame = box.paste(frame, painted[s], masks[s] * weights[k], in_place=True)
             out.append(frame)
         return out

@@ -26,9 +26,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.atomic import replacing, write_json
-from pipeline.errors import DvpError
-from pipeline.probe import media_bytes
+from base.atomic import replacing, write_json
+from base.errors import DvpError
+from base.probe import media_bytes
 from reconstruction.topology import NUM_MESH_VERTICES
 from translation.config import TranslationConfig
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from pipeline.atomic import write_bytes, write_png
+from base.atomic import write_bytes, write_png
 
 
 def to_rgb(images: torch.Tensor) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Which training frames a batch draws: uniformly, or balanced over head pose and gaze.
 
-A minute of footage spends most of its frames near the actor's habitual pose:
-in lp_d9, 244 of 500 training frames have a head yaw between 2 and 4 degrees and
-5 have less than -4. Drawn uniformly, the network sees the rare poses so seldom
+A minute of footage spends most of its frames near the actor's habitual pose,
+and only a handful at its extremes (the README counts them on the footage).
+Drawn uniformly, the network sees the rare poses so seldom
 that it paints them pulled back towards the common ones, and a reenactment or
 an edit that asks for them turns the head short (see README: faithfulness).
 

@@ -25,20 +25,20 @@ import torch
 from torch import nn
 from tqdm import tqdm
 
-from pipeline.atomic import replacing, write_json
-from pipeline.errors import BackendUnavailableError, DvpError
-from pipeline.metrics import psnr
+from base.atomic import replacing, write_json
+from base.errors import BackendUnavailableError, DvpError
+from base.metrics import psnr
 from reconstruction.track import load_track
 from rendering.spacetime import CONDITIONING_CHANNELS
 from translation import model_dir as md
+from translation.augment import random_similarity, transform_samples
 from translation.config import TranslationConfig
 from translation.dataset import ShotData, load_or_build, time_split
 from translation.devices import resolve_device
-from translation.augment import random_similarity, transform_samples
 from translation.networks import Generator, PatchDiscriminator
 from translation.plate import hole, plate, rendered_face
-from translation.sampling import balanced_weights
 from translation.previews import write_loss_curve, write_preview
+from translation.sampling import balanced_weights
 
 log = logging.getLogger("dvp.train")
 LOG_EVERY = 10  # steps between entries of the training-loss history

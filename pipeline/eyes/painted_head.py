@@ -2,8 +2,7 @@
 
 The pose calibration (`pipeline.pose_calibration`) corrects the head pose the
 network is asked for by a law fitted over a pilot pass, but each painted frame
-still lands a degree or two away from the asked pose (lp_d9 driven by lp_d3:
-1.7 degrees on average). The gaze warp draws the eyeballs where the face model
+still lands a degree or two away from the asked pose. The gaze warp draws the eyeballs where the face model
 puts them; drawn in the asked head while the sockets around them were painted
 in another, the eyes look turned by the difference. So each painted frame goes
 through the landmark detector, the target actor (whose identity is known) is
@@ -11,28 +10,25 @@ fitted to it from the conditioned parameters, and the warp turns the eyeballs
 in the head as painted, by the gaze the job asks for relative to that head.
 Of the faces the detector finds, the one nearest where the conditioned head
 projects is taken (a shot may hold other people); a frame with no face, or
-whose fit turns more than `MAX_CHANGE_DEG` or moves more than `MAX_SHIFT_CM`
-from the conditioning (a misdetection), keeps the conditioned head.
+whose fit turns or moves further from the conditioning than the settings allow
+(`EyeSettings.painted_head_max_turn_deg`, `painted_head_max_shift_cm`: a
+misdetection), keeps the conditioned head.
 """
 from __future__ import annotations
 
 import numpy as np
 
-from pipeline.faithfulness import rotation_angle_deg
+from pipeline.eyes.settings import DEFAULT, EyeSettings
 from reconstruction.fitting import ActorModel, FrameParams, fit_frames
 from reconstruction.landmarks import LandmarkDetector, create_detector
-
-MAX_CHANGE_DEG = 8.0
-MAX_SHIFT_CM = 2.0
-MAX_FACES = 3
-ITERATIONS = 4
+from reconstruction.pose import rotation_angle_deg
 
 
 class PaintedHead:
     """Fits the target actor's head to painted frames, in the order the job paints them."""
 
-    def __init__(self, actor: ActorModel):
-        self.actor = actor
+    def __init__(self, actor: ActorModel, settings: EyeSettings = DEFAULT):
+        self.actor, self.settings = actor, settings
         self._detector: LandmarkDetector | None = None
         self.fitted = 0  # frames whose painted head was found and used
         self.kept = 0  # frames that kept the conditioned head
@@ -41,7 +37,7 @@ class PaintedHead:
         """The head (rotation, translation) of each painted frame, and which frames it was found in (the others keep
         the conditioned head); expression and gaze stay the conditioned ones."""
         if self._detector is None:
-            self._detector = create_detector("mediapipe", max_faces=MAX_FACES)
+            self._detector = create_detector("mediapipe", max_faces=self.settings.painted_head_max_faces)
         head = FrameParams(rotation=conditioned.rotation.copy(), translation=conditioned.translation.copy(),
                            expression=conditioned.expression, gaze=conditioned.gaze)
         expected = self.actor.project_landmarks(conditioned).mean(axis=1)  # (B, 2) where each head should be
@@ -57,10 +53,12 @@ class PaintedHead:
             rows = np.array(found)
             start = FrameParams(rotation=conditioned.rotation[rows], translation=conditioned.translation[rows],
                                 expression=conditioned.expression[rows], gaze=conditioned.gaze[rows])
-            fitted = fit_frames(self.actor, np.array(points, dtype=np.float64), init=start, iterations=ITERATIONS)
+            fitted = fit_frames(self.actor, np.array(points, dtype=np.float64), init=start,
+                                iterations=self.settings.painted_head_iterations)
             angle = rotation_angle_deg(start.rotation, fitted.rotation)
             shift = np.linalg.norm(fitted.translation - start.translation, axis=1)
-            use = (angle <= MAX_CHANGE_DEG) & (shift <= MAX_SHIFT_CM)
+            s = self.settings
+            use = (angle <= s.painted_head_max_turn_deg) & (shift <= s.painted_head_max_shift_cm)
             head.rotation[rows[use]] = fitted.rotation[use]
             head.translation[rows[use]] = fitted.translation[use]
             used[rows[use]] = True

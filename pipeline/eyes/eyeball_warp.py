@@ -1,7 +1,7 @@
 """Gaze by geometry: the target's own eyeballs, turned to the intended gaze and seen again by the camera.
 
 The networks paint eyes from examples, and a short shot shows few gaze
-directions (lp_d9: yaw -15..20 degrees); asked for others, they paint the iris
+directions; asked for others, they paint the iris
 pulled back towards the directions they know. But an eyeball is a sphere whose
 texture turns with the gaze, and the target frame under every output frame
 shows that texture. So inside the eye opening of the intended face (the lid
@@ -11,7 +11,8 @@ in the eyeball's own frame, to where it sat in the target frame (that frame's
 head pose and gaze), and the target frame's colour there is taken. Points the
 target frame does not show (turned away from the camera, or under its lids,
 where a turn uncovers sclera the frame hid) are filled in from the pixels
-around them; an eye the target frame shows less than `MIN_SEEN` of (a blink)
+around them; an eye the target frame shows too little of (a blink:
+`EyeSettings.min_seen`)
 keeps the network's painting. A feathered mask blends the opening in.
 
 The texture comes from the same shot and the same moment as the background,
@@ -26,13 +27,9 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from pipeline.eyes.settings import DEFAULT, EyeSettings
 from reconstruction.face_model import gaze_rotation
 from reconstruction.fitting import ActorModel, FrameParams
-
-FEATHER_PX = 0.8  # Gaussian sigma of the blend's edge
-INSET_PX = 1.0  # the opening is shrunk by this much, so lids painted a pixel off do not get eyeball colour
-MARGIN_PX = 3
-MIN_SEEN = 0.6  # share of the opening the target frame must show for its eyeball to be used
 
 
 @dataclass
@@ -54,13 +51,13 @@ class EyeOpenings:
         return cls(contours=(out[0], out[1]))
 
 
-def _box(polygon: np.ndarray, width: int, height: int) -> tuple[int, int, int, int] | None:
+def _box(polygon: np.ndarray, width: int, height: int, margin: int) -> tuple[int, int, int, int] | None:
     """(x0, y0, w, h): the polygon's bounding box in pixels with a margin, inside the frame; None when degenerate
     (or unknown: a frame without a face has NaN parameters)."""
     if not np.isfinite(polygon).all():
         return None
-    x0, y0 = np.floor(polygon.min(0)).astype(int) - MARGIN_PX
-    x1, y1 = np.ceil(polygon.max(0)).astype(int) + MARGIN_PX
+    x0, y0 = np.floor(polygon.min(0)).astype(int) - margin
+    x1, y1 = np.ceil(polygon.max(0)).astype(int) + margin
     x0, y0, x1, y1 = max(x0, 0), max(y0, 0), min(x1, width), min(y1, height)
     return (int(x0), int(y0), int(x1 - x0), int(y1 - y0)) if x1 - x0 >= 2 and y1 - y0 >= 2 else None
 
@@ -80,7 +77,8 @@ def opening_mask(polygon: np.ndarray, box: tuple[int, int, int, int], inset: flo
 
 
 def redirect_eyes(output: np.ndarray, source: np.ndarray, actor: ActorModel, openings: EyeOpenings,
-                  intended: FrameParams, shown: FrameParams, weight: float = 1.0) -> np.ndarray:
+                  intended: FrameParams, shown: FrameParams, weight: float = 1.0,
+                  settings: EyeSettings = DEFAULT) -> np.ndarray:
     """`output` (H, W, 3) uint8 with the eyeballs of `source` (the target frame, whose parameters are `shown`) turned
     to the `intended` parameters, one frame each (FrameParams of length 1); blended by `weight` (0..1)."""
     if weight <= 0:
@@ -93,12 +91,13 @@ def redirect_eyes(output: np.ndarray, source: np.ndarray, actor: ActorModel, ope
     for eye in range(2):
         contour = openings.contours[eye]
         poly_out, poly_src = cam.project(pts_out[contour]), cam.project(pts_src[contour])
-        box, box_src = _box(poly_out, width, height), _box(poly_src, width, height)
+        box = _box(poly_out, width, height, settings.margin_px)
+        box_src = _box(poly_src, width, height, settings.margin_px)
         if box is None or box_src is None:
             continue
         x0, y0, w, h = box
         x1, y1 = x0 + w, y0 + h
-        inside = opening_mask(poly_out, box, INSET_PX)
+        inside = opening_mask(poly_out, box, settings.inset_px)
         if not inside.any():
             continue
         # Rays through the box's pixel centres, against the intended eyeball.
@@ -130,14 +129,14 @@ def redirect_eyes(output: np.ndarray, source: np.ndarray, actor: ActorModel, ope
         inside = inside * hit  # the opening's corners can lie beyond the eyeball's outline: the painting stays there
         opening = inside > 0.5
         known = opening & (valid > 0.5)
-        if known.sum() < MIN_SEEN * opening.sum():
+        if known.sum() < settings.min_seen * opening.sum():
             continue  # the target frame shows too little of this eyeball (a blink): keep the painting
         missing = opening & ~known
         if missing.any():  # eyeball the target frame hid (mostly sclera uncovered by the turn): filled from around
             colour = cv2.inpaint(colour, (missing * 255).astype(np.uint8), 2, cv2.INPAINT_TELEA)
         alpha = inside
-        if FEATHER_PX > 0:
-            alpha = np.minimum(alpha, cv2.GaussianBlur(alpha, (0, 0), FEATHER_PX))
+        if settings.feather_px > 0:
+            alpha = np.minimum(alpha, cv2.GaussianBlur(alpha, (0, 0), settings.feather_px))
         alpha = alpha * weight
         patch = result[y0:y1, x0:x1].astype(np.float32)
         blended = patch + alpha[..., None] * (colour.astype(np.float32) - patch)

@@ -16,20 +16,20 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
 
-from pipeline.colour import Colour
-from pipeline.errors import MediaError
-from pipeline.ffmpeg_exe import ffmpeg_path
+from base.colour import Colour
+from base.errors import MediaError
+from base.ffmpeg_process import run_for_report
+from base.timecode import TIMECODE
 
 # `Stream #0:1[0x2](und): Audio: aac (LC) ...`; ffmpeg >= 7 indents streams that
 # belong to a stream group, so leading space varies.
 _STREAM = re.compile(r"^\s*Stream #\d+:(\d+)[^:]*: (\w+): (.*)$")
 _ROTATION = re.compile(r"rotation of (-?\d+(?:\.\d+)?) degrees", re.IGNORECASE)
-_TIMECODE = re.compile(r"^\s*timecode\s*:\s*(\S+)", re.MULTILINE)
+_TIMECODE_LINE = re.compile(r"^\s*timecode\s*:\s*(\S+)", re.MULTILINE)
 _DURATION = re.compile(r"Duration: (\d+):(\d+):(\d+(?:\.\d+)?)")
 _CUT_SHORT = re.compile(r"[^\n\]]*(?:partial file|ended prematurely)[^\n]*", re.IGNORECASE)  # mov, matroska
 _TIMEBASE = re.compile(r"^#tb 0: (\d+)/(\d+)$", re.MULTILINE)
@@ -85,7 +85,7 @@ class VideoInfo:
     inputs: tuple[str, ...] = ()  # ffmpeg's input options for the video (a sequence's rate, pattern, first number)
     audio_file: str | None = None  # the file `audio` describes: the video itself, or a sequence's audio file
     field_order: str = "progressive"  # or "tff" / "bff": interlaced, the top / bottom field shown first
-    colour: Colour = Colour()  # the stream's colour tags (see `pipeline.colour`)
+    colour: Colour = Colour()  # the stream's colour tags (see `base.colour`)
     pattern: str | None = None  # an image sequence's file pattern (printf style); None for a video file
     first_number: int = 0  # the number in the name of an image sequence's first frame
 
@@ -220,13 +220,13 @@ def _probe_file(path: str | Path) -> VideoInfo:
     fps = tbr if tbr and not (avg and tbr > 2 * avg and tbr > MAX_CAMERA_FPS) else avg
     if not fps:
         raise MediaError(f"{path}: ffmpeg cannot tell the frame rate of its video; re-encode it at a fixed rate.")
-    packets = _read_packets(path)
+    packets = _read_packets(path, _container_duration(header))
     frame_count = packets.count
     if frame_count == 0:
         raise MediaError(f"{path}: its video stream contains no frames. Export the video again.")
     # ffmpeg prints the display matrix's counter-clockwise angle.
     ccw = next((float(m[1]) for m in map(_ROTATION.search, video.details) if m), 0.0)
-    timecode = _TIMECODE.search(header)
+    timecode = _TIMECODE_LINE.search(header)
     return VideoInfo(
         path=str(path),
         **picture,
@@ -274,7 +274,6 @@ def media_bytes(path: str | Path) -> int:
 SEQUENCE_SIDECAR = "sequence.json"
 MAX_CAMERA_FPS = 240  # a tbr above this and above twice the average rate is a timebase, not a frame rate
 _PRINTF = re.compile(r"%(0?)(\d*)d")
-TIMECODE_VALUE = re.compile(r"\d\d:\d\d:\d\d[:;.]\d\d")  # HH:MM:SS:FF, ';' or '.' for drop frame
 
 
 def _probe_sequence(folder: Path) -> VideoInfo:
@@ -317,12 +316,12 @@ def _probe_sequence(folder: Path) -> VideoInfo:
                              "is an empty file (0 bytes), probably a failed render or copy. Render or copy it again.")
     inputs = ("-f", "image2", "-framerate", str(fps), "-start_number", str(start),
               "-i", f"file:{folder / pattern}")
-    report = _ffmpeg(*inputs).stderr
+    report = run_for_report(*inputs).stderr
     if "Input #0" not in report:
         raise MediaError(f"{folder / (pattern % start)}: {_open_failure(report)}")
     picture = _picture(_first_video(folder, _streams(report)), str(folder / (pattern % start)))
     timecode = spec.get("timecode")
-    if timecode is not None and not TIMECODE_VALUE.fullmatch(str(timecode)):
+    if timecode is not None and not TIMECODE.fullmatch(str(timecode)):
         raise MediaError(f"{sidecar}: \"timecode\" must look like HH:MM:SS:FF (';' for drop frame), not {timecode!r}")
     if spec.get("sar") is not None:  # pixels that are not square, which a picture file cannot say
         try:
@@ -394,7 +393,7 @@ def _read_header(path: str | Path) -> str:
         raise MediaError(f"{path}: is a directory, not a media file. Give the path of a file inside it.")
     if file.stat().st_size == 0:
         raise MediaError(f"{path}: is empty (0 bytes), probably a failed download or copy. Fetch or export it again.")
-    report = _ffmpeg("-i", f"file:{file}").stderr
+    report = run_for_report("-i", f"file:{file}").stderr
     if "Input #0" not in report:
         raise MediaError(f"{path}: {_open_failure(report)}")
     return report
@@ -533,7 +532,7 @@ class _Packets:
         return self.end - self.first if self.first is not None and self.end is not None else None
 
 
-def _read_packets(path: str | Path) -> _Packets:
+def _read_packets(path: str | Path, container_duration: float = 0.0) -> _Packets:
     """Count the frames of the first video stream exactly, and time them, by reading its packets.
 
     One line per packet from the `framecrc` muxer (stream, dts, pts, duration, size, checksum), which every
@@ -542,7 +541,7 @@ def _read_packets(path: str | Path) -> _Packets:
     frames over the average rate is not its length: `VideoReader` samples it at a fixed rate from the first
     frame to the end of the last.
     """
-    result = _ffmpeg("-i", f"file:{path}", "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-")
+    result = run_for_report("-i", f"file:{path}", "-map", "0:V:0", "-c", "copy", "-f", "framecrc", "-")
     rows = [line.split(",") for line in result.stdout.splitlines() if line.strip() and not line.startswith("#")]
     if not rows and result.returncode != 0:  # no packets in a file ffmpeg read to its end is "no frames", later
         reason = _last_line(result.stderr)
@@ -561,19 +560,13 @@ def _read_packets(path: str | Path) -> _Packets:
     if base is None or not rows or min(shown) <= 0 or min(pts) < -(1 << 62):  # -(2**63): no timestamp
         return _Packets(len(rows))
     tick = Fraction(int(base[1]), int(base[2]))
-    return _Packets(len(rows), float(min(pts) * tick), float(max(p + d for p, d in zip(pts, shown)) * tick))
-
-
-def _ffmpeg(*args: str) -> subprocess.CompletedProcess[str]:
-    """Run ffmpeg for its report on stderr (and what it writes to stdout); its exit status is judged by callers."""
-    return subprocess.run(
-        [ffmpeg_path(), "-hide_banner", "-nostdin", "-nostats", *args],
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        errors="replace",
-        check=False,
-    )
+    times = [(p * tick, (p + d) * tick) for p, d in zip(pts, shown)]
+    # An edit list (MP4, MOV) can start the video after its first packets and end it before its last (a clip cut
+    # without re-encoding starts at the keyframe before the cut): those packets come with times before the file's
+    # start or from its duration on, and neither players nor the decoder show them.
+    limit = Fraction(container_duration) if container_duration > 0 else None
+    kept = [(a, b) for a, b in times if b > 0 and (limit is None or a < limit)] or times
+    return _Packets(len(kept), float(min(a for a, _ in kept)), float(max(b for _, b in kept)))
 
 
 def _last_line(report: str) -> str:

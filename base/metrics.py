@@ -1,6 +1,6 @@
 """Image and video quality measures for synthesised frames against real ones.
 
-All take uint8 or float tensors of 8-bit values (0 to 255), shaped (N, 3, H, W),
+PSNR, SSIM and flicker take uint8 or float tensors of 8-bit values (0 to 255), shaped (N, 3, H, W),
 and return one number per frame (or per frame pair) so callers can average
 over whatever set of frames they report.
 
@@ -13,9 +13,14 @@ over whatever set of frames they report.
   temporal differences (8-bit units). A perfect reproduction scores 0; a
   result that is right on average but shimmers from frame to frame scores
   high even where its PSNR is good.
+- NME (normalised mean error) of landmarks: the mean distance between
+  corresponding points, divided by the distance between two reference points
+  of the reference set (the outer eye corners), so faces of any size score
+  alike.
 """
 from __future__ import annotations
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -56,3 +61,11 @@ def flicker(output: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
     d_out = output[1:].double() - output[:-1].double()
     d_real = real[1:].double() - real[:-1].double()
     return (d_out - d_real).abs().flatten(1).mean(1)
+
+
+def nme(points: np.ndarray, reference: np.ndarray, corners: tuple[int, int]) -> np.ndarray:
+    """(N,) mean distance between `points` and `reference` (N, L, 2 or more; the first two coordinates are used),
+    over the distance between the reference's points `corners`."""
+    error = np.linalg.norm(points[..., :2] - reference[..., :2], axis=-1).mean(axis=-1)
+    scale = np.linalg.norm(reference[..., corners[0], :2] - reference[..., corners[1], :2], axis=-1)
+    return error / scale

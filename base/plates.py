@@ -15,9 +15,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from pipeline.colour import BT709, Colour
-from pipeline.probe import VideoInfo
-from pipeline.video import DeepFrame, Frame, VideoReader, blend_fields, ratio_label
+from base.colour import BT709, Colour
+from base.frames import DeepFrame, Frame, ratio_label
+from base.probe import VideoInfo
+from base.reading import VideoReader, blend_fields
 
 DEEP_FORMATS = ("prores", "png")
 

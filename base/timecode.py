@@ -11,7 +11,9 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-_LABEL = re.compile(r"(\d\d):(\d\d):(\d\d)([:;.])(\d\d)")
+# HH:MM:SS:FF, with ';' or '.' before the frames for drop frame: the one pattern for every timecode the project reads
+# or writes
+TIMECODE = re.compile(r"(\d\d):(\d\d):(\d\d)([:;.])(\d\d)")
 
 
 class TimecodeError(ValueError):
@@ -24,12 +26,12 @@ def nominal_rate(fps: Fraction | float) -> int:
 
 
 def is_timecode(text: object) -> bool:
-    return isinstance(text, str) and _LABEL.fullmatch(text.strip()) is not None
+    return isinstance(text, str) and TIMECODE.fullmatch(text.strip()) is not None
 
 
 def timecode_frames(label: str, fps: Fraction | float) -> int:
     """The number of frames from 00:00:00:00 to `label` at `fps`."""
-    match = _LABEL.fullmatch(label.strip())
+    match = TIMECODE.fullmatch(label.strip())
     if match is None:
         raise TimecodeError(f"{label!r} is not a timecode: write HH:MM:SS:FF (';' before FF for drop frame)")
     hours, minutes, seconds, sep, frames = (int(g) if g.isdigit() else g for g in match.groups())

@@ -1,9 +1,10 @@
 """How much of a sideways eyeball turn the tracker reads, measured on the target's own eyes.
 
 The iris landmarks of the detector move less than the iris does: turning the
-eyeballs of real frames by a known yaw (with `pipeline.eyeball_warp`, which is
+eyeballs of real frames by a known yaw (with `pipeline.eyes.eyeball_warp`, which is
 exact geometry on the actor's eyeball model) and tracking the result again
-reads back about 0.7 of the turn on lp_d9. The source's gaze was read by the
+reads back only part of the turn (the README gives the shares measured on the
+footage). The source's gaze was read by the
 same tracker, so its tracked turns are that share of the turns its eyes made,
 and a warp that turned the target's eyes by the tracked angle would show them
 turning less than the source's did. The gaze warp therefore turns the eyeball
@@ -11,14 +12,15 @@ by the tracked change divided by the gain measured here, and the output, tracked
 again, reads back the intended gaze.
 
 The measurement: a stretch of the target video with open eyes is played in
-blocks of `BLOCK` frames, the eyeballs turned by 0, +a, 0, -a, 0, +b, 0, -b
-degrees of yaw (`OFFSETS_DEG`), encoded as an output would be and tracked
-again; the gain is the slope of the read-back change against the asked one,
-over the open eyes in the middle of each block (tracking smooths across block
-edges). Only yaw is measured and compensated: a vertical turn is read from the
-lids as much as from the iris, and the lids of a reenactment come from the
-source's expression, so a warp that holds the lids still cannot measure what a
-vertical turn reads.
+blocks (`EyeSettings.calibration_block` frames), the eyeballs turned by 0, +a,
+0, -a, 0, +b, 0, -b degrees of yaw (`calibration_offsets_deg`), encoded as an
+output would be and tracked again; the gain is the slope of the read-back
+change against the asked one, over the open eyes in the middle of each block
+(the tracker's smoothing radius is left out at each end, where it smooths
+across the jump). Only yaw is measured and compensated: a vertical turn is
+read from the lids as much as from the iris, and the lids of a reenactment
+come from the source's expression, so a warp that holds the lids still cannot
+measure what a vertical turn reads.
 """
 from __future__ import annotations
 
@@ -29,30 +31,24 @@ from pathlib import Path
 
 import numpy as np
 
-from pipeline.errors import DvpError
-from pipeline.eyeball_warp import EyeOpenings, redirect_eyes
-from pipeline.progress import progress
+from base.errors import DvpError
+from base.progress import progress
+from base.reading import VideoReader, frames_in_order
+from base.writing import VideoWriter
+from pipeline.eyes.eyeball_warp import EyeOpenings, redirect_eyes
+from pipeline.eyes.settings import DEFAULT, EyeSettings
 from pipeline.tracking import TrackOptions, track_video
 from pipeline.transfer import ping_pong
-from pipeline.video import VideoReader, VideoWriter, frames_in_order
 from reconstruction.fitting import FrameParams, actor_from_track, track_params
+from reconstruction.temporal import RADIUS as SMOOTHING_RADIUS
 from reconstruction.track import Track, load_track
-
-OFFSETS_DEG = (0.0, 10.0, 0.0, -10.0, 0.0, 16.0, 0.0, -16.0)
-BLOCK = 16  # frames per offset
-EDGE = 4  # frames left out at each end of a block, where tracking smooths across the jump
-OPEN_BLINK = 0.3  # an eye with less blink than this in the target frame counts as open
-MIN_SAMPLES = 40  # open eyes in the measured blocks needed to trust a slope
-GAIN_RANGE = (0.4, 1.5)  # a slope outside this says the measurement failed, not that the tracker reads so
-EYE_TURN_LIMIT_DEG = 45.0  # no eye turns further in its socket (the human range is about 45-50 degrees sideways)
 
 
 @dataclass
 class GazeCalibration:
     """The share of a yaw turn of the eyeball that tracking the output reads back (1: all of it), per eye (right,
     left) and per direction (towards the subject's right, negative yaw; towards the left, positive): the detector
-    follows an iris turning towards the nose better than one turning towards the outer corner (lp_d9: about 0.85
-    against 0.6)."""
+    follows an iris turning towards the nose better than one turning towards the outer corner."""
 
     yaw_gains: np.ndarray = field(default_factory=lambda: np.ones((2, 2)))  # [eye, direction]
     samples: int = 0  # open eyes the slopes were fitted to
@@ -60,7 +56,7 @@ class GazeCalibration:
     note: str = ""
     seconds: float = 0.0
 
-    def rendered(self, intended: FrameParams, shown: FrameParams) -> FrameParams:
+    def rendered(self, intended: FrameParams, shown: FrameParams, settings: EyeSettings = DEFAULT) -> FrameParams:
         """The parameters the warp should turn the eyeballs to, so that the output reads back `intended`:
         the change of yaw from the target frame `shown`, divided by the gain of that eye and direction, and no
         further than an eye turns (a source tracked at 60 degrees would otherwise show the white of an eyeball
@@ -69,7 +65,7 @@ class GazeCalibration:
         change = intended.gaze[..., 0] - shown.gaze[..., 0]  # (B, 2)
         gains = self.yaw_gains[np.arange(2), (change > 0).astype(int)]
         gaze[..., 0] = shown.gaze[..., 0] + change / gains
-        limit = np.radians(EYE_TURN_LIMIT_DEG)
+        limit = np.radians(settings.eye_turn_limit_deg)
         gaze = np.clip(gaze, -limit, limit)
         return FrameParams(rotation=intended.rotation, translation=intended.translation,
                            expression=intended.expression, gaze=gaze)
@@ -82,41 +78,44 @@ class GazeCalibration:
                 "seconds": round(self.seconds, 1)}
 
 
-def given_gain(gain: float) -> GazeCalibration:
+def given_gain(gain: float, settings: EyeSettings = DEFAULT) -> GazeCalibration:
     """A gain set by hand (`--gaze-gain`)."""
-    if not GAIN_RANGE[0] <= gain <= GAIN_RANGE[1]:
-        raise DvpError(f"--gaze-gain must lie between {GAIN_RANGE[0]} and {GAIN_RANGE[1]} (1 turns the eyeballs by "
+    low, high = settings.gaze_gain_range
+    if not low <= gain <= high:
+        raise DvpError(f"--gaze-gain must lie between {low} and {high} (1 turns the eyeballs by "
                        f"the tracked change), not {gain}")
     return GazeCalibration(yaw_gains=np.full((2, 2), float(gain)), note="given")
 
 
-def _open_eyes(track: Track) -> np.ndarray:
-    """(F, 2) bool: the eye is open in a frame with a face."""
-    return track.valid[:, None] & (track.blink < OPEN_BLINK)
+def _open_eyes(track: Track, open_blink: float) -> np.ndarray:
+    """(F, 2) bool: the eye is open (blink below `open_blink`) in a frame with a face."""
+    return track.valid[:, None] & (track.blink < open_blink)
 
 
-def _stretch(track: Track, length: int) -> int:
+def _stretch(track: Track, length: int, open_blink: float) -> int:
     """First frame of the `length` consecutive frames with the most open eyes."""
-    sums = np.convolve(_open_eyes(track).sum(1).astype(np.float64), np.ones(length), mode="valid")
+    sums = np.convolve(_open_eyes(track, open_blink).sum(1).astype(np.float64), np.ones(length), mode="valid")
     return int(np.argmax(sums))
 
 
 def calibrate_gaze(video: str | Path, track: Track, scratch: str | Path | None = None,
-                   show_progress: bool = False) -> GazeCalibration:
+                   show_progress: bool = False, settings: EyeSettings = DEFAULT) -> GazeCalibration:
     """Measure the yaw gain on the target `video` and its `track` (see the module notes). Never raises for footage
     the measurement cannot use: it returns gain 1 with a note saying why."""
     started = time.perf_counter()
     video = Path(video)
-    total = BLOCK * len(OFFSETS_DEG)
-    usable = _open_eyes(track).any(1)
-    if usable.sum() < 2 * BLOCK:
+    s = settings
+    block = s.calibration_block
+    total = block * len(s.calibration_offsets_deg)
+    usable = _open_eyes(track, s.calibration_open_blink).any(1)
+    if usable.sum() < 2 * block:
         return GazeCalibration(note=f"too few frames with open eyes ({int(usable.sum())}) to measure; gain 1 used")
     if len(track) >= total:
-        start = _stretch(track, total)
+        start = _stretch(track, total, s.calibration_open_blink)
         order = start + np.arange(total)
     else:
         order = ping_pong(total, len(track))
-    asked = np.repeat(np.radians(OFFSETS_DEG), BLOCK)
+    asked = np.repeat(np.radians(s.calibration_offsets_deg), block)
     actor = actor_from_track(track)
     openings = EyeOpenings.of(actor)
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=scratch) as tmp:
@@ -130,7 +129,7 @@ def calibrate_gaze(video: str | Path, track: Track, scratch: str | Path | None =
                 gaze[..., 0] += asked[k]
                 turned = FrameParams(rotation=shown.rotation, translation=shown.translation,
                                      expression=shown.expression, gaze=gaze)
-                writer.write(redirect_eyes(frame, frame, actor, openings, turned, shown))
+                writer.write(redirect_eyes(frame, frame, actor, openings, turned, shown, settings=s))
         try:
             track_video(warped, tracked, options=TrackOptions(show_progress=False))
         except DvpError as err:
@@ -138,16 +137,16 @@ def calibrate_gaze(video: str | Path, track: Track, scratch: str | Path | None =
                                    seconds=time.perf_counter() - started)
         again = load_track(tracked)
     n = min(len(again), total)
-    inner = (np.arange(n) % BLOCK >= EDGE) & (np.arange(n) % BLOCK < BLOCK - EDGE)
-    ok = (inner & track.valid[order[:n]] & again.valid[:n])[:, None] & (track.blink[order[:n]] < OPEN_BLINK) \
-        & (again.blink[:n] < 0.5)
+    inner = (np.arange(n) % block >= SMOOTHING_RADIUS) & (np.arange(n) % block < block - SMOOTHING_RADIUS)
+    ok = (inner & track.valid[order[:n]] & again.valid[:n])[:, None] \
+        & (track.blink[order[:n]] < s.calibration_open_blink) & (again.blink[:n] < s.open_blink)
     read = again.gaze[:n, :, 0] - track.gaze[order[:n], :, 0]
     seconds = time.perf_counter() - started
     x = np.broadcast_to(asked[:n, None], read.shape)
-    if ok.sum() < MIN_SAMPLES:
+    if ok.sum() < s.calibration_min_samples:
         return GazeCalibration(samples=int(ok.sum()), seconds=seconds,
                                note=f"only {int(ok.sum())} open eyes could be measured; gain 1 used")
-    pooled = _slope(x[ok], read[ok])
+    pooled = _slope(x[ok], read[ok], s.gaze_gain_range)
     if pooled is None:
         return GazeCalibration(samples=int(ok.sum()), seconds=seconds,
                                note="the turned eyes read back implausibly; gain 1 used")
@@ -155,15 +154,16 @@ def calibrate_gaze(video: str | Path, track: Track, scratch: str | Path | None =
     for eye in range(2):
         for direction, sign in enumerate((-1, 1)):
             use = ok[:, eye] & (np.sign(x[:, eye]) != -sign)  # this direction's turns and the unturned blocks
-            if (use & (x[:, eye] != 0)).sum() >= MIN_SAMPLES // 4:
-                cell = _slope(x[use, eye], read[use, eye])
+            if (use & (x[:, eye] != 0)).sum() >= s.calibration_min_samples // 4:
+                cell = _slope(x[use, eye], read[use, eye], s.gaze_gain_range)
                 gains[eye, direction] = pooled if cell is None else cell
     return GazeCalibration(yaw_gains=gains, samples=int(ok.sum()), measured=True, seconds=seconds)
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> float | None:
-    """The least-squares slope of y on x, or None when it is outside `GAIN_RANGE` (the measurement failed)."""
+def _slope(x: np.ndarray, y: np.ndarray, plausible: tuple[float, float]) -> float | None:
+    """The least-squares slope of y on x, or None when it is outside the `plausible` range (the measurement
+    failed)."""
     if np.ptp(x) == 0:
         return None
     slope = float(np.polyfit(x, y, 1)[0])
-    return slope if GAIN_RANGE[0] <= slope <= GAIN_RANGE[1] else None
+    return slope if plausible[0] <= slope <= plausible[1] else None

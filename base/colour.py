@@ -102,3 +102,12 @@ class Colour:
 
 
 BT709 = Colour("bt709", "bt709", "bt709", "tv")
+
+
+# How ffmpeg converts between RGB and YUV, both ways. Its default rounds with a bias: an 8-bit frame written to
+# H.264 (even lossless) and read back came out 1.1-1.4 levels darker, from ProRes 1.7, and each generation of
+# editing an output again added as much. With accurate rounding the round trip is unbiased (within 0.03 of a level
+# on average; 0.40 mean absolute difference for lossless H.264, against 1.24). `VideoReader` takes 11.8 ms for a
+# 1080p frame instead of 7.0: it asks for planar RGB and interleaves it with OpenCV, as packed RGB with accurate
+# rounding costs ffmpeg twice as much. Writing costs what it did, the encoder dominating.
+SWS_FLAGS = "accurate_rnd+full_chroma_int"

@@ -1,0 +1,250 @@
+"""The one job runner: every job that changes the target shot's pixels (reenact, edit, and next dub) runs here.
+
+A `Job` is a target shot, what drives it (a `Drive`: a source actor's
+performance, an edit spec, ...), the output and its options. The runner does
+what each such job needs, in this order:
+
+1. check: the inputs exist, the output can be written, and what the drive and
+   the options ask can be met, all before any work;
+2. model: the target's trained network and its eye pathway, on the chosen
+   device (no model: only gaze changes, which the gaze warp makes on the shot);
+3. target: the shot's track (the model's own, one given, or tracked now),
+   checked against the model;
+4. drive: the performance the target is to give (`Drive.perform`);
+5. coverage: what the job asks against what the model was trained on;
+6. synthesis (`pipeline.synthesis`): render, translate, composite, eyes,
+   write, with the chosen audio and the target's timecode;
+7. verification (`verify`) and the report.
+
+A new kind of job is a new `Drive`: a few lines that say what drives the
+target, over the same runner.
+"""
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import tempfile
+import time
+from dataclasses import dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from base.atomic import write_json
+from base.errors import DvpError
+from base.probe import media_bytes, probe
+from base.reading import VideoReader
+from base.writing import output_format
+from pipeline.coverage import check_coverage, runs
+from pipeline.eyes.gaze_calibration import given_gain
+from pipeline.faithfulness import verify_output
+from pipeline.soundtrack import audio_source, choose_audio
+from pipeline.synthesis import SynthesisOptions, synthesise
+from pipeline.tracking import load_or_track
+from pipeline.transfer import Performance
+from reconstruction.track import Track
+from rendering.crop import CropBox
+from translation import model_dir as md
+from translation.devices import resolve_device
+from translation.eyes import EyePathway
+from translation.inference import Translator
+
+log = logging.getLogger("dvp")
+
+
+@dataclass
+class JobOptions:
+    """How a job runs, whatever drives it. Every field has a default that runs."""
+
+    track: Path | None = None  # the target's track (default: the model's own, else tracked now)
+    face: str | int = "largest"  # the target's face, when it is tracked now (see `TrackOptions.face`)
+    fmt: str | None = None  # mp4 | prores | png (default: from the output's name)
+    audio: str | None = None  # source | target | none | a file (default: the drive's)
+    keep_depth: bool = True  # a target of 10 to 16 bits keeps them in ProRes and PNG
+    preview: Path | None = None  # a side-by-side preview video
+    report: Path | None = None  # the report, as JSON
+    verify: bool = False  # track the output again and score it against the intent
+    rasterizer: str = "auto"
+    device: str = "auto"
+    eyes: bool = True  # the model's eye pathway repaints the eyes, when it has one
+    gaze_warp: bool = True  # the target's own eyeballs turned to the asked gaze
+    gaze_gain: float | None = None  # the tracker's yaw gain for the gaze warp (default: measured on the target)
+    pose_calibration: bool = True  # a pilot pass measures how much of the asked head pose the model paints
+    show_progress: bool = True
+
+
+@dataclass
+class Driven:
+    """What a drive asks of the target: the performance, and how the runner should treat its frames."""
+
+    performance: Performance
+    fade: np.ndarray | None = None  # (N,) how much of each output frame is changed (None: all of every frame)
+    changed: np.ndarray | None = None  # (N,) bool: frames the drive changes (None: all)
+    scored: np.ndarray | None = None  # output frames `verify` scores (None: all)
+    preview_left: VideoReader | None = None  # the preview's left panel, at the output's rate (None: the target)
+    report: dict = field(default_factory=dict)  # what the report says of the drive
+
+
+class Drive(Protocol):
+    """What drives the target: one kind of job."""
+
+    kind: str  # the job's name in reports: "reenact", "edit"
+    default_audio: str  # the output's sound unless `JobOptions.audio` says otherwise
+    preview_labels: tuple[str, str, str]  # the preview's panels: left, conditioning, output
+
+    @property
+    def name(self) -> str:
+        """How messages name the drive (a spec's file name, the source video's)."""
+
+    @property
+    def source(self) -> Path | None:
+        """The video whose sound `--audio source` means, if the drive has one."""
+
+    def inputs(self) -> dict[str, Path]:
+        """The files the drive reads, by role, checked to exist before any work."""
+
+    def check(self, options: JobOptions) -> None:
+        """Refuse what cannot be done, before any work."""
+
+    def perform(self, target_track: Track, target: Path, timecode: str | None, scratch: Path,
+                options: JobOptions) -> Driven:
+        """The performance of the target, one entry per output frame."""
+
+
+@dataclass
+class Job:
+    target: Path
+    drive: Drive
+    output: Path
+    model: Path | None = None
+    options: JobOptions = field(default_factory=JobOptions)
+
+
+def run_job(job: Job) -> dict:
+    """Run `job` (see the module notes); returns its report, also written to `options.report` when given."""
+    started = time.perf_counter()
+    o, drive = job.options, job.drive
+    target, output = Path(job.target), Path(job.output)
+    fmt = check_paths({"target video": target, **drive.inputs()}, output, o.fmt)
+    drive.check(o)
+    audio = o.audio or drive.default_audio
+    audio_source(audio, drive.source, target)  # a choice that cannot be met fails before any work
+    if o.gaze_gain is not None:
+        given_gain(o.gaze_gain)
+    if job.model is None and not o.gaze_warp:
+        raise DvpError("without --model only gaze changes can be made, and they are made by the gaze warp: leave "
+                       "out --no-gaze-warp, or give --model")
+    translator, eyes, device = None, None, None
+    if job.model is not None:
+        device = resolve_device(o.device)
+        translator = Translator(job.model, device=device)
+        eyes = EyePathway.of(job.model, device) if o.eyes else None
+    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
+        scratch = Path(scratch)
+        if translator is not None:
+            track, scale = model_target(translator, target, o.track, scratch, o.show_progress, o.face)
+            if eyes is not None:
+                eyes.rescale(scale)
+        else:
+            track, scale = load_or_track(target, o.track, scratch, o.show_progress, "target", o.face), 1.0
+        timecode = probe(target).timecode
+        driven = drive.perform(track, target, timecode, scratch, o)
+        performance = driven.performance
+        painted = network_frames(driven, o.gaze_warp)
+        found = None
+        if translator is None:
+            refuse_without_model(drive, painted & performance.track.valid)
+        else:
+            found = check_coverage(performance.track, translator, np.flatnonzero(painted))
+        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, drive.source, target,
+                                                               output_seconds(performance), fmt),
+                                   timecode=timecode, rasterizer=o.rasterizer, show_progress=o.show_progress,
+                                   gaze_warp=o.gaze_warp, gaze_gain=o.gaze_gain, pose_calibration=o.pose_calibration,
+                                   keep_depth=o.keep_depth)
+        crop = CropBox(**translator.manifest["crop"]).scaled(scale) if translator is not None else None
+        preview = Path(o.preview) if o.preview else None
+        with driven.preview_left or contextlib.nullcontext():
+            left = iter(driven.preview_left) if preview and driven.preview_left is not None else None
+            stats = synthesise(performance, translator, crop, track, target, output, options, driven.fade,
+                               preview, left, drive.preview_labels, eyes)
+        result = {"job": drive.kind, "target": target.name,
+                  "model": str(translator.folder) if translator is not None else None,
+                  "model_step": translator.step if translator is not None else None,
+                  "model_scale": scale, "device": str(device) if device is not None else None,
+                  "output": str(output), "format": fmt, **driven.report,
+                  "audio": options.audio.name if options.audio else None, "timecode": timecode, **stats}
+        if found is not None:
+            result["coverage"] = found.report()
+        if o.verify:
+            result["faithfulness"] = verify_output(output, performance.track, driven.scored, scratch,
+                                                   o.show_progress, found)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    if o.report is not None:
+        write_json(o.report, result)
+    return result
+
+
+def check_paths(inputs: dict[str, Path], output: Path, fmt: str | None) -> str:
+    """Refuse missing inputs and an output that cannot be written, before any work; returns the output format."""
+    for role, path in inputs.items():
+        if not path.exists():
+            raise DvpError(f"{role} {path} does not exist")
+        if output.exists() and output.resolve() == path.resolve():
+            raise DvpError(f"the output {output} is the {role}: writing it would destroy the footage it is made "
+                           "from; choose another output name")
+    if not output.parent.is_dir():
+        raise DvpError(f"cannot write {output}: the folder {output.parent} does not exist")
+    return output_format(output, fmt)
+
+
+def model_target(translator: Translator, target: Path, target_track: str | os.PathLike | None, scratch: Path,
+                 show_progress: bool, face: str | int = "largest") -> tuple[Track, float]:
+    """The target's track, checked against the model (the same actor, in footage of the model's shot), and the
+    target's size over the model's shot's: 1, or another scale when the model was trained on a proxy of the shot
+    (a smaller copy, cheaper to track and render) and the full-size shot is rendered."""
+    manifest = translator.manifest
+    info = VideoReader(target)
+    want_w, want_h = manifest["target"]["width"], manifest["target"]["height"]
+    scale = 1.0 if (info.width, info.height) == (want_w, want_h) else info.width / want_w
+    if abs(info.height / want_h - scale) > 0.01 * scale:
+        raise DvpError(f"the model in {translator.folder} was trained on {want_w}x{want_h} footage "
+                       f"({manifest['target']['video']}), but {target} is {info.width}x{info.height}, another shape; "
+                       "the model paints its own shot's crop, so give footage of that shot (at any size, in its "
+                       "shape)")
+    if target_track is None and media_bytes(target) == manifest["target"]["video_bytes"] and \
+            target.name == manifest["target"]["video"]:
+        target_track = translator.track_path  # the model's own target: its track comes with the model
+    if scale != 1:
+        log.info("%s is %.3g times the size of the model's shot: its crop and eye boxes are scaled to match",
+                 target.name, scale)
+    track = load_or_track(target, target_track, scratch, show_progress, "target", face)
+    md.check_actor(manifest, track, translator.folder, f"the target {target.name}")
+    return track, scale
+
+
+def network_frames(driven: Driven, gaze_warp: bool) -> np.ndarray:
+    """(N,) bool: the output frames the network must paint: those the drive changes, less those whose only change
+    is the gaze when the gaze warp makes it."""
+    n = len(driven.performance.track)
+    changed = np.ones(n, bool) if driven.changed is None else np.asarray(driven.changed, bool)
+    eyes_only = driven.performance.eyes_only
+    if gaze_warp and eyes_only is not None:
+        changed = changed & ~np.asarray(eyes_only, bool)
+    return changed
+
+
+def refuse_without_model(drive: Drive, painted: np.ndarray) -> None:
+    """With no model only the gaze can change: name the frames that need more."""
+    if painted.any():
+        spans = ", ".join(f"{a}-{b}" for a, b in runs(np.flatnonzero(painted))[:5])
+        raise DvpError(f"{drive.name} changes the head, expression or blinks in frames {spans}, which only a model "
+                       "trained on this actor can paint: give --model MODEL_DIR (from `dvp train`), or keep to gaze "
+                       "changes, which need no model")
+
+
+def output_seconds(performance: Performance) -> float:
+    """How long the output of `performance` runs, at the target's frame rate."""
+    return len(performance.track) / float(Fraction(performance.track.header["source"]["fps"]))
