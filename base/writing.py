@@ -62,7 +62,7 @@ _FORMATS: dict[str, _Format] = {
         muxer="mov",
         pix_fmt="yuv422p10le",
         # 3: 422 HQ. FFmpeg's prores_aw encoder: several times the speed of prores_ks at 1080p for the same PSNR
-        # and a smaller file (figures in the README's benchmarks); both write the same 'apch' stream.
+        # and a smaller file (figures on the benchmarks page); both write the same 'apch' stream.
         video_codec=("-c:v", "prores_aw", "-profile:v", "3", "-vendor", "apl0"),
         audio_codec=(),  # PCM, as deep as the sound (`AudioStream.pcm_codec`): 24-bit stays 24-bit
         finish=(),

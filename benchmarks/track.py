@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 import cv2
@@ -26,6 +27,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from base.ffmpeg_process import ffmpeg_path  # noqa: E402
 from base.reading import VideoReader  # noqa: E402
+from reconstruction import landmarks_fan  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 
 FAN_CLIPS = ("hdtf_aoc.mp4", "lp_d9.mp4")
@@ -72,8 +74,6 @@ def main() -> None:
             rows.append((clip.name, rep))
             if clip.name in FAN_CLIPS:
                 try:
-                    from reconstruction.landmarks_fan import fan_network_fps
-
                     fan[clip.name] = fan_network_fps(face_crops(clip, rep["track"]))
                 except Exception as exc:  # face-alignment is optional
                     fan[clip.name] = f"n/a ({exc.__class__.__name__})"
@@ -92,6 +92,45 @@ def main() -> None:
         f = f"{f:.1f}" if isinstance(f, float) else f
         print(f"| {name} | {r['frames']} | {r['size']} | {fps(r, 'decode')} | "
               f"{fps(r, 'landmarks')} | {fps(r, 'fitting')} | {fps(r, 'total')} | {r['peak_memory_mib']:.0f} | {f} |")
+
+
+def fan_network_fps(crops: np.ndarray, repeats: int = 1) -> float:
+    """Frames/s of the 2D FAN alone, run as `reconstruction.landmarks_fan.FaceAlignmentDetector` runs it.
+
+    The network is face_alignment's FAN with the 2D model's number of hourglass
+    modules but RANDOM weights, so the benchmark needs no download: the timing is
+    valid (same layers, same operations) but the output is meaningless.
+    crops: (N, 256, 256, 3) uint8 face crops, normalised as face_alignment does and
+    run one at a time (plus the mirrored pass when FLIP_INPUT is on), `repeats` times
+    over. One untimed pass first keeps one-off allocation out of the figure.
+    """
+    if crops.ndim != 4 or crops.shape[1:] != (256, 256, 3) or len(crops) == 0:
+        raise ValueError(f"expected (N, 256, 256, 3) face crops, got shape {crops.shape}")
+    if repeats < 1:
+        raise ValueError(f"repeats must be at least 1, got {repeats}")
+    landmarks_fan._import_face_alignment()
+    from face_alignment.api import NetworkSize
+    from face_alignment.models import FAN
+    from face_alignment.utils import flip
+
+    net = FAN(int(NetworkSize.LARGE)).eval()
+    inputs = [torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32) / 255.0)[None]
+              for crop in crops]
+
+    def heatmaps(x: torch.Tensor) -> torch.Tensor:
+        out = net(x)[-1]
+        if landmarks_fan.FLIP_INPUT:
+            out = out + flip(net(flip(x))[-1], is_label=True)
+        return out
+
+    with torch.inference_mode():
+        heatmaps(inputs[0])
+        start = time.perf_counter()
+        for _ in range(repeats):
+            for x in inputs:
+                heatmaps(x)
+        elapsed = time.perf_counter() - start
+    return len(inputs) * repeats / elapsed
 
 
 if __name__ == "__main__":

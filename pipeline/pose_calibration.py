@@ -4,8 +4,8 @@ A network trained on a minute of one actor paints a head pose it has seen
 examples of; asked for a pose a little beyond them, it paints less of the
 turn. Tracking its outputs again shows the shortfall as a nearly linear law per
 axis, and even self-reenactment can read back an offset nobody asked for (the
-README gives the laws measured on the footage). The law depends on the model, on the actor and on the poses
-asked, so it is measured per job: a pilot pass synthesises up to
+docs give the laws measured on the footage). The law depends on the model, on
+the actor and on the poses asked, so it is measured per job: a pilot pass synthesises up to
 `PILOT_STRETCHES` stretches of the performance itself (spread evenly over the
 frames the job synthesises, each played from a space-time window earlier so
 that the network sees what it sees in the main pass), tracks them again and

@@ -65,7 +65,7 @@ class FaceTracker:
     """A detector and a follower together, with a fast path for shots of one person.
 
     Looking for several faces costs mediapipe a face-detector run on every frame
-    (about 150 frames/s here against 230 for one face). So the tracker looks for
+    (a third slower than one face; the docs give the rates). So the tracker looks for
     up to `max_faces` until the shot has shown exactly one face for a few frames,
     then asks for one face only. If the single-face detector ever returns
     someone the follower rejects (our actor left and another person is there),

@@ -7,7 +7,6 @@ fetch and where to put it, instead of a urllib traceback in the middle of a run.
 """
 from __future__ import annotations
 
-import time
 from http.client import HTTPException
 from pathlib import Path
 from types import ModuleType
@@ -98,7 +97,7 @@ class FaceAlignmentDetector:
             self._fa: FaceAlignment = fa.FaceAlignment(
                 fa.LandmarksType.TWO_D, device=device, flip_input=FLIP_INPUT,
                 # torch.compile costs minutes on first use and needs a C++ toolchain;
-                # eager mode is also what fan_network_fps measures.
+                # eager mode is also what benchmarks/track.py times.
                 compile=False)
         except (OSError, HTTPException) as exc:  # URLError and socket errors are OSErrors
             names = list(required_weights())
@@ -125,42 +124,3 @@ class FaceAlignmentDetector:
     def close(self) -> None:
         """Drop the networks (about 200 MB) now rather than whenever the detector is collected."""
         vars(self).pop("_fa", None)
-
-
-def fan_network_fps(crops: np.ndarray, repeats: int = 1) -> float:
-    """Frames/s of the 2D FAN alone, run as FaceAlignmentDetector runs it.
-
-    The network is face_alignment's FAN with the 2D model's number of hourglass
-    modules but RANDOM weights, so the benchmark needs no download: the timing is
-    valid (same layers, same operations) but the output is meaningless.
-    crops: (N, 256, 256, 3) uint8 face crops, normalised as face_alignment does and
-    run one at a time (plus the mirrored pass when FLIP_INPUT is on), `repeats` times
-    over. One untimed pass first keeps one-off allocation out of the figure.
-    """
-    if crops.ndim != 4 or crops.shape[1:] != (256, 256, 3) or len(crops) == 0:
-        raise ValueError(f"expected (N, 256, 256, 3) face crops, got shape {crops.shape}")
-    if repeats < 1:
-        raise ValueError(f"repeats must be at least 1, got {repeats}")
-    _import_face_alignment()
-    from face_alignment.api import NetworkSize
-    from face_alignment.models import FAN
-    from face_alignment.utils import flip
-
-    net = FAN(int(NetworkSize.LARGE)).eval()
-    inputs = [torch.from_numpy(crop.transpose(2, 0, 1).astype(np.float32) / 255.0)[None]
-              for crop in crops]
-
-    def heatmaps(x: torch.Tensor) -> torch.Tensor:
-        out = net(x)[-1]
-        if FLIP_INPUT:
-            out = out + flip(net(flip(x))[-1], is_label=True)
-        return out
-
-    with torch.inference_mode():
-        heatmaps(inputs[0])
-        start = time.perf_counter()
-        for _ in range(repeats):
-            for x in inputs:
-                heatmaps(x)
-        elapsed = time.perf_counter() - start
-    return len(inputs) * repeats / elapsed

@@ -3,8 +3,7 @@
 Both take camera-space vertices (OpenCV frame: x right, y down, z forward) and
 a pinhole camera, and return `Fragments` in image order. `auto` picks PyTorch3D
 only when it is importable *and* a CUDA device is there: on a CPU the built-in
-rasteriser is far faster (PyTorch3D 0.7.9's CPU rasteriser measured about 6
-frames/s on this face mesh at 256 x 256).
+rasteriser is far faster (see the benchmarks page).
 """
 from __future__ import annotations
 

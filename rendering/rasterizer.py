@@ -1,7 +1,8 @@
 """A compiled triangle rasteriser (numba) that returns PyTorch3D-style fragments.
 
-Why not PyTorch3D: no package of it installs here, and its CPU rasteriser manages
-about 6 frames/s on the face mesh at 256 x 256 where this one does thousands.
+Why not PyTorch3D: no package of it installs here, and its CPU rasteriser is two
+orders of magnitude slower than this one on the face mesh (the benchmarks page
+gives both rates).
 `rendering.pytorch3d_backend` uses the real thing when it is importable.
 
 Why compiled: a vectorised torch version (all bounding-box pixels tested at

@@ -6,8 +6,9 @@ from pipeline.demo import run_demo
 
 
 def test_demo_runs_the_whole_job(tmp_path):
-    lines = run_demo(tmp_path, minutes=0.1, footage=None, show_progress=False)
-    assert len(lines) == 6, lines
+    said = []
+    summary = run_demo(tmp_path, minutes=0.1, footage=None, show_progress=False, say=said.append)
+    assert said == summary["lines"] and len(said) == 6, "one line per step, as each finishes"
     for name in ("target.track.npz", "model/checkpoint.pt", "model/loss_curve.png", "model/evaluation.mp4",
                  "model/eyes/checkpoint.pt",
                  "evaluation.json", "reenacted_by_driver.mp4", "reenacted_by_driver.preview.mp4", "edited.mp4"):
@@ -17,5 +18,7 @@ def test_demo_runs_the_whole_job(tmp_path):
     edited = json.loads((tmp_path / "edited.json").read_text())
     assert edited["edited_frames"] == 71 and edited["passed_through_frames"] == 150 - 71
     reenacted = json.loads((tmp_path / "reenacted_by_driver.json").read_text())
-    assert "frames_without_face" in reenacted["faithfulness"]
+    verified = reenacted["faithfulness"]
+    assert verified["frames"] + verified["frames_without_face"] == 100, "every output frame scored or counted"
     assert reenacted["eye_pathway_step"] >= 1, "the main job uses the eye pathway it trained"
+    assert summary["trained"]["step"] >= 1 and summary["edited"]["output"] == str(tmp_path / "edited.mp4")

@@ -2,6 +2,7 @@
 import json
 
 import pytest
+from clips import FFMPEG
 
 from pipeline.cli import main
 from reconstruction.track import load_track
@@ -49,7 +50,7 @@ def test_clip_tracks(tracked, clip):
 def test_clip_conditioning_lines_up(tracked, footage, clip, tmp_path):
     out, _ = tracked(clip)
     report = tmp_path / "r.json"
-    assert main(["render", str(out), "--video", str(footage / clip), "-o", str(tmp_path / "p.mp4"),
+    assert main(["render", str(footage / clip), "--track", str(out), "-o", str(tmp_path / "p.mp4"),
                  "--frames", str(RENDER_FRAMES), "--report", str(report), "-q"]) == 0
     rep = json.loads(report.read_text())
     assert rep["frames"] == RENDER_FRAMES
@@ -64,7 +65,7 @@ def test_a_gaze_edit_on_real_footage_needs_no_model_and_reads_back(tracked, foot
     spec.write_text("version: 1\nedits:\n  - frames: [50, 149]\n    ease: 8\n    gaze: {yaw: 12, pitch: 0}\n")
     report = tmp_path / "r.json"
     assert main(["edit", str(footage / "hdtf_khill.mp4"), "--edits", str(spec), "-o", str(tmp_path / "look.mov"),
-                 "--target-track", str(out), "--report", str(report), "--verify", "-q"]) == 0
+                 "--track", str(out), "--report", str(report), "--verify", "-q"]) == 0
     rep = json.loads(report.read_text())
     assert rep["model"] is None and rep["eyes_only_frames"] == 100 and rep["audio"] == "hdtf_khill.mp4"
     f = rep["faithfulness"]
@@ -79,7 +80,6 @@ def test_a_ten_bit_plate_of_real_footage_keeps_its_depth_and_reads_as_a_sequence
     import subprocess
 
     import cv2
-    import imageio_ffmpeg
     import numpy as np
 
     from base.probe import probe
@@ -87,13 +87,13 @@ def test_a_ten_bit_plate_of_real_footage_keeps_its_depth_and_reads_as_a_sequence
 
     track, _ = tracked("hdtf_khill.mp4")
     plate = tmp_path / "khill_10bit.mov"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(footage / "hdtf_khill.mp4"),
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(footage / "hdtf_khill.mp4"),
                     "-c:v", "prores_ks", "-profile:v", "3", "-pix_fmt", "yuv422p10le", "-c:a", "pcm_s16le",
                     "-timecode", "10:00:00:00", str(plate)], check=True)
     spec = tmp_path / "look.yaml"
     spec.write_text("version: 1\nedits:\n  - frames: [50, 149]\n    ease: 8\n    gaze: {yaw: 12, pitch: 0}\n")
     out = tmp_path / "look"
-    assert main(["edit", str(plate), "--edits", str(spec), "-o", str(out), "--target-track", str(track),
+    assert main(["edit", str(plate), "--edits", str(spec), "-o", str(out), "--track", str(track),
                  "--report", str(tmp_path / "r.json"), "--gaze-gain", "0.75", "-q"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["bit_depth"] == 16
     for i, frame in enumerate(VideoReader(plate, deep=True)):
@@ -105,7 +105,7 @@ def test_a_ten_bit_plate_of_real_footage_keeps_its_depth_and_reads_as_a_sequence
     assert [a.codec for a in info.audio] == ["pcm_s16le"]
     by_timecode = tmp_path / "tc.yaml"  # the sequence edited again, its range named on the shot's timeline
     by_timecode.write_text("version: 1\nedits:\n  - frames: ['10:00:02:00', '10:00:03:24']\n    gaze: camera\n")
-    assert main(["edit", str(out), "--edits", str(by_timecode), "-o", str(tmp_path / "again.mp4"), "--target-track",
+    assert main(["edit", str(out), "--edits", str(by_timecode), "-o", str(tmp_path / "again.mp4"), "--track",
                  str(track), "--report", str(tmp_path / "tc.json"), "--gaze-gain", "0.75", "-q"]) == 0
     rep = json.loads((tmp_path / "tc.json").read_text())
     assert (rep["edited_frames"], rep["eyes_only_frames"], rep["timecode"], rep["audio"]) == \

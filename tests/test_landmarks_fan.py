@@ -1,8 +1,7 @@
-"""The optional face-alignment backend: clear errors without weights, a benchmark that
-needs none, and real detection where the weights are cached. Nothing here downloads."""
+"""The optional face-alignment backend: clear errors without weights, and real detection where the weights are
+cached. Nothing here downloads."""
 from __future__ import annotations
 
-import math
 from pathlib import Path
 from urllib.error import URLError
 
@@ -19,7 +18,6 @@ from reconstruction import landmarks_fan  # noqa: E402
 from reconstruction.landmarks import create_detector  # noqa: E402
 from reconstruction.landmarks_fan import (  # noqa: E402
     FaceAlignmentDetector,
-    fan_network_fps,
     missing_weights_message,
 )
 
@@ -90,12 +88,6 @@ def test_detect_keeps_the_largest_faces(random_weights: None, monkeypatch: pytes
     for face in faces:
         assert face.points.shape == (68, 3) and face.points.dtype == np.float32
         assert np.isnan(face.points[:, 2]).all() and np.isfinite(face.points[:, :2]).all()
-
-
-def test_fan_network_fps_on_random_crops() -> None:
-    crops = np.random.default_rng(0).integers(0, 256, (2, 256, 256, 3), dtype=np.uint8)
-    fps = fan_network_fps(crops)
-    assert fps > 0 and math.isfinite(fps)
 
 
 def test_detects_68_points_on_astronaut_face() -> None:

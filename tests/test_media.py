@@ -9,31 +9,15 @@ from collections.abc import Callable
 from fractions import Fraction
 from pathlib import Path
 
-import imageio_ffmpeg
 import numpy as np
 import psutil
 import pytest
+from clips import FFMPEG, ffmpeg, ffmpeg_report, make_clip
 
 from base.errors import MediaError
 from base.probe import AudioStream, probe, probe_audio
 from base.reading import VideoReader, read_frames
 from base.writing import Codec, ImageSequenceWriter, VideoWriter
-
-
-def ffmpeg(*args: str | Path) -> None:
-    """Make a test clip with the ffmpeg of the imageio-ffmpeg wheel, whatever ffmpeg is on PATH: the code under test
-    runs the one on PATH, and the clips it reads must be the same on every machine (ffmpeg 7's mp4 muxer, for one,
-    ends a variable-rate clip a frame earlier than later releases)."""
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-y", *map(str, args)], check=True)
-
-
-def make_clip(path: Path, *out_args: str, size: str = "64x48", rate: str = "25", seconds: float = 1,
-              audio: bool = False, source: str = "testsrc2") -> Path:
-    """A synthetic clip (H.264 unless out_args say otherwise), with a sine tone if asked."""
-    sound = ["-f", "lavfi", "-i", f"sine=d={seconds}:sample_rate=16000"] if audio else []
-    ffmpeg("-f", "lavfi", "-i", f"{source}=s={size}:r={rate}:d={seconds}", *sound,
-           "-c:v", "libx264", "-pix_fmt", "yuv420p", *out_args, path)
-    return path
 
 
 def psnr(a: np.ndarray, b: np.ndarray) -> float:
@@ -179,7 +163,7 @@ def damaged_copy(clean: Path, hit: Path, packet: int) -> Path:
     (wrong pictures, no complaint: damage no reader can see), so the hit is made heavier until ffmpeg complains."""
     for every in (20, 10, 6, 4, 3, 2):  # one byte in `every` changed
         ffmpeg("-i", clean, "-c", "copy", "-bsf:v", rf"noise=amount=if(eq(n\,{packet})\,{every}\,0)", hit)
-        decoded = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-nostdin", "-i", str(hit),
+        decoded = subprocess.run([FFMPEG, "-v", "error", "-nostdin", "-i", str(hit),
                                   "-f", "null", "-"], capture_output=True, text=True)
         if decoded.stderr.strip():
             return hit
@@ -222,7 +206,7 @@ def test_a_damaged_picture_in_a_sequence_is_named(tmp_path: Path) -> None:
             list(VideoReader(folder, fps=fps))
     assert no_child_processes()
     bad.write_bytes(b"")  # an empty file: ffmpeg would end the sequence there without a word
-    from pipeline import probe as probing
+    from base import probe as probing
 
     probing._KNOWN.clear()  # probe remembers a folder until it or its sequence.json changes; here a frame did
     with pytest.raises(MediaError, match=r"shot\.1017\.png: frame 16 of the image sequence .*empty file"):
@@ -244,7 +228,7 @@ def test_round_trip_keeps_the_pixels(tmp_path: Path, codec: Codec, suffix: str, 
     info = probe(out)
     assert (info.codec, info.pix_fmt, info.fps, info.frame_count) == (codec, pix_fmt, 25, len(frames))
     if codec == "prores":
-        report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out], capture_output=True, text=True).stderr
+        report = ffmpeg_report("-i", out)
         assert "prores (HQ) (apch" in report, "ProRes 422 HQ"
     for original, copy in zip(frames, read_frames(out), strict=True):
         assert psnr(original, copy) > 30
@@ -289,7 +273,7 @@ def test_audio_and_timecode_are_muxed(tmp_path: Path, clip: Path, codec: Codec, 
     assert info.timecode == "10:00:00:00"
     assert info.frame_count == 10
     # The 2 s of audio are cut to the 0.4 s of video.
-    report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out], capture_output=True, text=True).stderr
+    report = ffmpeg_report("-i", out)
     assert re.search(r"Duration: 00:00:00\.4\d", report)
     assert [p.name for p in tmp_path.iterdir()] == [out.name]
 
@@ -309,7 +293,7 @@ def test_deep_sound_keeps_its_depth_in_prores_and_sequences(tmp_path: Path, clip
             sequence.write(frame)
 
     def samples(path: Path) -> np.ndarray:
-        raw = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", path, "-map", "0:a:0", "-f",
+        raw = subprocess.run([FFMPEG, "-v", "error", "-i", path, "-map", "0:a:0", "-f",
                               "s32le", "-"], capture_output=True, check=True).stdout
         return np.frombuffer(raw, "<i4")
 
@@ -322,7 +306,7 @@ def test_deep_sound_keeps_its_depth_in_prores_and_sequences(tmp_path: Path, clip
 def test_every_audio_stream_is_carried(tmp_path: Path, clip: Path, caplog: pytest.LogCaptureFixture) -> None:
     # A broadcast file's mix as two mono tracks (24-bit) and a 16-bit stereo guide: a MOV keeps all three, each at
     # its depth, and an MP4 all three as AAC; a PNG sequence's audio.wav can hold one, and the job says so.
-    from pipeline.reenactment import choose_audio
+    from pipeline.soundtrack import choose_audio
 
     tracks = tmp_path / "tracks.mov"
     tones = [("-f", "lavfi", "-i", f"sine=f={f}:d=1:sample_rate=48000") for f in (300, 500)]
@@ -357,7 +341,7 @@ def test_png_sequence_keeps_its_audio_and_timecode_beside_the_frames(tmp_path: P
                        "colour_primaries": "bt709", "colour_transfer": "bt709",
                        "timecode": "10:00:00;00", "audio": "audio.wav"}
     assert [(a.codec, a.sample_rate) for a in probe_audio(out / "audio.wav")] == [("pcm_s16le", 16000)]
-    report = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-i", out / "audio.wav"], capture_output=True, text=True).stderr
+    report = ffmpeg_report("-i", out / "audio.wav")
     assert re.search(r"Duration: 00:00:00\.33", report), "the 2 s of sound are cut to 10 frames at 29.97 fps"
     assert [p.name for p in tmp_path.iterdir()] == ["shot"]
     assert probe(out).fps == Fraction(30000, 1001)  # read back as a video, as `--verify` tracks it
@@ -416,7 +400,7 @@ def test_a_signal_while_ffmpeg_starts_leaves_nothing_behind(tmp_path: Path, monk
     # wrote its temporary file after it (a fresh-clone CI run caught a preview's left so).
     import signal
 
-    from pipeline import video
+    from base import ffmpeg_process
 
     class Cancelled(BaseException):
         pass
@@ -431,13 +415,13 @@ def test_a_signal_while_ffmpeg_starts_leaves_nothing_behind(tmp_path: Path, monk
         signal.raise_signal(signal.SIGTERM)  # its handler runs here, inside the call that starts ffmpeg
         return process
 
-    monkeypatch.setattr(video.subprocess, "Popen", popen_then_signal)
+    monkeypatch.setattr(ffmpeg_process.subprocess, "Popen", popen_then_signal)
     previous = signal.signal(signal.SIGTERM, cancel)
     try:
         with pytest.raises(Cancelled):
             VideoWriter(tmp_path / "out.mp4", 25, 64, 48)
         assert signal.getsignal(signal.SIGTERM) is cancel
-        video.abandon_unfinished()
+        ffmpeg_process.abandon_unfinished()
         time.sleep(0.5)  # time for an ffmpeg left running to create its file
         assert no_child_processes()
         assert list(tmp_path.iterdir()) == []
@@ -648,7 +632,7 @@ def test_prores_outputs_say_only_what_prores_can(tmp_path: Path, tags: tuple, wr
         for frame in _woven_frames(count=2, size=(64, 48)):
             writer.write(frame)
     assert probe(path).colour == Colour(*written, "tv")
-    plain = subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", path, "-pix_fmt", "rgb24", "-f",
+    plain = subprocess.run([FFMPEG, "-v", "error", "-i", path, "-pix_fmt", "rgb24", "-f",
                             "null", "-"], capture_output=True, text=True)
     assert plain.returncode == 0 and not plain.stderr, plain.stderr
 

@@ -5,7 +5,6 @@ import numpy as np
 
 from base.reading import VideoReader, frames_in_order
 from base.writing import VideoWriter
-from reconstruction.temporal import RADIUS as SMOOTHING_RADIUS
 from pipeline.pose_calibration import (
     MAX_CORRECTION_DEG,
     PILOT_STRETCHES,
@@ -19,6 +18,7 @@ from pipeline.tracking import TrackOptions, track_video
 from pipeline.transfer import Performance, driven_track
 from reconstruction.face_model import gaze_directions
 from reconstruction.pose import head_angles, head_rotations, rest_pose
+from reconstruction.temporal import RADIUS as SMOOTHING_RADIUS
 from reconstruction.track import load_track
 
 CLIP_FRAMES = 200

@@ -8,9 +8,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import cv2
-import imageio_ffmpeg
 import numpy as np
 import pytest
+from clips import FFMPEG, write_frames
 
 from base.errors import NoFaceError
 from base.probe import probe
@@ -19,18 +19,12 @@ from base.writing import VideoWriter
 from pipeline.cli import main
 from pipeline.compositing import Compositor
 from pipeline.demo import astronaut_frame, astronaut_motion
-from pipeline.editing import EditSpecError, load_edit_spec
+from pipeline.edit_spec import EditSpecError, load_edit_spec
 from pipeline.faithfulness import faithfulness
 from pipeline.transfer import ping_pong, transfer
 from reconstruction.pose import rotation_angle_deg
 from reconstruction.track import load_track
 from rendering.crop import CropBox
-
-
-def _write(path, frames, fps=25):
-    with VideoWriter(path, fps, frames[0].shape[1], frames[0].shape[0]) as writer:
-        for f in frames:
-            writer.write(f)
 
 
 @pytest.fixture(scope="module")
@@ -41,8 +35,8 @@ def driver(tmp_path_factory):
     frames = [astronaut_frame(r * 0.5, dx, -dy, z) for r, dx, dy, z in motion]
     for i in range(12, 20):
         frames[i] = np.full_like(frames[i], 90)
-    _write(folder / "driver.mp4", frames, fps=50)
-    _write(folder / "blank.mp4", [np.full((128, 128, 3), 90, np.uint8)] * 10)
+    write_frames(folder / "driver.mp4", frames, fps=50)
+    write_frames(folder / "blank.mp4", [np.full((128, 128, 3), 90, np.uint8)] * 10)
     return folder / "driver.mp4", folder / "blank.mp4"
 
 
@@ -203,7 +197,7 @@ def test_dvp_reenact_writes_video_preview_and_report(tiny_model, astro, driver, 
     folder, _ = tiny_model
     video, _ = astro
     out, preview, report = tmp_path / "re.mov", tmp_path / "p.mp4", tmp_path / "r.json"
-    assert main(["reenact", "--source", str(driver[0]), "--target", str(video), "--model", str(folder), "-o",
+    assert main(["reenact", str(video), "--source", str(driver[0]), "--model", str(folder), "-o",
                  str(out), "--preview", str(preview), "--report", str(report), "-q"]) == 0
     info = probe(out)
     assert info.codec == "prores" and (info.width, info.height) == (384, 384)
@@ -218,24 +212,32 @@ def test_dvp_reenact_writes_video_preview_and_report(tiny_model, astro, driver, 
 
 def test_the_source_face_picks_who_drives(tmp_path, tiny_model, astro, driver, capsys):
     # Two people side by side, one the other's mirror image: the one picked drives, turning the other way.
-    from pipeline.reenactment import load_or_track
+    from pipeline.job import JobOptions
+    from pipeline.reenactment import SourcePerformance
+    from pipeline.tracking import load_or_track
     from reconstruction.pose import head_angles
 
     motion = astronaut_motion(24)
     frames = [astronaut_frame(r * 0.5, dx, -dy, z) for r, dx, dy, z in motion]
     pair = tmp_path / "pair.mp4"
-    _write(pair, [np.hstack([f, f[:, ::-1]]) for f in frames])
+    write_frames(pair, [np.hstack([f, f[:, ::-1]]) for f in frames])
     left, right = (load_or_track(pair, None, tmp_path, False, f"face{face}", face) for face in (0, 1))
     roll_left, roll_right = (head_angles(t.rotation[0].T @ t.rotation)[:, 2] for t in (left, right))  # from frame 0
     assert np.ptp(roll_left) > 3, "the motion tilts the head"
     assert np.corrcoef(roll_left, roll_right)[0, 1] < -0.9
     folder, _ = tiny_model
     video, _ = astro
-    assert main(["reenact", "--source", str(pair), "--target", str(video), "--model", str(folder), "-o",
+    assert main(["reenact", str(video), "--source", str(pair), "--model", str(folder), "-o",
                  str(tmp_path / "by_right.mp4"), "--source-face", "1", "--report", str(tmp_path / "r.json"),
                  "-q"]) == 0
     assert json.loads((tmp_path / "r.json").read_text())["source_face"] == 1
-    assert main(["reenact", "--source", str(pair), "--target", str(video), "--model", str(folder), "-o",
+    # What the job transfers follows the face picked: the right person's roll, not the left's.
+    driven = SourcePerformance(pair, face=1).perform(load_track(astro[1]), video, None, tmp_path,
+                                                    JobOptions(show_progress=False))
+    moved = driven.performance.track.rotation.astype(np.float64)
+    roll_out = head_angles(moved[0].T @ moved)[:, 2]
+    assert np.corrcoef(roll_out, roll_right)[0, 1] > 0.9 and np.corrcoef(roll_out, roll_left)[0, 1] < -0.9
+    assert main(["reenact", str(video), "--source", str(pair), "--model", str(folder), "-o",
                  str(tmp_path / "no.mp4"), "--source-face", "1", "--source-track", str(tmp_path / "face1.track.npz"),
                  "-q"]) == 2
     assert "--source-face" in capsys.readouterr().err
@@ -245,17 +247,17 @@ def test_reenact_refusals(tiny_model, astro, driver, tmp_path, capsys):
     folder, _ = tiny_model
     video, _ = astro
     # a source without any face
-    assert main(["reenact", "--source", str(driver[1]), "--target", str(video), "--model", str(folder), "-o",
+    assert main(["reenact", str(video), "--source", str(driver[1]), "--model", str(folder), "-o",
                  str(tmp_path / "x.mp4"), "-q"]) == 2
     assert "no face" in capsys.readouterr().err
     # a target of another actor: the same motion, but another face (colours turned around)
     other = tmp_path / "other.mp4"
-    _write(other, [255 - astronaut_frame(*m) for m in astronaut_motion(40)])
-    assert main(["reenact", "--source", str(video), "--target", str(other), "--model", str(folder), "-o",
+    write_frames(other, [255 - astronaut_frame(*m) for m in astronaut_motion(40)])
+    assert main(["reenact", str(other), "--source", str(video), "--model", str(folder), "-o",
                  str(tmp_path / "y.mp4"), "-q"]) == 2
     assert "trained on another actor" in capsys.readouterr().err  # albedo difference 0.71 against 0.15
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
-    assert main(["reenact", "--source", str(video), "--target", str(video), "--model", str(folder), "-o",
+    assert main(["reenact", str(video), "--source", str(video), "--model", str(folder), "-o",
                  str(tmp_path / "z.mp4"), "--transfer", "pose,smile", "-q"]) == 2
     assert "--transfer takes" in capsys.readouterr().err
 
@@ -267,11 +269,11 @@ def test_a_model_of_a_proxy_renders_the_full_size_shot(tiny_model, astro, driver
     video, _ = astro
     frames = list(VideoReader(video))
     big = tmp_path / "big.mp4"
-    _write(big, [cv2.resize(f, (768, 768), interpolation=cv2.INTER_CUBIC) for f in frames])
+    write_frames(big, [cv2.resize(f, (768, 768), interpolation=cv2.INTER_CUBIC) for f in frames])
     outs = {}
     for name, target in (("small", video), ("big", big)):
         outs[name] = tmp_path / f"{name}_out.mp4"
-        assert main(["reenact", "--source", str(driver[0]), "--target", str(target), "--model", str(folder), "-o",
+        assert main(["reenact", str(target), "--source", str(driver[0]), "--model", str(folder), "-o",
                      str(outs[name]), "--report", str(tmp_path / f"{name}.json"), "-q"]) == 0
     assert json.loads((tmp_path / "big.json").read_text())["model_scale"] == 2.0
     assert json.loads((tmp_path / "small.json").read_text())["model_scale"] == 1.0
@@ -284,8 +286,8 @@ def test_a_model_of_a_proxy_renders_the_full_size_shot(tiny_model, astro, driver
            for b, s in zip(large, small)]
     assert np.mean(gap) < 0.5 * np.mean(change), (np.mean(gap), np.mean(change))
     other = tmp_path / "other_shape.mp4"
-    _write(other, [cv2.resize(f, (384, 288)) for f in frames])
-    assert main(["reenact", "--source", str(driver[0]), "--target", str(other), "--model", str(folder), "-o",
+    write_frames(other, [cv2.resize(f, (384, 288)) for f in frames])
+    assert main(["reenact", str(other), "--source", str(driver[0]), "--model", str(folder), "-o",
                  str(tmp_path / "no.mp4"), "-q"]) == 2
     assert "another shape" in capsys.readouterr().err and not (tmp_path / "no.mp4").exists()
 
@@ -294,7 +296,7 @@ def test_target_frames_play_back_and_forth_when_the_output_is_longer(tmp_path):
     from base.reading import frames_in_order
 
     video = tmp_path / "levels.mp4"
-    _write(video, [np.full((32, 48, 3), 20 * i, np.uint8) for i in range(6)])
+    write_frames(video, [np.full((32, 48, 3), 20 * i, np.uint8) for i in range(6)])
     order = ping_pong(14, 6)
     levels = [int(f.mean().round(-1)) for f in frames_in_order(video, order, tmp_path)]
     assert levels == [20 * i for i in order.tolist()], "frames in ping-pong order, read back from the disk copy"
@@ -370,7 +372,7 @@ def test_gaze_edits_need_no_model_and_other_edits_are_refused_without_one(astro,
     video, track_path = astro
     spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12, pitch: 0}\n")
     out = tmp_path / "eyes"
-    assert main(["edit", str(video), "--edits", str(spec), "-o", str(out), "-q", "--target-track", str(track_path),
+    assert main(["edit", str(video), "--edits", str(spec), "-o", str(out), "-q", "--track", str(track_path),
                  "--report", str(tmp_path / "r.json"), "--preview", str(tmp_path / "p.mp4")]) == 0
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["model"] is None and rep["eyes_only_frames"] == 26 and rep["synthesised_frames"] == 0
@@ -386,11 +388,11 @@ def test_gaze_edits_need_no_model_and_other_edits_are_refused_without_one(astro,
             assert 0 < differs.sum() < 0.01 * differs.size, f"frame {i}: only the eyes turn"
     head = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    gaze: camera\n  - frames: [12, 14]\n    head: {yaw: 4}\n")
     assert main(["edit", str(video), "--edits", str(head), "-o", str(tmp_path / "x.mp4"), "-q",
-                 "--target-track", str(track_path)]) == 2
+                 "--track", str(track_path)]) == 2
     err = capsys.readouterr().err
     assert "frames 12-14" in err and "--model" in err
     assert main(["edit", str(video), "--edits", str(spec), "-o", str(tmp_path / "y.mp4"), "-q",
-                 "--target-track", str(track_path), "--no-gaze-warp"]) == 2
+                 "--track", str(track_path), "--no-gaze-warp"]) == 2
     assert "--no-gaze-warp" in capsys.readouterr().err
     assert not (tmp_path / "x.mp4").exists() and not (tmp_path / "y.mp4").exists()
 
@@ -400,12 +402,12 @@ def test_an_edit_refuses_to_overwrite_its_target_or_take_audio_from_no_source(as
     copy = tmp_path / "shot.mp4"
     copy.write_bytes(video.read_bytes())
     spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    gaze: {yaw: 12}\n")
-    assert main(["edit", str(copy), "--edits", str(spec), "-o", str(copy), "-q", "--target-track",
+    assert main(["edit", str(copy), "--edits", str(spec), "-o", str(copy), "-q", "--track",
                  str(track_path)]) == 2
     assert "is the target video" in capsys.readouterr().err
     assert copy.read_bytes() == video.read_bytes()
     assert main(["edit", str(copy), "--edits", str(spec), "-o", str(tmp_path / "out.mp4"), "-q", "--audio",
-                 "source", "--target-track", str(track_path)]) == 2
+                 "source", "--track", str(track_path)]) == 2
     assert "an edit has no source video" in capsys.readouterr().err
     assert not (tmp_path / "out.mp4").exists()
 
@@ -441,7 +443,7 @@ def test_a_cancel_a_library_turns_into_its_own_error_still_ends_as_terminated(tm
         except BaseException as exc:
             raise RuntimeError("the library's own wording") from exc
 
-    monkeypatch.setattr(cli, "_run_track", library_call)
+    monkeypatch.setitem(cli.COMMANDS, "track", (cli._add_track, library_call))
     assert main(["track", str(tmp_path / "a.mp4"), "-o", str(tmp_path / "a.npz")]) == 143
     assert "terminated" in capsys.readouterr().err
     monkeypatch.undo()
@@ -454,12 +456,12 @@ def test_a_shot_with_non_square_pixels_comes_back_in_its_own_pixels(astro, tmp_p
     # the output has the shot's stored size and pixel aspect, and only the eyes of the edited frames change.
     video, track_path = astro
     squeezed = tmp_path / "squeezed.mov"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-vf",
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(video), "-vf",
                     "scale=iw*3/4:ih,setsar=4/3", "-c:v", "prores_ks", "-profile:v", "3", str(squeezed)], check=True)
     shot = probe(squeezed)
     spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12}\n")
     for out in (tmp_path / "out.mov", tmp_path / "frames"):
-        assert main(["edit", str(squeezed), "--edits", str(spec), "-o", str(out), "-q", "--target-track",
+        assert main(["edit", str(squeezed), "--edits", str(spec), "-o", str(out), "-q", "--track",
                      str(track_path), "--report", str(tmp_path / "r.json")]) == 0
         assert json.loads((tmp_path / "r.json").read_text())["pixel_aspect"] == "4:3"
         made = probe(out)
@@ -479,12 +481,12 @@ def test_an_interlaced_shot_comes_back_interlaced_with_its_fields_as_shot(astro,
     # with both fields as shot wherever the edit changes nothing.
     video, track_path = astro
     woven = tmp_path / "woven.mov"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-vf", "setfield=tff",
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(video), "-vf", "setfield=tff",
                     "-flags", "+ildct", "-c:v", "prores_ks", "-profile:v", "3", str(woven)], check=True)
     assert probe(woven).field_order == "tff"
     spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12}\n")
     for out in (tmp_path / "out.mov", tmp_path / "frames"):
-        assert main(["edit", str(woven), "--edits", str(spec), "-o", str(out), "-q", "--target-track",
+        assert main(["edit", str(woven), "--edits", str(spec), "-o", str(out), "-q", "--track",
                      str(track_path), "--report", str(tmp_path / "r.json")]) == 0
         assert json.loads((tmp_path / "r.json").read_text())["field_order"] == "tff"
         assert probe(out).field_order == "tff"
@@ -502,7 +504,7 @@ def test_an_hdr_shot_comes_back_in_its_own_colour_description(astro, tmp_path):
     # the shot is, so it drops back into an HDR timeline, rather than retagged as BT.709.
     video, track_path = astro
     hlg = tmp_path / "hlg.mov"
-    subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(video), "-vf",
+    subprocess.run([FFMPEG, "-v", "error", "-i", str(video), "-vf",
                     "scale=out_color_matrix=bt2020:out_range=tv,format=yuv422p10le,"
                     "setparams=colorspace=bt2020nc:color_primaries=bt2020:color_trc=arib-std-b67",
                     "-c:v", "prores_ks", "-profile:v", "3", str(hlg)], check=True)
@@ -510,7 +512,7 @@ def test_an_hdr_shot_comes_back_in_its_own_colour_description(astro, tmp_path):
     assert (shot.matrix, shot.primaries, shot.transfer, shot.hdr) == ("bt2020nc", "bt2020", "arib-std-b67", "HLG")
     spec = _spec(tmp_path, "edits:\n  - frames: [5, 30]\n    ease: 4\n    gaze: {yaw: 12}\n")
     for out in (tmp_path / "out.mov", tmp_path / "out.mp4", tmp_path / "frames"):
-        assert main(["edit", str(hlg), "--edits", str(spec), "-o", str(out), "-q", "--target-track",
+        assert main(["edit", str(hlg), "--edits", str(spec), "-o", str(out), "-q", "--track",
                      str(track_path), "--report", str(tmp_path / "r.json")]) == 0
         assert json.loads((tmp_path / "r.json").read_text())["colour"] == "bt2020nc/bt2020/arib-std-b67"
         made = probe(out).colour
@@ -541,7 +543,7 @@ def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, t
                            "  - frames: [30, 36]\n    gaze: {yaw: 10, pitch: 0}\n")
     out = tmp_path / "edited"
     assert main(["edit", str(deep), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
-                 "--target-track", str(track_path), "--report", str(tmp_path / "r.json"),
+                 "--track", str(track_path), "--report", str(tmp_path / "r.json"),
                  "--no-pose-calibration"]) == 0
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["bit_depth"] == 16 and json.loads((out / "sequence.json").read_text())["bit_depth"] == 16
@@ -560,7 +562,7 @@ def test_a_ten_bit_target_keeps_its_depth_in_png_and_prores(tiny_model, astro, t
     gaze.write_text("edits:\n  - frames: [30, 36]\n    gaze: {yaw: 10, pitch: 0}\n")
     for args, name in ((["--bit-depth", "8"], "shallow"), ([], "plain.mp4")):  # no model: the gaze warp alone
         assert main(["edit", str(deep), "--edits", str(gaze), "-o", str(tmp_path / name),
-                     "-q", "--target-track", str(track_path), "--report", str(tmp_path / "s.json"), *args]) == 0
+                     "-q", "--track", str(track_path), "--report", str(tmp_path / "s.json"), *args]) == 0
         assert json.loads((tmp_path / "s.json").read_text())["bit_depth"] == 8
     assert cv2.imread(str(tmp_path / "shallow" / "frame_000000.png"), cv2.IMREAD_UNCHANGED).dtype == np.uint8
 
@@ -579,7 +581,7 @@ def test_an_image_sequence_is_a_target_like_a_video(astro, tmp_path):
     gaze = tmp_path / "gaze.yaml"
     gaze.write_text("edits:\n  - frames: [30, 36]\n    gaze: {yaw: 10, pitch: 0}\n")
     out = tmp_path / "out.mov"
-    assert main(["edit", str(sequence), "--edits", str(gaze), "-o", str(out), "-q", "--target-track",
+    assert main(["edit", str(sequence), "--edits", str(gaze), "-o", str(out), "-q", "--track",
                  str(track_path), "--report", str(tmp_path / "r.json")]) == 0
     rep = json.loads((tmp_path / "r.json").read_text())
     assert rep["eyes_only_frames"] == 7 and rep["timecode"] == "01:00:00:00"

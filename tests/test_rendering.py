@@ -123,7 +123,7 @@ def test_space_time_window_layout_and_padding():
 def test_dvp_render_writes_preview_sheet_and_report(tracked, tmp_path, capsys):
     video, track_path, track, _ = tracked
     out, report = tmp_path / "p.mp4", tmp_path / "r.json"
-    assert main(["render", str(track_path), "--video", str(video), "-o", str(out), "--size", "128",
+    assert main(["render", str(video), "--track", str(track_path), "-o", str(out), "--size", "128",
                  "--report", str(report), "-q"]) == 0
     info = probe(out)
     assert (info.width, info.height, info.frame_count) == (5 * 128, 128, len(track))
@@ -140,10 +140,10 @@ def test_render_refuses_a_video_that_is_not_the_tracked_one(tracked, tmp_path, c
     _, track_path, _, _ = tracked
     other = tmp_path / "other.mp4"
     astronaut_clip(other, frames=5, size=256)
-    assert main(["render", str(track_path), "--video", str(other), "-o", str(tmp_path / "p.mp4"), "-q"]) == 2
+    assert main(["render", str(other), "--track", str(track_path), "-o", str(tmp_path / "p.mp4"), "-q"]) == 2
     assert "the track was made from" in capsys.readouterr().err
     assert not (tmp_path / "p.mp4").exists()
-    assert main(["render", str(tmp_path / "missing.npz"), "--video", str(other), "-o", str(tmp_path / "p.mp4"),
+    assert main(["render", str(other), "--track", str(tmp_path / "missing.npz"), "-o", str(tmp_path / "p.mp4"),
                  "-q"]) == 2
 
 

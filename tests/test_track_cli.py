@@ -1,12 +1,11 @@
 """`dvp track` end to end on generated clips, and its refusals of bad input."""
 import json
-import subprocess
 
 import cv2
 import numpy as np
 import pytest
+from clips import ffmpeg
 
-from base.ffmpeg_process import ffmpeg_path
 from base.probe import probe
 from base.writing import VideoWriter
 from pipeline.cli import main
@@ -68,10 +67,6 @@ def test_the_chosen_face_is_followed_among_several(tmp_path):
     assert main(["track", str(path), "-o", str(tmp_path / "x.npz"), "--face", "4", "-q"]) == 2
 
 
-def _ffmpeg(*args):
-    subprocess.run([ffmpeg_path(), "-v", "error", "-y", *args], check=True)
-
-
 def _bad_inputs(folder, astronaut_video):
     cases = {}
     cases["missing"] = folder / "nope.mp4"
@@ -83,10 +78,10 @@ def _bad_inputs(folder, astronaut_video):
     cut.write_bytes(data[: len(data) // 2])
     cases["truncated"] = cut
     audio = folder / "audio.m4a"
-    _ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(audio))
+    ffmpeg("-f", "lavfi", "-i", "sine=frequency=440:duration=1", str(audio))
     cases["audio only"] = audio
     noface = folder / "noface.mp4"
-    _ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=1", "-pix_fmt", "yuv420p", str(noface))
+    ffmpeg("-f", "lavfi", "-i", "testsrc2=size=160x120:rate=10:duration=1", "-pix_fmt", "yuv420p", str(noface))
     cases["no face"] = noface
     empty = folder / "empty.mp4"
     empty.write_bytes(b"")

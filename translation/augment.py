@@ -7,7 +7,7 @@ real frame and the plate of a sample, shows it the same head a little
 elsewhere, so it has to paint the face where the conditioning puts it. Only
 with the plate (`translation.plate`): without it the network cannot know where
 the static background went, and held-out PSNR fell steeply when this was tried
-(see the README's training notes).
+(see the training page of the docs).
 """
 from __future__ import annotations
 

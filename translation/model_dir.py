@@ -12,10 +12,11 @@ Every file is written to a hidden temporary name and renamed when complete, so
 a run killed at any moment leaves the last complete checkpoint in place.
 
 Which actor: a model only knows the actor (and the shot) it was trained on. The
-target's per-vertex albedo from its Track is the fingerprint: measured on the
-footage, the RMS albedo difference between tracks of the same actor (two halves
-of one clip, or a half and the whole) is 0.04 to 0.09, between different actors
-0.23 to 0.72, so 0.15 separates them with room on both sides.
+target's per-vertex albedo from its Track is the fingerprint: the RMS albedo
+difference between tracks of the same actor (two halves of one clip, or a half
+and the whole) stays well below `SAME_ACTOR_ALBEDO_RMS`, and between different
+actors well above it (the formats page gives the ranges measured on the
+footage).
 """
 from __future__ import annotations
 

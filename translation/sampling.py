@@ -1,7 +1,7 @@
 """Which training frames a batch draws: uniformly, or balanced over head pose and gaze.
 
 A minute of footage spends most of its frames near the actor's habitual pose,
-and only a handful at its extremes (the README counts them on the footage).
+and only a handful at its extremes (the docs count them on the footage).
 Drawn uniformly, the network sees the rare poses so seldom
 that it paints them pulled back towards the common ones, and a reenactment or
 an edit that asks for them turns the head short (see README: faithfulness).

@@ -3,7 +3,7 @@
 The iris landmarks of the detector move less than the iris does: turning the
 eyeballs of real frames by a known yaw (with `pipeline.eyes.eyeball_warp`, which is
 exact geometry on the actor's eyeball model) and tracking the result again
-reads back only part of the turn (the README gives the shares measured on the
+reads back only part of the turn (the docs give the shares measured on the
 footage). The source's gaze was read by the
 same tracker, so its tracked turns are that share of the turns its eyes made,
 and a warp that turned the target's eyes by the tracked angle would show them
