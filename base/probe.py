@@ -221,6 +221,8 @@ def _probe_file(path: str | Path) -> VideoInfo:
     if not fps:
         raise MediaError(f"{path}: ffmpeg cannot tell the frame rate of its video; re-encode it at a fixed rate.")
     packets = _read_packets(path, _container_duration(header))
+    if packets.every is not None and 1 / packets.every < fps:  # a constant rate below tbr: MPEG's tbr is often twice
+        fps = (1 / packets.every).limit_denominator(1001)  # the frame rate, which would show every frame twice
     frame_count = packets.count
     if frame_count == 0:
         raise MediaError(f"{path}: its video stream contains no frames. Export the video again.")
@@ -527,6 +529,7 @@ class _Packets:
     count: int
     first: float | None = None  # when the earliest frame is shown, from the file's start
     end: float | None = None  # when the last frame stops being shown
+    every: Fraction | None = None  # how long each frame is shown, when every frame is shown as long
 
     def span(self) -> float | None:
         return self.end - self.first if self.first is not None and self.end is not None else None
@@ -557,16 +560,20 @@ def _read_packets(path: str | Path, container_duration: float = 0.0) -> _Packets
         shown = [int(row[3]) for row in rows]
     except (IndexError, ValueError):  # NOPTS, or a layout this parser does not know
         return _Packets(len(rows))
-    if base is None or not rows or min(shown) <= 0 or min(pts) < -(1 << 62):  # -(2**63): no timestamp
+    if base is None or not rows or min(shown) <= 0:
         return _Packets(len(rows))
     tick = Fraction(int(base[1]), int(base[2]))
+    lengths = set(shown)
+    every = lengths.pop() * tick if len(lengths) == 1 else None
+    if min(pts) < -(1 << 62):  # -(2**63): a packet without a timestamp (MPEG-PS gives only some of them one)
+        return _Packets(len(rows), every=every)
     times = [(p * tick, (p + d) * tick) for p, d in zip(pts, shown)]
     # An edit list (MP4, MOV) can start the video after its first packets and end it before its last (a clip cut
     # without re-encoding starts at the keyframe before the cut): those packets come with times before the file's
     # start or from its duration on, and neither players nor the decoder show them.
     limit = Fraction(container_duration) if container_duration > 0 else None
     kept = [(a, b) for a, b in times if b > 0 and (limit is None or a < limit)] or times
-    return _Packets(len(kept), float(min(a for a, _ in kept)), float(max(b for _, b in kept)))
+    return _Packets(len(kept), float(min(a for a, _ in kept)), float(max(b for _, b in kept)), every)
 
 
 def _last_line(report: str) -> str:

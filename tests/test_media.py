@@ -115,6 +115,32 @@ def test_a_variable_rate_clip_is_as_long_as_its_timestamps_say(tmp_path: Path) -
         assert len(list(reader)) == reader.frame_count == 66
 
 
+def test_frames_an_edit_list_cuts_away_are_not_counted(tmp_path: Path) -> None:
+    # A clip cut without re-encoding starts at the keyframe before the cut: the frames before it are in the file,
+    # with times before its start, and no player shows them. Counting them made a phone clip's track 3 frames
+    # short of what the reader expected, and refused.
+    whole = make_clip(tmp_path / "whole.mp4", "-g", "50", seconds=3)
+    cut = tmp_path / "cut.mp4"
+    ffmpeg("-ss", "0.5", "-i", whole, "-t", "1.8", "-c", "copy", cut)
+    info = probe(cut)
+    with VideoReader(cut) as reader:
+        shown = len(list(reader))
+        assert shown == reader.frame_count
+    assert info.lead >= 0 and info.frame_count <= shown < 60
+
+
+def test_an_mpeg_program_stream_is_read_at_its_frame_rate(tmp_path: Path) -> None:
+    # MPEG-1 in MPEG-PS: ffmpeg reports tbr 50 for 25 fps video; read at 50, every frame came twice.
+    path = make_clip(tmp_path / "old.mpg", "-c:v", "mpeg1video", "-f", "mpeg", seconds=2)
+    info = probe(path)
+    assert info.fps == 25 and info.frame_count == 50
+    with VideoReader(path) as reader:
+        frames = list(reader)
+    assert len(frames) == reader.frame_count == 50
+    repeats = sum(np.array_equal(a, b) for a, b in zip(frames, frames[1:]))
+    assert repeats <= 1, "read at 50 fps every frame came twice (ffmpeg's guessed MPEG-PS times may repeat one)"
+
+
 def test_a_video_that_starts_after_its_audio_is_read_from_the_file_start(tmp_path: Path) -> None:
     # ffmpeg's clock starts with the earliest stream; the first picture is shown from there.
     clip = make_clip(tmp_path / "clip.mp4", seconds=1, audio=True)
