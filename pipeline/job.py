@@ -130,6 +130,9 @@ def run_job(job: Job) -> dict:
     target, output = Path(job.target), Path(job.output)
     fmt = check_paths({"target video": target, **drive.inputs()}, output, o.fmt)
     drive.check(o)
+    if o.track is not None and o.face != "largest":
+        raise DvpError("--face picks a face when the target is tracked now; the track given with --track already "
+                       "follows one (make it with `dvp track TARGET --face N`)")
     audio = o.audio or drive.default_audio
     audio_source(audio, drive.source, target)  # a choice that cannot be met fails before any work
     if o.gaze_gain is not None:
@@ -217,6 +220,9 @@ def model_target(translator: Translator, target: Path, target_track: str | os.Pa
     if target_track is None and media_bytes(target) == manifest["target"]["video_bytes"] and \
             target.name == manifest["target"]["video"]:
         target_track = translator.track_path  # the model's own target: its track comes with the model
+        if face != "largest":
+            log.warning("--face is not used: %s is the model's own target, whose track comes with the model",
+                        target.name)
     if scale != 1:
         log.info("%s is %.3g times the size of the model's shot: its crop and eye boxes are scaled to match",
                  target.name, scale)

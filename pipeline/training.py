@@ -37,6 +37,9 @@ def train_model(video: str | os.PathLike, folder: str | os.PathLike, config: Tra
     video tracked first (following `face`), into the folder. Returns the training summary."""
     options = options or TrainOptions()
     folder = Path(folder)
+    if track is not None and face != "largest":
+        raise DvpError("--face picks a face when the video is tracked now; the track given with --track already "
+                       "follows one (make it with `dvp track VIDEO --face N`)")
     if track is None and not (folder / model_dir.MANIFEST).is_file():
         folder.mkdir(parents=True, exist_ok=True)
         track = folder / model_dir.TRACK

@@ -117,3 +117,14 @@ def test_a_target_given_twice_or_not_at_all_is_refused(called, capsys):
     assert "--track" in capsys.readouterr().err
     assert "reenact" not in called and "render" not in called
     assert cli.COMMANDS.keys() == VOCABULARY.keys(), "every command is checked above"
+
+
+def test_a_face_choice_with_a_given_track_is_refused_before_any_work(tmp_path, capsys):
+    for name in ("t.mp4", "e.yaml", "t.npz"):
+        (tmp_path / name).write_bytes(b"")  # never read: the refusal comes first
+    t, spec, track = (str(tmp_path / name) for name in ("t.mp4", "e.yaml", "t.npz"))
+    assert main(["edit", t, "--edits", spec, "-o", str(tmp_path / "o.mp4"), "--track", track, "--face", "1"]) == 2
+    assert main(["train", t, "-o", str(tmp_path / "m"), "--track", track, "--face", "1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("--face picks a face when") == 2
+    assert not (tmp_path / "o.mp4").exists() and not (tmp_path / "m").exists()
