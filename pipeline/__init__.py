@@ -1,1 +1,2 @@
-"""Video and audio I/O, parameter transfer, editing, dubbing, compositing, provenance and the `dvp` CLI."""
+"""The jobs and their stages (track, train, evaluate, render, reenact, edit), the one job runner, transfer,
+editing, synthesis and compositing into the shot, the eye stage, and the `dvp` command line."""

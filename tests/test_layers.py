@@ -14,7 +14,7 @@ LINT = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or sh
 
 def _lint(tree: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "PYTHONPATH": str(tree)}
-    return subprocess.run([LINT, "--config", str(tree / "pyproject.toml"), "--no-cache"], cwd=tree, env=env,
+    return subprocess.run([LINT, str(tree / "pyproject.toml"), "--no-cache", "--no-logo"], cwd=tree, env=env,
                           capture_output=True, text=True)
 
 
