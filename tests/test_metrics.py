@@ -69,3 +69,22 @@ def test_nme_divides_by_the_reference_eye_distance():
     points = reference.copy()
     points[0, 2] += [0.0, 6.0]  # one point of three 6 off: mean error 2
     assert nme(points, reference, (0, 1))[0] == pytest.approx(0.2)
+
+
+def test_ssim_agrees_with_scikit_image():
+    from skimage.metrics import structural_similarity
+
+    rng = np.random.default_rng(2)
+    x = rng.integers(0, 256, (40, 48, 3)).astype(np.float64)
+    y = np.clip(cv2_blur(x) + rng.normal(0, 12, x.shape), 0, 255)
+    theirs = structural_similarity(x, y, data_range=255, channel_axis=2, gaussian_weights=True, sigma=SSIM_SIGMA,
+                                   use_sample_covariance=False)
+    ours = ssim(torch.from_numpy(x.transpose(2, 0, 1))[None], torch.from_numpy(y.transpose(2, 0, 1))[None])
+    assert ours.item() == pytest.approx(theirs, abs=1e-6)
+
+
+def cv2_blur(image: np.ndarray) -> np.ndarray:
+    """A smoothed copy, so the pair has structure in common and SSIM lands mid-range."""
+    import cv2
+
+    return cv2.GaussianBlur(image, (0, 0), 1.2)
