@@ -78,6 +78,19 @@ def _summary(data: dict, keys: tuple[str, ...] | None = None) -> None:
     print(json.dumps(data if keys is None else {k: data[k] for k in keys if k in data}))
 
 
+def _video_and(args: argparse.Namespace, other: str, usage: str, hint: str) -> tuple[str, str]:
+    """The command's video and its other input, spelled as now (VIDEO --OTHER X) or as the earlier release spelled
+    them (X --video VIDEO, with a warning at parsing)."""
+    video, given = args.video, getattr(args, other)
+    if args.old_video is not None:
+        if given is not None:
+            raise DvpError(f"give the {other} once: {usage}")
+        video, given = args.old_video, args.video
+    if given is None:
+        raise DvpError(f"give the video's {other}: {usage} ({hint})")
+    return video, given
+
+
 def _add_track(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("track", help="fit the 3D face model to every frame of a video",
                        description="Fit the parametric face model (pose, expression, gaze, blinks, lighting) "
@@ -133,13 +146,7 @@ def _add_render(sub: argparse._SubParsersAction) -> None:
 def _run_render(args: argparse.Namespace) -> int:
     from pipeline.render_preview import render_video
 
-    video, track = args.video, args.track
-    if args.old_video is not None:  # the earlier spelling: dvp render TRACK --video VIDEO
-        if track is not None:
-            raise DvpError("give the track once: dvp render VIDEO --track TRACK")
-        video, track = args.old_video, args.video
-    if track is None:
-        raise DvpError("give the video's track: dvp render VIDEO --track TRACK (make it with `dvp track`)")
+    video, track = _video_and(args, "track", "dvp render VIDEO --track TRACK", "make it with `dvp track`")
     report = render_video(track, video, args.output, size=args.size, report=args.report,
                           rasterizer=args.rasterizer, contact_sheet=args.contact_sheet, max_frames=args.frames,
                           show_progress=not args.quiet)
@@ -242,13 +249,7 @@ def _add_evaluate(sub: argparse._SubParsersAction) -> None:
 def _run_evaluate(args: argparse.Namespace) -> int:
     from pipeline.evaluation import evaluate
 
-    video, model = args.video, args.model
-    if args.old_video is not None:  # the earlier spelling: dvp evaluate MODEL_DIR --video VIDEO
-        if model is not None:
-            raise DvpError("give the model once: dvp evaluate VIDEO --model MODEL_DIR")
-        video, model = args.old_video, args.video
-    if model is None:
-        raise DvpError("give the model to score: dvp evaluate VIDEO --model MODEL_DIR (from `dvp train`)")
+    video, model = _video_and(args, "model", "dvp evaluate VIDEO --model MODEL_DIR", "from `dvp train`")
     report = evaluate(model, video, report=args.report, preview=args.output, ablation=args.ablation,
                       show_progress=not args.quiet, device=args.device)
     first, last, count = report["held_out_frames"]
