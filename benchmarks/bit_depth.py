@@ -34,6 +34,7 @@ from base.ffmpeg_process import ffmpeg_path  # noqa: E402
 from base.reading import VideoReader  # noqa: E402
 from base.writing import output_format  # noqa: E402
 from pipeline.editing import edit  # noqa: E402
+from pipeline.job import JobOptions  # noqa: E402
 from pipeline.reenactment import reenact  # noqa: E402
 
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
@@ -105,7 +106,7 @@ def main() -> None:
         for name in ("edit.mov", "edit_png"):
             for keep in (True, False):
                 target = out / (name.replace("edit", "edit_8bit") if not keep else name)
-                r = edit(plate, None, spec, target, show_progress=False, gaze_gain=0.75, keep_depth=keep)
+                r = edit(plate, None, spec, target, JobOptions(show_progress=False, gaze_gain=0.75, keep_depth=keep))
                 c = compare(plate, target, edited)
                 fmt = output_format(target)
                 print(f"| gaze edit, no model | {fmt} | {'yes' if keep else 'no (--bit-depth 8)'} | "
@@ -116,8 +117,8 @@ def main() -> None:
             make_plate(args.footage / "lp_d9.mp4", deep_d9, 1.0)
             for keep in (True, False):
                 target = out / f"by_lp_d3{'' if keep else '_8bit'}"  # PNG: no codec noise in the comparison
-                r = reenact(args.footage / "lp_d3.mp4", deep_d9, args.model, target, show_progress=False,
-                            keep_depth=keep)
+                r = reenact(args.footage / "lp_d3.mp4", deep_d9, args.model, target,
+                            options=JobOptions(show_progress=False, keep_depth=keep))
                 c = compare(deep_d9, target, np.ones(r["frames"], bool))
                 print(f"| reenact lp_d9 by lp_d3 | png | {'yes' if keep else 'no (--bit-depth 8)'} | "
                       f"{r['bit_depth']} | - | {c['kept']:.1f} ({100 * c['share']:.1f} %) | {r['seconds']} | "

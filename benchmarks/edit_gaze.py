@@ -26,6 +26,7 @@ sys.path.insert(0, str(ROOT))
 
 from base.reading import VideoReader  # noqa: E402
 from pipeline.editing import edit  # noqa: E402
+from pipeline.job import JobOptions  # noqa: E402
 
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
 EDITS = {
@@ -54,7 +55,7 @@ def main() -> None:
             spec = out / f"{clip.stem}_gaze.yaml"
             spec.write_text(f"version: 1\nedits:\n  - frames: [{first}, {last}]\n    ease: 8\n"
                             "    gaze: {yaw: 12, pitch: 0}\n")
-            r = edit(clip, None, spec, spec.with_suffix(".mp4"), check=True, show_progress=False)
+            r = edit(clip, None, spec, spec.with_suffix(".mp4"), JobOptions(verify=True, show_progress=False))
             f = r["faithfulness"]
             gains = r["gaze_calibration"]["yaw_gains"]
             low, high = min(min(e.values()) for e in gains.values()), max(max(e.values()) for e in gains.values())
@@ -72,7 +73,8 @@ def with_and_without_network(model: Path, footage: Path, out: Path) -> None:
         for how, extra in (("network", "    expression: {smile: 0}\n"), ("gaze warp on the shot", "")):
             spec = out / f"gaze_{k}_{len(extra)}.yaml"
             spec.write_text("version: 1\nedits:\n" + text + extra)
-            r = edit(footage / "lp_d9.mp4", model, spec, spec.with_suffix(".mp4"), check=True, show_progress=False)
+            r = edit(footage / "lp_d9.mp4", model, spec, spec.with_suffix(".mp4"),
+                     JobOptions(verify=True, show_progress=False))
             f = r["faithfulness"]
             gaze = f"{f['gaze_error_deg']:.2f}" if "gaze_error_deg" in f else "-"
             print(f"| {name} | {how} | {r['eyes_only_frames']}, {r['synthesised_frames']} | "

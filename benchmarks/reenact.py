@@ -37,6 +37,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.editing import edit  # noqa: E402
+from pipeline.job import JobOptions  # noqa: E402
 from pipeline.reenactment import reenact  # noqa: E402
 
 DEFAULT_FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
@@ -62,6 +63,11 @@ def main() -> None:
     if not runs or set(runs) - set(RUNS):
         ap.error(f"--runs takes names from {','.join(RUNS)}, not {args.runs!r}")
     eyes, warp, posed = not args.no_eyes, not args.no_gaze_warp, not args.no_pose_calibration
+
+    def options(preview: Path) -> JobOptions:
+        return JobOptions(preview=preview, verify=True, show_progress=False, eyes=eyes, gaze_warp=warp,
+                          pose_calibration=posed)
+
     target = args.footage / "lp_d9.mp4"
     with tempfile.TemporaryDirectory() as tmp:
         out = args.out or Path(tmp)
@@ -69,13 +75,11 @@ def main() -> None:
         rows = []
         for source in (RUNS[run] for run in runs if run != "edit"):
             r = reenact(args.footage / f"{source}.mp4", target, args.model, out / f"lp_d9_by_{source}.mp4",
-                        preview=out / f"lp_d9_by_{source}.preview.mp4", check=True, show_progress=False, eyes=eyes,
-                        gaze_warp=warp, pose_calibration=posed)
+                        options=options(preview=out / f"lp_d9_by_{source}.preview.mp4"))
             rows.append((f"reenact: lp_d9 driven by {source}", r))
         if "edit" in runs:
             r = edit(target, args.model, ROOT / "data" / "edit_example.yaml", out / "lp_d9_edited.mp4",
-                     preview=out / "lp_d9_edited.preview.mp4", check=True, show_progress=False, eyes=eyes,
-                     gaze_warp=warp, pose_calibration=posed)
+                     options(preview=out / "lp_d9_edited.preview.mp4"))
             rows.append(("edit: lp_d9 with data/edit_example.yaml", r))
         step = rows[0][1]["eye_pathway_step"]
         print(f"model {args.model}: main network step {rows[0][1]['model_step']}, "

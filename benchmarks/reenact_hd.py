@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from base.ffmpeg_process import ffmpeg_path  # noqa: E402
+from pipeline.job import JobOptions  # noqa: E402
 from pipeline.reenactment import reenact  # noqa: E402
 from pipeline.tracking import TrackOptions, track_video  # noqa: E402
 
@@ -69,8 +70,8 @@ def main() -> None:
             track_video(source, source_track, options=TrackOptions(show_progress=False))
         output = work / ("lp_d9_hd_by_lp_d3" + (".mp4" if args.format == "mp4" else ".mov"))
         started = time.perf_counter()
-        r = reenact(source, clip, model, output, source_track=source_track, target_track=track,
-                    show_progress=False)
+        r = reenact(source, clip, model, output, source_track=source_track,
+                    options=JobOptions(track=track, show_progress=False))
         seconds = time.perf_counter() - started
     gaze, pose = r["gaze_calibration"]["seconds"], r["pose_calibration"]["seconds"]
     print(f"lp_d9 at 1920x1080 driven by lp_d3, {r['frames']} frames, {args.format}")
