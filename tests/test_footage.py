@@ -14,7 +14,7 @@ CLIPS = {  # clip: (frames, display size)
     "lp_d3.mp4": (354, (512, 512)),
     "lp_d9.mp4": (587, (480, 480)),  # 512x480 with SAR 15:16, resampled to square pixels
     "lp_d14.mp4": (536, (512, 512)),
-    "talk_elder.mp4": (209, (480, 360)),  # 29.97 fps, an edit list that hides 57 frames before and 2 after
+    "talk_elder.mp4": (209, (480, 360)),  # 29.97 fps, an edit list that hides 55 frames before and 2 after
     "talk_sofa_portrait.mp4": (600, (1080, 1920)),  # HEVC, a phone's portrait video
     "grid_bbaf2n.mpg": (75, (360, 288)),  # MPEG-1 in MPEG-PS, 25 fps (ffmpeg's tbr says 50)
 }
