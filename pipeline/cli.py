@@ -255,15 +255,17 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     first, last, count = report["held_out_frames"]
     table = [f"held-out frames {first}-{last} of {report['video']} ({count} frames), model step {report['step']}, "
              f"{report['size']}x{report['size']}",
-             "| method | PSNR face crop | SSIM face crop | PSNR head | PSNR mouth | SSIM mouth | flicker |",
-             "|---|---|---|---|---|---|---|"]
+             "| method | PSNR face crop | SSIM face crop | PSNR head | PSNR mouth | SSIM mouth | flicker | sharpness | "
+             "checkerboard |",
+             "|---|---|---|---|---|---|---|---|---|"]
     for name, m in report["methods"].items():
         flick = f"{m['flicker']:.2f}" if m["flicker"] is not None else "-"
         table.append(f"| {name} | {m['psnr_face']:.2f} | {m['ssim_face']:.3f} | {m['psnr_head']:.2f} | "
-                     f"{m['psnr_mouth']:.2f} | {m['ssim_mouth']:.3f} | {flick} |")
+                     f"{m['psnr_mouth']:.2f} | {m['ssim_mouth']:.3f} | {flick} | {m['sharpness']:.2f} | "
+                     f"{m['checkerboard']:.2f} |")
     table.append(f"window_1: {report['methods']['window_1']['kind']}")
     print("\n".join(table), file=sys.stderr)
-    scores = ("psnr_face", "ssim_face", "psnr_head", "psnr_mouth", "ssim_mouth", "flicker")
+    scores = ("psnr_face", "ssim_face", "psnr_head", "psnr_mouth", "ssim_mouth", "flicker", "sharpness", "checkerboard")
     _summary({"held_out_frames": report["held_out_frames"], "step": report["step"], "preview": report["preview"],
               "methods": {name: {k: m[k] for k in scores} for name, m in report["methods"].items()}})
     return 0

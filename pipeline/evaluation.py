@@ -21,8 +21,10 @@ in each frame, grown by a quarter on each side), PSNR over the head region
 ("head": the rendered face grown by 0.3 face sizes, the hole of
 `translation.plate` and the part the compositing replaces; the one to compare
 between a model with a plate, which is handed everything outside it, and one
-without), and flicker over consecutive frames. The preview video shows conditioning | output | real for every
-held-out frame.
+without), flicker over consecutive frames, and in the head region the sharpness
+ratio (1: as sharp as the real frame) and the checkerboard score (0: no more
+period-2 pattern than the real frame). The preview video shows conditioning |
+output | real for every held-out frame.
 """
 from __future__ import annotations
 
@@ -37,7 +39,7 @@ import torch
 
 from base.atomic import write_json
 from base.errors import DvpError
-from base.metrics import flicker, psnr, ssim
+from base.metrics import checkerboard_score, flicker, psnr, sharpness_ratio, ssim
 from base.probe import media_bytes
 from base.progress import progress
 from base.reading import VideoReader
@@ -101,7 +103,9 @@ def _scores(outputs: torch.Tensor, real: torch.Tensor, boxes: np.ndarray, consec
     return {"psnr_face": float(psnr(outputs, real).mean()), "ssim_face": float(ssim(outputs, real).mean()),
             "psnr_head": float((10 * torch.log10(255.0 ** 2 / head_mse.clamp_min(1e-10))).mean()),
             "psnr_mouth": float(np.mean(mouth_psnr)), "ssim_mouth": float(np.mean(mouth_ssim)),
-            "flicker": float(flick.mean()) if len(flick) else None}
+            "flicker": float(flick.mean()) if len(flick) else None,
+            "sharpness": float(np.nanmean(sharpness_ratio(outputs, real, heads).numpy())),
+            "checkerboard": float(checkerboard_score(outputs, real, heads).mean())}
 
 
 def _panel(image: torch.Tensor, scale: int, label: str) -> np.ndarray:

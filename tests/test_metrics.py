@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 
-from base.metrics import C1, C2, SSIM_SIGMA, SSIM_WINDOW, flicker, nme, psnr, ssim
+from base.metrics import C1, C2, SSIM_SIGMA, SSIM_WINDOW, checkerboard_score, flicker, nme, psnr, sharpness_ratio, ssim
 
 
 def test_psnr_of_one_wrong_value_in_twelve():
@@ -88,3 +88,41 @@ def cv2_blur(image: np.ndarray) -> np.ndarray:
     import cv2
 
     return cv2.GaussianBlur(image, (0, 0), 1.2)
+
+
+def _checker(amplitude: float, size: int = 16) -> torch.Tensor:
+    """A grey picture (1, 3, size, size) alternating 128 +- amplitude from pixel to pixel, in both directions."""
+    i, j = np.indices((size, size))
+    picture = 128 + amplitude * (-1.0) ** (i + j)
+    return torch.from_numpy(np.repeat(picture[None, None], 3, axis=1))
+
+
+def test_sharpness_is_the_ratio_of_laplacian_energies():
+    # On the alternating picture every Laplacian is -8 times the centre's offset: energy 64 a^2.
+    real, soft = _checker(20.0), _checker(10.0)
+    assert sharpness_ratio(soft, real).item() == pytest.approx((64 * 10**2) / (64 * 20**2))  # 0.25
+    assert sharpness_ratio(real, real).item() == pytest.approx(1.0)
+    flat = torch.full((1, 3, 16, 16), 128.0)
+    assert sharpness_ratio(flat, real).item() == 0.0
+    assert math.isnan(sharpness_ratio(real, flat).item()), "no detail in the real frame: no ratio"
+
+
+def test_checkerboard_score_sees_the_period_two_pattern_and_not_edges():
+    real = torch.zeros(1, 3, 16, 16)
+    real[..., :, 8:] = 200.0  # a vertical edge
+    real[..., 8:, :] += 30.0  # and a horizontal one: (x00 - x01 - x10 + x11) / 4 is 0 wherever they add up
+    assert checkerboard_score(real, torch.zeros_like(real)).item() == pytest.approx(0.0, abs=1e-20)
+    artefact = real + _checker(6.0) - 128  # the same picture with a +-6 checkerboard laid over it: a^2 = 36 more
+    assert checkerboard_score(artefact, real).item() == pytest.approx(36.0, rel=1e-9)
+    ramp = torch.arange(16.0).view(1, 1, 1, 16).expand(1, 3, 16, 16) * 10
+    assert checkerboard_score(ramp, torch.zeros_like(ramp)).item() == pytest.approx(0.0, abs=1e-9)
+
+
+def test_the_measures_keep_to_the_mask():
+    real = _checker(20.0)
+    out = real.clone()
+    out[..., :, 8:] = 128.0  # the right half painted flat
+    left = torch.zeros(1, 1, 16, 16)
+    left[..., :, :6] = 1
+    assert sharpness_ratio(out, real, left).item() == pytest.approx(1.0), "the left half is untouched"
+    assert sharpness_ratio(out, real).item() < 0.6
