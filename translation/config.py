@@ -13,6 +13,8 @@ from dataclasses import asdict, dataclass, fields, replace
 from rendering.spacetime import CONDITIONING_CHANNELS, DEFAULT_WINDOW
 from translation.plate import PLATE_CHANNELS
 
+UPSAMPLING = ("transposed", "resize")
+
 
 @dataclass(frozen=True)
 class TranslationConfig:
@@ -25,6 +27,10 @@ class TranslationConfig:
     max_width: int = 512
     dropout: float = 0.5  # on the deepest decoder levels, as in pix2pix-style generators
     dropout_levels: int = 3
+    # How each decoder level doubles the resolution: "transposed", a 4 x 4 stride-2 transposed convolution (the
+    # paper's; its kernels overlap unevenly and paint a checkerboard), or "resize", nearest-neighbour upsampling then
+    # a 3 x 3 convolution (Odena et al. 2016), which cannot. A model saved before this field existed is "transposed".
+    upsample: str = "transposed"
     # Discriminator: a conditional PatchGAN over (space-time conditioning, image).
     disc_width: int = 64
     disc_layers: int = 3  # stride-2 layers; 3 gives 70 x 70 pixel patches
@@ -93,6 +99,8 @@ class TranslationConfig:
         """Raise ValueError for a configuration the network cannot be built with."""
         if self.size % 2 ** self.depth:
             raise ValueError(f"size {self.size} must be divisible by 2**depth = {2 ** self.depth}")
+        if self.upsample not in UPSAMPLING:
+            raise ValueError(f"upsample must be one of {', '.join(UPSAMPLING)}, not {self.upsample!r}")
         if self.window < 1 or self.batch_size < 1:
             raise ValueError("window and batch size must be at least 1")
         if not 0 <= self.disc_window <= self.window:
@@ -118,24 +126,24 @@ class TranslationConfig:
 
 PRESETS: dict[str, TranslationConfig] = {
     # The paper's resolution and the widths of its encoder-decoder (64 to 512, eight levels).
-    "paper": TranslationConfig(name="paper", size=256, depth=8, base_width=64, max_width=512, batch_size=16,
+    "paper": TranslationConfig(name="paper", upsample="resize", size=256, depth=8, base_width=64, max_width=512, batch_size=16,
                                checkpoint_every=1000),
     # Twice the resolution: one more level, narrower at the top to keep memory in hand.
-    "hd": TranslationConfig(name="hd", size=512, depth=9, base_width=32, max_width=512, batch_size=8,
+    "hd": TranslationConfig(name="hd", upsample="resize", size=512, depth=9, base_width=32, max_width=512, batch_size=8,
                             checkpoint_every=1000),
     # Small enough to learn a usable model of one actor in about 30 minutes on 2 CPU cores.
-    "cpu": TranslationConfig(name="cpu", size=128, depth=5, base_width=32, max_width=256, dropout=0.0,
+    "cpu": TranslationConfig(name="cpu", upsample="resize", size=128, depth=5, base_width=32, max_width=256, dropout=0.0,
                              dropout_levels=0, disc_width=32, disc_layers=3, disc_window=1, batch_size=8,
                              face_weight=2.0, eye_weight=20.0, plate=True, augment_shift=0.05, augment_scale=0.05,
                              augment_roll=5.0, checkpoint_every=250),
     # The cpu preset's recipe (plate, augmentation, face and eye weights) at the paper's resolution and depth, for a
     # GPU: widths capped at 256 keep the generator at about 15 M parameters, fast enough to render on a CPU.
-    "gpu": TranslationConfig(name="gpu", size=256, depth=8, base_width=64, max_width=256, dropout=0.0,
+    "gpu": TranslationConfig(name="gpu", upsample="resize", size=256, depth=8, base_width=64, max_width=256, dropout=0.0,
                              dropout_levels=0, disc_width=64, disc_layers=3, disc_window=1, batch_size=16,
                              face_weight=2.0, eye_weight=20.0, plate=True, augment_shift=0.05, augment_scale=0.05,
                              augment_roll=5.0, checkpoint_every=1000),
     # For tests and smoke runs: seconds per hundred steps.
-    "tiny": TranslationConfig(name="tiny", size=64, window=3, depth=3, base_width=8, max_width=32, dropout=0.0,
+    "tiny": TranslationConfig(name="tiny", upsample="resize", size=64, window=3, depth=3, base_width=8, max_width=32, dropout=0.0,
                               dropout_levels=0, disc_width=8, disc_layers=2, disc_window=1, batch_size=4, checkpoint_every=20,
                               validation_frames=4),
 }

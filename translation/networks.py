@@ -2,7 +2,8 @@
 
 Generator: a U-Net over the 9 * N_w channel space-time conditioning. Each
 encoder level halves the resolution with a 4 x 4 stride-2 convolution; each
-decoder level doubles it with a 4 x 4 transposed convolution and is joined to
+decoder level doubles it (a resize and a 3 x 3 convolution, or in models made
+before, a 4 x 4 transposed convolution: `TranslationConfig.upsample`) and is joined to
 the encoder level of the same size by a skip connection, so the fine detail of
 the conditioning (edges of the face, the eyes) reaches the output directly and
 the deep levels only have to supply what the rendering lacks: skin, hair, teeth,
@@ -33,6 +34,14 @@ def _norm(channels: int) -> nn.GroupNorm:
     return nn.GroupNorm(min(32, max(1, channels // 4)), channels)
 
 
+def _upsampling(channels: int, out: int, kind: str, bias: bool = True) -> nn.Module:
+    """Twice the resolution: a 4 x 4 stride-2 transposed convolution, or nearest-neighbour resizing and a 3 x 3
+    convolution (see `TranslationConfig.upsample`)."""
+    if kind == "transposed":
+        return nn.ConvTranspose2d(channels, out, 4, 2, 1, bias=bias)
+    return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(channels, out, 3, 1, 1, bias=bias))
+
+
 class Generator(nn.Module):
     def __init__(self, config: TranslationConfig):
         super().__init__()
@@ -50,13 +59,13 @@ class Generator(nn.Module):
         depth = len(widths)
         for i in range(depth - 1, 0, -1):  # up to the resolution of encoder level i - 1
             into = widths[i] if i == depth - 1 else 2 * widths[i]
-            layers = [nn.ConvTranspose2d(into, widths[i - 1], 4, 2, 1, bias=False), _norm(widths[i - 1])]
+            layers = [_upsampling(into, widths[i - 1], config.upsample, bias=False), _norm(widths[i - 1])]
             if depth - 1 - i < config.dropout_levels and config.dropout > 0:
                 layers.append(nn.Dropout(config.dropout))
             layers.append(nn.ReLU(inplace=True))
             self.decoder.append(nn.Sequential(*layers))
-        self.output = nn.Sequential(nn.ConvTranspose2d(2 * widths[0] if depth > 1 else widths[0], IMAGE_CHANNELS,
-                                                       4, 2, 1), nn.Tanh())
+        self.output = nn.Sequential(_upsampling(2 * widths[0] if depth > 1 else widths[0], IMAGE_CHANNELS,
+                                                config.upsample), nn.Tanh())
 
     def forward(self, conditioning: torch.Tensor) -> torch.Tensor:
         skips = []
