@@ -83,6 +83,27 @@ def test_a_model_saved_before_resize_upsampling_loads_and_renders_as_before(astr
     assert torch.equal(again(windows), before)
 
 
+def test_the_weight_average_is_kept_resumed_and_used_for_inference(astro, tmp_path):
+    video, track = astro
+    folder = tmp_path / "ema"
+    config = preset("tiny").with_overrides(ema_decay=0.9)
+    train(video, folder, config, track, TrainOptions(steps=20, show_progress=False))
+    state = md.load_checkpoint(folder)
+    average, own = state["generator_average"], state["generator"]
+    assert average.keys() == own.keys()
+    assert any(not torch.equal(average[k], own[k]) for k in own), "the average trails the weights"
+    translator = Translator(folder)
+    assert all(torch.equal(v, average[k].to(v.dtype)) for k, v in translator.generator.state_dict().items())
+    train(video, folder, None, None, TrainOptions(steps=40, resume=True, show_progress=False))
+    again = md.load_checkpoint(folder)
+    assert again["step"] == 40 and "generator_average" in again
+    plain = tmp_path / "plain"
+    train(video, plain, preset("tiny"), track, TrainOptions(steps=20, show_progress=False))
+    assert "generator_average" not in md.load_checkpoint(plain), "no average unless asked"
+    with pytest.raises(ValueError, match="ema_decay"):
+        preset("tiny").with_overrides(ema_decay=1.0)
+
+
 def test_config_refuses_impossible_settings():
     with pytest.raises(ValueError, match="divisible"):
         preset("cpu").with_overrides(size=100)

@@ -41,6 +41,9 @@ class TranslationConfig:
     beta1: float = 0.5
     l1_weight: float = 100.0
     adversarial_weight: float = 1.0
+    # An exponential moving average of the generator's weights, kept beside them and used for validation and
+    # inference (0: none, the generator's own weights). Its decay warms up as (1 + step) / (10 + step).
+    ema_decay: float = 0.0
     # Extra L1 weight inside the rendered face and around the eyes (0, 0: plain L1 as in the paper). At low
     # resolution the face is a small part of the shot crop and the eyes a tiny one; weighting them makes the
     # network spend its capacity where pose, expression and gaze are read (see README: translation results).
@@ -114,6 +117,8 @@ class TranslationConfig:
             raise ValueError("augmentation ranges must not be negative")
         if not 0 <= self.pose_balance <= 1:
             raise ValueError("pose_balance must be between 0 (uniform sampling) and 1 (even over the poses)")
+        if not 0 <= self.ema_decay < 1:
+            raise ValueError("ema_decay must be at least 0 (no average) and below 1")
         if self.face_weight < 0 or self.eye_weight < 0:
             raise ValueError("face_weight and eye_weight must not be negative")
         if not 0 < self.holdout_fraction < 0.5:

@@ -39,7 +39,7 @@ class Translator:
         self.dtype = PRECISIONS[precision]
         self.step = int(state["step"])
         self.generator = Generator(self.config)
-        self.generator.load_state_dict(state["generator"])
+        self.generator.load_state_dict(state.get("generator_average", state["generator"]))  # the average, if kept
         self.device = torch.device(device)
         self.generator = self.generator.eval().to(self.device, self.dtype).to(memory_format=torch.channels_last)
         self.batch_size = batch_size or self.config.batch_size

@@ -13,6 +13,7 @@ random state of batch sampling and the history all come back.
 """
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import shutil
@@ -105,6 +106,7 @@ class Trainer:
         self.weights = None if weights is None else torch.as_tensor(weights, dtype=torch.float64)
         torch.manual_seed(seed)
         self.generator = Generator(config).to(self.device, memory_format=torch.channels_last)
+        self.average = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay else None
         self.discriminator = PatchDiscriminator(config).to(self.device, memory_format=torch.channels_last)
         betas = (config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), config.learning_rate, betas=betas)
@@ -116,12 +118,17 @@ class Trainer:
         self.history: dict = {"train": [], "validation": []}
 
     def state(self) -> dict:
-        return {"step": self.step, "elapsed_s": self.elapsed, "generator": self.generator.state_dict(),
-                "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
-                "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.get_state(), "history": self.history}
+        state = {"step": self.step, "elapsed_s": self.elapsed, "generator": self.generator.state_dict(),
+                 "discriminator": self.discriminator.state_dict(), "opt_g": self.opt_g.state_dict(),
+                 "opt_d": self.opt_d.state_dict(), "sampler": self.sampler.get_state(), "history": self.history}
+        if self.average is not None:
+            state["generator_average"] = self.average.state_dict()
+        return state
 
     def load(self, state: dict) -> None:
         self.generator.load_state_dict(state["generator"])
+        if self.average is not None:
+            self.average.load_state_dict(state.get("generator_average", state["generator"]))
         self.discriminator.load_state_dict(state["discriminator"])
         self.opt_g.load_state_dict(state["opt_g"])
         self.opt_d.load_state_dict(state["opt_d"])
@@ -189,15 +196,28 @@ class Trainer:
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
+        if self.average is not None:
+            self._update_average()
         self.step += 1
         return {"l1": loss_l1.item(), "g_adv": loss_adv.item(), "d": loss_d.item()}
+
+    @torch.no_grad()
+    def _update_average(self) -> None:
+        """The average's weights moved towards the generator's, by a decay that warms up over the first steps."""
+        decay = min(self.config.ema_decay, (1 + self.step) / (10 + self.step))
+        torch._foreach_lerp_(list(self.average.parameters()), list(self.generator.parameters()), 1 - decay)
+
+    @property
+    def inference_generator(self) -> Generator:
+        """The weights inference uses: the average's when there is one."""
+        return self.average if self.average is not None else self.generator
 
     @torch.inference_mode()
     def generate(self, frames: np.ndarray) -> torch.Tensor:
         """uint8 outputs (N, 3, S, S) for some frames, in batches, on the CPU."""
-        self.generator.eval()
+        generator = self.inference_generator.eval()
         size = self.config.batch_size
-        return torch.cat([to_uint8(self.generator(to_unit(self.inputs(frames[i:i + size])[1]))).cpu()
+        return torch.cat([to_uint8(generator(to_unit(self.inputs(frames[i:i + size])[1]))).cpu()
                           for i in range(0, len(frames), size)])
 
     def validate(self, frames: np.ndarray) -> tuple[dict, torch.Tensor]:
