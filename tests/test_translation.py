@@ -22,7 +22,7 @@ from translation.config import PRESETS, preset
 from translation.dataset import load_or_build, time_split
 from translation.devices import resolve_device
 from translation.inference import Translator
-from translation.networks import Generator, PatchDiscriminator
+from translation.networks import Generator, discriminator, scale_features
 from translation.training import Trainer, TrainOptions, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,7 +31,7 @@ ROOT = Path(__file__).resolve().parents[1]
 @pytest.mark.parametrize("name", list(PRESETS))
 def test_every_preset_builds_and_maps_windows_to_frames(name):
     config = preset(name).check()
-    generator, disc = Generator(config), PatchDiscriminator(config)
+    generator, disc = Generator(config), discriminator(config)
     size = config.size
     x = torch.zeros(1, config.in_channels, size, size)
     with torch.no_grad():
@@ -102,6 +102,24 @@ def test_the_weight_average_is_kept_resumed_and_used_for_inference(astro, tmp_pa
     assert "generator_average" not in md.load_checkpoint(plain), "no average unless asked"
     with pytest.raises(ValueError, match="ema_decay"):
         preset("tiny").with_overrides(ema_decay=1.0)
+
+
+def test_a_multi_scale_critic_with_feature_matching_trains_and_saves(astro, tmp_path):
+    video, track = astro
+    config = preset("tiny").with_overrides(disc_scales=2, feature_matching=10.0, gan_loss="hinge")
+    disc = discriminator(config)
+    x = torch.zeros(2, config.window_channels, config.size, config.size)
+    scales = scale_features(disc, x, torch.zeros(2, 3, config.size, config.size))
+    assert len(scales) == 2 and scales[1][-1].shape[-1] < scales[0][-1].shape[-1], "the second scale sees half"
+    assert len(scales[0]) == config.disc_layers + 2, "every layer's activation, then the logits"
+    folder = tmp_path / "m"
+    summary = train(video, folder, config, track, TrainOptions(steps=20, show_progress=False))
+    assert summary["step"] == 20
+    state = md.load_checkpoint(folder)
+    assert any(k.startswith("scales.1.") for k in state["discriminator"])
+    assert all(np.isfinite(r["fm"]) and r["fm"] > 0 for r in state["history"]["train"]), "the matching loss is in"
+    with pytest.raises(ValueError, match="too few pixels"):
+        preset("tiny").with_overrides(disc_scales=4)
 
 
 def test_config_refuses_impossible_settings():

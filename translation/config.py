@@ -14,6 +14,7 @@ from rendering.spacetime import CONDITIONING_CHANNELS, DEFAULT_WINDOW
 from translation.plate import PLATE_CHANNELS
 
 UPSAMPLING = ("transposed", "resize")
+GAN_LOSSES = ("bce", "hinge")
 
 
 @dataclass(frozen=True)
@@ -35,6 +36,12 @@ class TranslationConfig:
     disc_width: int = 64
     disc_layers: int = 3  # stride-2 layers; 3 gives 70 x 70 pixel patches
     disc_window: int = 0  # frames of conditioning (the latest) the discriminator sees with the image; 0: all
+    # pix2pixHD's stronger critic: the same discriminator at `disc_scales` resolutions (each half the one before),
+    # and a feature-matching loss (weight `feature_matching`: the L1 distance between the discriminators' inner
+    # activations for the generated and the real frame). `gan_loss` "bce" (the paper's) or "hinge".
+    disc_scales: int = 1
+    feature_matching: float = 0.0
+    gan_loss: str = "bce"
     # Optimisation (the paper's: Adam 2e-4, beta1 0.5; L1 weight 100 plus the adversarial term).
     batch_size: int = 16
     learning_rate: float = 2e-4
@@ -117,6 +124,11 @@ class TranslationConfig:
             raise ValueError("augmentation ranges must not be negative")
         if not 0 <= self.pose_balance <= 1:
             raise ValueError("pose_balance must be between 0 (uniform sampling) and 1 (even over the poses)")
+        if self.disc_scales < 1 or self.feature_matching < 0 or self.gan_loss not in GAN_LOSSES:
+            raise ValueError(f"disc_scales must be at least 1, feature_matching at least 0, and gan_loss one of "
+                             f"{', '.join(GAN_LOSSES)}")
+        if self.size >> (self.disc_scales - 1) < 2 ** (self.disc_layers + 2):
+            raise ValueError(f"{self.disc_scales} discriminator scales leave too few pixels at {self.size}")
         if not 0 <= self.ema_decay < 1:
             raise ValueError("ema_decay must be at least 0 (no average) and below 1")
         if self.face_weight < 0 or self.eye_weight < 0:
@@ -131,26 +143,26 @@ class TranslationConfig:
 
 PRESETS: dict[str, TranslationConfig] = {
     # The paper's resolution and the widths of its encoder-decoder (64 to 512, eight levels).
-    "paper": TranslationConfig(name="paper", upsample="resize", size=256, depth=8, base_width=64, max_width=512, batch_size=16,
-                               checkpoint_every=1000),
+    "paper": TranslationConfig(name="paper", size=256, depth=8, base_width=64, max_width=512, upsample="resize",
+                               batch_size=16, checkpoint_every=1000),
     # Twice the resolution: one more level, narrower at the top to keep memory in hand.
-    "hd": TranslationConfig(name="hd", upsample="resize", size=512, depth=9, base_width=32, max_width=512, batch_size=8,
+    "hd": TranslationConfig(name="hd", size=512, depth=9, base_width=32, max_width=512, upsample="resize", batch_size=8,
                             checkpoint_every=1000),
     # Small enough to learn a usable model of one actor in about 30 minutes on 2 CPU cores.
-    "cpu": TranslationConfig(name="cpu", upsample="resize", size=128, depth=5, base_width=32, max_width=256, dropout=0.0,
-                             dropout_levels=0, disc_width=32, disc_layers=3, disc_window=1, batch_size=8,
-                             face_weight=2.0, eye_weight=20.0, plate=True, augment_shift=0.05, augment_scale=0.05,
-                             augment_roll=5.0, checkpoint_every=250),
+    "cpu": TranslationConfig(name="cpu", size=128, depth=5, base_width=32, max_width=256, dropout=0.0,
+                             dropout_levels=0, upsample="resize", disc_width=32, disc_layers=3, disc_window=1,
+                             batch_size=8, face_weight=2.0, eye_weight=20.0, plate=True, augment_shift=0.05,
+                             augment_scale=0.05, augment_roll=5.0, checkpoint_every=250),
     # The cpu preset's recipe (plate, augmentation, face and eye weights) at the paper's resolution and depth, for a
     # GPU: widths capped at 256 keep the generator at about 15 M parameters, fast enough to render on a CPU.
-    "gpu": TranslationConfig(name="gpu", upsample="resize", size=256, depth=8, base_width=64, max_width=256, dropout=0.0,
-                             dropout_levels=0, disc_width=64, disc_layers=3, disc_window=1, batch_size=16,
-                             face_weight=2.0, eye_weight=20.0, plate=True, augment_shift=0.05, augment_scale=0.05,
-                             augment_roll=5.0, checkpoint_every=1000),
+    "gpu": TranslationConfig(name="gpu", size=256, depth=8, base_width=64, max_width=256, dropout=0.0,
+                             dropout_levels=0, upsample="resize", disc_width=64, disc_layers=3, disc_window=1,
+                             batch_size=16, face_weight=2.0, eye_weight=20.0, plate=True, augment_shift=0.05,
+                             augment_scale=0.05, augment_roll=5.0, checkpoint_every=1000),
     # For tests and smoke runs: seconds per hundred steps.
-    "tiny": TranslationConfig(name="tiny", upsample="resize", size=64, window=3, depth=3, base_width=8, max_width=32, dropout=0.0,
-                              dropout_levels=0, disc_width=8, disc_layers=2, disc_window=1, batch_size=4, checkpoint_every=20,
-                              validation_frames=4),
+    "tiny": TranslationConfig(name="tiny", size=64, window=3, depth=3, base_width=8, max_width=32, dropout=0.0,
+                              dropout_levels=0, upsample="resize", disc_width=8, disc_layers=2, disc_window=1,
+                              batch_size=4, checkpoint_every=20, validation_frames=4),
 }
 
 

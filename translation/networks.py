@@ -99,6 +99,48 @@ class PatchDiscriminator(nn.Module):
         """Logits, one per patch: (N, 1, h, w). Only the latest `disc_window` frames of the conditioning are read."""
         return self.net(torch.cat([conditioning[:, conditioning.shape[1] - self.in_channels:], image], dim=1))
 
+    def features(self, conditioning: torch.Tensor, image: torch.Tensor) -> list[torch.Tensor]:
+        """The activation after every layer's non-linearity, then the logits (the same as `forward`'s)."""
+        x = torch.cat([conditioning[:, conditioning.shape[1] - self.in_channels:], image], dim=1)
+        out = []
+        for layer in self.net:
+            x = layer(x)
+            if isinstance(layer, nn.LeakyReLU):
+                out.append(x)
+        return [*out, x]
+
+
+class MultiScaleDiscriminator(nn.Module):
+    """The patch discriminator at several resolutions (pix2pixHD): scale k sees the conditioning and the image
+    averaged down 2**k times, so the coarse scales judge the whole head and the fine one the texture."""
+
+    def __init__(self, config: TranslationConfig):
+        super().__init__()
+        self.scales = nn.ModuleList(PatchDiscriminator(config) for _ in range(config.disc_scales))
+
+    def features(self, conditioning: torch.Tensor, image: torch.Tensor) -> list[list[torch.Tensor]]:
+        """Per scale, the activations and the logits (see `PatchDiscriminator.features`)."""
+        out = []
+        for k, scale in enumerate(self.scales):
+            if k:
+                conditioning = nn.functional.avg_pool2d(conditioning, 3, 2, 1, count_include_pad=False)
+                image = nn.functional.avg_pool2d(image, 3, 2, 1, count_include_pad=False)
+            out.append(scale.features(conditioning, image))
+        return out
+
+
+def discriminator(config: TranslationConfig) -> nn.Module:
+    """The discriminator a config asks for: one patch discriminator (as models made before multi-scale were), or
+    several scales."""
+    return PatchDiscriminator(config) if config.disc_scales == 1 else MultiScaleDiscriminator(config)
+
+
+def scale_features(disc: nn.Module, conditioning: torch.Tensor, image: torch.Tensor) -> list[list[torch.Tensor]]:
+    """Per scale, the activations and the logits, for either kind of discriminator."""
+    if isinstance(disc, MultiScaleDiscriminator):
+        return disc.features(conditioning, image)
+    return [disc.features(conditioning, image)]
+
 
 def parameter_count(module: nn.Module) -> int:
     return sum(p.numel() for p in module.parameters())

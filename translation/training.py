@@ -36,7 +36,7 @@ from translation.augment import random_similarity, transform_samples
 from translation.config import TranslationConfig
 from translation.dataset import ShotData, load_or_build, time_split
 from translation.devices import resolve_device
-from translation.networks import Generator, PatchDiscriminator
+from translation.networks import Generator, discriminator, scale_features
 from translation.plate import hole, plate, rendered_face
 from translation.previews import write_loss_curve, write_preview
 from translation.sampling import balanced_weights
@@ -107,7 +107,7 @@ class Trainer:
         torch.manual_seed(seed)
         self.generator = Generator(config).to(self.device, memory_format=torch.channels_last)
         self.average = copy.deepcopy(self.generator).requires_grad_(False) if config.ema_decay else None
-        self.discriminator = PatchDiscriminator(config).to(self.device, memory_format=torch.channels_last)
+        self.discriminator = discriminator(config).to(self.device, memory_format=torch.channels_last)
         betas = (config.beta1, 0.999)
         self.opt_g = torch.optim.Adam(self.generator.parameters(), config.learning_rate, betas=betas)
         self.opt_d = torch.optim.Adam(self.discriminator.parameters(), config.learning_rate, betas=betas)
@@ -179,27 +179,47 @@ class Trainer:
         x, cond, real = to_unit(inputs), to_unit(window), to_unit(real)
         self.generator.train()
         fake = self.generator(x)
-        # Discriminator: real pairs towards 1, generated pairs towards 0.
-        d_real = self.discriminator(cond, real)
-        d_fake = self.discriminator(cond, fake.detach())
-        loss_d = 0.5 * (self.bce(d_real, torch.ones_like(d_real)) + self.bce(d_fake, torch.zeros_like(d_fake)))
+        # Discriminator (every scale): real pairs towards 1, generated pairs towards 0.
+        real_features = scale_features(self.discriminator, cond, real)
+        fake_features = scale_features(self.discriminator, cond, fake.detach())
+        loss_d = sum(self.critic_loss(r[-1], f[-1]) for r, f in zip(real_features, fake_features))
         self.opt_d.zero_grad(set_to_none=True)
         loss_d.backward()
         self.opt_d.step()
-        # Generator: fool the discriminator, stay close to the real frame.
-        d_fake = self.discriminator(cond, fake)
-        loss_adv = self.bce(d_fake, torch.ones_like(d_fake))
+        # Generator: fool the discriminator, look like the real frame to it inside, stay close to the real frame.
+        fake_features = scale_features(self.discriminator, cond, fake)
+        loss_adv = sum(self.fooling_loss(f[-1]) for f in fake_features)
         error = (fake - real).abs()
         loss_l1 = error.mean()
         weighted = loss_l1 if weights is None else (error * weights).sum() / (weights.sum() * error.shape[1])
         loss_g = self.config.adversarial_weight * loss_adv + self.config.l1_weight * weighted
+        loss_fm = torch.zeros(())
+        if self.config.feature_matching:
+            pairs = [(f, r.detach()) for fs, rs in zip(fake_features, real_features) for f, r in zip(fs[:-1], rs[:-1])]
+            loss_fm = sum((f - r).abs().mean() for f, r in pairs) / len(pairs)
+            loss_g = loss_g + self.config.feature_matching * loss_fm
         self.opt_g.zero_grad(set_to_none=True)
         loss_g.backward()
         self.opt_g.step()
         if self.average is not None:
             self._update_average()
         self.step += 1
-        return {"l1": loss_l1.item(), "g_adv": loss_adv.item(), "d": loss_d.item()}
+        losses = {"l1": loss_l1.item(), "g_adv": loss_adv.item(), "d": loss_d.item()}
+        if self.config.feature_matching:
+            losses["fm"] = loss_fm.item()
+        return losses
+
+    def critic_loss(self, real: torch.Tensor, fake: torch.Tensor) -> torch.Tensor:
+        """The discriminator's loss on one scale's logits for real and generated pairs."""
+        if self.config.gan_loss == "hinge":
+            return torch.relu(1 - real).mean() + torch.relu(1 + fake).mean()
+        return 0.5 * (self.bce(real, torch.ones_like(real)) + self.bce(fake, torch.zeros_like(fake)))
+
+    def fooling_loss(self, fake: torch.Tensor) -> torch.Tensor:
+        """The generator's adversarial loss on one scale's logits for its frames."""
+        if self.config.gan_loss == "hinge":
+            return -fake.mean()
+        return self.bce(fake, torch.ones_like(fake))
 
     @torch.no_grad()
     def _update_average(self) -> None:
