@@ -175,9 +175,14 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
     budget.add_argument("--steps", type=int, help="train until this many steps in all")
     p.add_argument("--resume", action="store_true",
                    help="continue the model in the output folder from its last checkpoint")
-    p.add_argument("--eyes", action="store_true",
-                   help="train the eye pathway of the model in the output folder instead (MODEL_DIR/eyes: a small "
-                        "network that repaints each eye at the source's resolution; default 10 minutes)")
+    pathway = p.add_mutually_exclusive_group()
+    pathway.add_argument("--eyes", action="store_true",
+                         help="train the eye pathway of the model in the output folder instead (MODEL_DIR/eyes: a "
+                              "small network that repaints each eye at the source's resolution; default 10 minutes)")
+    pathway.add_argument("--mouth", action="store_true",
+                         help="train the mouth pathway of the model in the output folder instead (MODEL_DIR/mouth: a "
+                              "network that repaints the lips, teeth and the skin around them at about the source's "
+                              "resolution; default 20 minutes)")
     p.add_argument("--window", type=int, help="override the preset's space-time window N_w (1 for the ablation)")
     p.add_argument("--batch-size", type=int, help="override the preset's batch size")
     p.add_argument("--checkpoint-every", type=int, help="override the preset's steps between checkpoints")
@@ -206,15 +211,17 @@ def _run_train(args: argparse.Namespace) -> int:
     options = TrainOptions(steps=args.steps, minutes=args.minutes, resume=args.resume, rasterizer=args.rasterizer,
                            tensorboard=args.tensorboard, seed=args.seed, show_progress=not args.quiet,
                            device=args.device)
-    if args.eyes:
-        from translation.eye_training import train_eyes
+    if args.eyes or args.mouth:
+        from translation.pathway_training import train_pathway
+        from translation.pathways import PATHWAYS
 
+        name = "eyes" if args.eyes else "mouth"
         if args.preset or args.track or args.window or args.batch_size or args.checkpoint_every \
                 or args.plate_other_frame or args.pose_balance is not None:
-            raise DvpError("--eyes trains the eye pathway of an existing model with its own fixed settings: leave "
-                           "out --preset, --track, --window, --batch-size, --checkpoint-every, "
+            raise DvpError(f"--{name} trains {PATHWAYS[name].called} of an existing model, with its own fixed settings: "
+                           "leave out --preset, --track, --window, --batch-size, --checkpoint-every, "
                            "--plate-other-frame and --pose-balance")
-        summary = train_eyes(args.video, folder, options)
+        summary = train_pathway(PATHWAYS[name], args.video, folder, options)
     else:
         config = training_config(folder, args.preset, window=args.window, batch_size=args.batch_size,
                                  checkpoint_every=args.checkpoint_every, plate_other_frame=args.plate_other_frame,
@@ -293,6 +300,8 @@ def _add_job_options(p: argparse.ArgumentParser, audio_default: str) -> None:
     p.add_argument("--rasterizer", default="auto", choices=RASTERIZERS)
     p.add_argument("--no-eyes", action="store_true",
                    help="leave the model's eye pathway out (by default it repaints the eyes when the model has one)")
+    p.add_argument("--no-mouth", action="store_true",
+                   help="leave the model's mouth pathway out (by default it repaints the mouth when the model has one)")
     p.add_argument("--no-gaze-warp", action="store_true",
                    help="keep the painted eyeballs (by default the target frame's own eyeballs are turned to the "
                         "intended gaze and put back inside the eye openings)")
@@ -313,7 +322,7 @@ def _job_options(args: argparse.Namespace):
     return JobOptions(track=args.track, face=args.face, fmt=args.format, audio=args.audio,
                       keep_depth=args.bit_depth == "source", preview=args.preview, report=args.report,
                       verify=args.verify, rasterizer=args.rasterizer, device=args.device, eyes=not args.no_eyes,
-                      gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
+                      mouth=not args.no_mouth, gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
                       pose_calibration=not args.no_pose_calibration, show_progress=not args.quiet)
 
 

@@ -73,7 +73,8 @@ def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None,
     from pipeline.tracking import TrackOptions, track_video
     from pipeline.training import train_model
     from translation.config import preset
-    from translation.eye_training import train_eyes
+    from translation.pathway_training import train_pathway
+    from translation.pathways import EYE_PATHWAY
     from translation.training import TrainOptions
 
     out = Path(out)
@@ -104,7 +105,8 @@ def run_demo(out: str | Path, minutes: float = 4.0, footage: Path | None = None,
     step("trained", trained, f"trained {model}: {trained['step']} steps in {trained['trained_minutes']:.1f} min, "
                              f"held-out PSNR {trained['held_out_psnr']:.2f} dB "
                              f"(loss curve: {model / 'loss_curve.png'})")
-    eyes = train_eyes(target, model, TrainOptions(minutes=eye_minutes, show_progress=show_progress, device=device))
+    eyes = train_pathway(EYE_PATHWAY, target, model, TrainOptions(minutes=eye_minutes, show_progress=show_progress,
+                                                                  device=device))
     step("eye_pathway", eyes, f"trained its eye pathway: {eyes['step']} steps in {eyes['trained_minutes']:.1f} min, "
                               f"boxes of {eyes['side']} source pixels")
     scores = evaluate(model, target, report=out / "evaluation.json", show_progress=show_progress, device=device)

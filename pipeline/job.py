@@ -49,8 +49,8 @@ from reconstruction.track import Track
 from rendering.crop import CropBox
 from translation import model_dir as md
 from translation.devices import resolve_device
-from translation.eyes import EyePathway
 from translation.inference import Translator
+from translation.pathways import EYE_PATHWAY, MOUTH_PATHWAY, TrainedPathway
 
 log = logging.getLogger("dvp")
 
@@ -70,6 +70,7 @@ class JobOptions:
     rasterizer: str = "auto"
     device: str = "auto"
     eyes: bool = True  # the model's eye pathway repaints the eyes, when it has one
+    mouth: bool = True  # the model's mouth pathway repaints the mouth, when it has one
     gaze_warp: bool = True  # the target's own eyeballs turned to the asked gaze
     gaze_gain: float | None = None  # the tracker's yaw gain for the gaze warp (default: measured on the target)
     pose_calibration: bool = True  # a pilot pass measures how much of the asked head pose the model paints
@@ -140,17 +141,19 @@ def run_job(job: Job) -> dict:
     if job.model is None and not o.gaze_warp:
         raise DvpError("without --model only gaze changes can be made, and they are made by the gaze warp: leave "
                        "out --no-gaze-warp, or give --model")
-    translator, eyes, device = None, None, None
+    translator, eyes, mouth, device = None, None, None, None
     if job.model is not None:
         device = resolve_device(o.device)
         translator = Translator(job.model, device=device)
-        eyes = EyePathway.of(job.model, device) if o.eyes else None
+        eyes = TrainedPathway.of(EYE_PATHWAY, job.model, device) if o.eyes else None
+        mouth = TrainedPathway.of(MOUTH_PATHWAY, job.model, device) if o.mouth else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         scratch = Path(scratch)
         if translator is not None:
             track, scale = model_target(translator, target, o.track, scratch, o.show_progress, o.face)
-            if eyes is not None:
-                eyes.rescale(scale)
+            for pathway in (eyes, mouth):
+                if pathway is not None:
+                    pathway.rescale(scale)
         else:
             track, scale = load_or_track(target, o.track, scratch, o.show_progress, "target", o.face), 1.0
         timecode = probe(target).timecode
@@ -172,7 +175,7 @@ def run_job(job: Job) -> dict:
         with driven.preview_left or contextlib.nullcontext():
             left = iter(driven.preview_left) if preview and driven.preview_left is not None else None
             stats = synthesise(performance, translator, crop, track, target, output, options, driven.fade,
-                               preview, left, drive.preview_labels, eyes)
+                               preview, left, drive.preview_labels, eyes, mouth)
         result = {"job": drive.kind, "target": target.name,
                   "model": str(translator.folder) if translator is not None else None,
                   "model_step": translator.step if translator is not None else None,

@@ -1,4 +1,5 @@
-"""From a driven performance of the target actor to finished frames: render, translate, composite, eyes, write.
+"""From a driven performance of the target actor to finished frames: render, translate, composite, mouth, eyes,
+write.
 
 The one synthesis stage of every job that changes the target's pixels. Per
 batch of output frames:
@@ -10,6 +11,9 @@ batch of output frames:
   (`pipeline.compositing`), scaled by the frame's `fade` in [0, 1] (0 passes
   the target frame through untouched, bit-exact before encoding, and skips the
   network);
+- mouth: the model's mouth pathway (`translation.pathways`), when it has one,
+  repaints the lips, teeth and the skin around them at about the source's
+  resolution;
 - eyes: the eye stage (`pipeline.eyes.stage`): the eye pathway's repaint, and
   the gaze warp that turns the target frame's own eyeballs, in painted frames
   and in frames whose only change is the gaze (`Performance.eyes_only`),
@@ -54,8 +58,8 @@ from rendering.backends import resolve
 from rendering.conditioning import Conditioning, ConditioningRenderer
 from rendering.crop import CropBox
 from rendering.spacetime import SpaceTimeWindows
-from translation.eyes import EyePathway
 from translation.inference import Translator
+from translation.pathways import TrainedPathway
 
 PREVIEW_HEIGHT = 360
 BATCH_FRAME_BYTES = 256 * 2**20  # target frames held per batch: 43 at 1080p, 10 at 4K, 3 at 4K with 16-bit plates
@@ -111,10 +115,10 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
                target_video: Path, output: Path, options: SynthesisOptions, fade: np.ndarray | None = None,
                preview: Path | None = None, preview_left: Iterator[np.ndarray] | None = None,
                preview_labels: tuple[str, ...] = ("source", "conditioning", "output"),
-               eyes: EyePathway | None = None) -> dict:
+               eyes: TrainedPathway | None = None, mouth: TrainedPathway | None = None) -> dict:
     """Write the output video (and optionally a side-by-side preview of `preview_left`, or the target, the
-    conditioning and the output); returns statistics. `eyes`: the model's eye pathway, which repaints both eyes of
-    every frame the network paints."""
+    conditioning and the output); returns statistics. `eyes` and `mouth`: the model's pathways, which repaint the
+    eyes and the mouth of every frame the network paints."""
     started = time.perf_counter()
     n = len(performance.track)
     fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
@@ -134,7 +138,7 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
         head = None
         if translator is not None:
             head = HeadPainter.build(performance, translator, crop, target_track, target_video, actor, painted,
-                                     options, scratch)
+                                     options, scratch, mouth)
         eye_stage = EyeStage.build(performance, target_track, actor, target_video, fade, options.gaze_warp,
                                    options.gaze_gain, scratch, options.show_progress, eyes,
                                    head.conditioned if head else None, head.posed if head else None,
@@ -153,6 +157,7 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
                     rendered = head.render(batch.idx)
                     crops = head.translate(batch, rows, rendered)
                     results = head.composite(batch, crops, rendered, fade)
+                    results = head.mouth(batch, crops, results, fade)
                 results = eye_stage.apply(batch.idx, results, batch.frames, rows, np.flatnonzero(warped[batch.idx]),
                                           fade)
                 write(writer, side_by_side, plates, batch, results, rendered, preview_left)
@@ -166,6 +171,7 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
             "bit_depth": 16 if plates.deep else 8, "pixel_aspect": plates.pixel_aspect,
             "field_order": plates.field_order, "colour": writer.colour.label(), **eye_stage.report(),
             "pose_calibration": head.posed.report() if head else None,
+            "mouth_pathway_step": mouth.step if head and mouth is not None else None,
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -187,7 +193,8 @@ class HeadPainter:
     """The network's part of synthesis: render the driven conditioning, translate it, composite the painted head."""
 
     def __init__(self, performance: Performance, translator: Translator, crop: CropBox, target_track, actor,
-                 painted: np.ndarray, posed: PoseCalibration, options: SynthesisOptions):
+                 painted: np.ndarray, posed: PoseCalibration, options: SynthesisOptions,
+                 mouth: TrainedPathway | None = None):
         self.performance, self.translator, self.crop = performance, translator, crop
         self.size = translator.config.size
         self.painted, self.posed = painted, posed
@@ -197,12 +204,16 @@ class HeadPainter:
         self.driven = ConditioningRenderer(self.conditioned, crop, self.size, backend, actor=actor)
         self.compositor = Compositor(crop, self.size, options.composite)
         self.windows = SpaceTimeWindows(translator.config.window)
+        # The mouth pathway works where the network paints the mouth: in the conditioned head.
+        self.mouth_pathway = mouth
+        self.mouth_view = mouth.view(self.conditioned, backend, actor) if mouth is not None else None
         self.synthesised = 0
         self.network_s = 0.0
 
     @classmethod
     def build(cls, performance: Performance, translator: Translator, crop: CropBox, target_track, target_video: Path,
-              actor, painted: np.ndarray, options: SynthesisOptions, scratch: Path) -> HeadPainter:
+              actor, painted: np.ndarray, options: SynthesisOptions, scratch: Path,
+              mouth: TrainedPathway | None = None) -> HeadPainter:
         """The painter of a job, with the pose calibration its pilot pass measured (or the identity when off)."""
         posed = PoseCalibration(note="switched off")
         if options.pose_calibration:
@@ -214,7 +225,7 @@ class HeadPainter:
 
             posed = calibrate_pose(performance, target_track, painted, pilot, scratch,
                                    lead_in=translator.config.window - 1)
-        return cls(performance, translator, crop, target_track, actor, painted, posed, options)
+        return cls(performance, translator, crop, target_track, actor, painted, posed, options, mouth)
 
     @property
     def batch_frames(self) -> int:
@@ -247,6 +258,16 @@ class HeadPainter:
             mask = self.compositor.soft_mask(masks) * fade[batch.idx[k]]
             results[k] = self.compositor.composite(batch.frames[k], painted.crops[r], mask, real=painted.real[r])
             self.synthesised += 1
+        return results
+
+    def mouth(self, batch: Batch, painted: Painted, results: list[np.ndarray], fade: np.ndarray) -> list[np.ndarray]:
+        """The painted rows' mouths repainted by the model's mouth pathway at about the source's resolution (without
+        one, the results as they are)."""
+        if self.mouth_view is None:
+            return results
+        t0 = time.perf_counter()
+        results = self.mouth_pathway.repaint_rows(self.mouth_view, results, painted.rows, batch.idx, fade)
+        self.network_s += time.perf_counter() - t0
         return results
 
 

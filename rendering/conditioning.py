@@ -208,7 +208,7 @@ class ConditioningRenderer:
         """Conditioning for some frames of the track (invalid frames come out empty).
 
         `shift` (N, 2), in pixels of this renderer, moves each frame's view by that much (right, down) over the
-        image plane: a crop that follows something per frame, such as an eye (see `rendering.eye_boxes`).
+        image plane: a crop that follows something per frame, such as an eye (see `rendering.feature_boxes`).
         """
         frames = np.asarray(frames)
         n, s = len(frames), self.size

@@ -13,8 +13,8 @@ from reconstruction.fitting import actor_from_track
 from reconstruction.track import load_track
 from rendering.conditioning import ConditioningRenderer
 from rendering.crop import CropBox
-from rendering.eye_boxes import EyeView, shot_eye_side
-from translation.eyes import FOLDER, EyePathway, blend_masks, eye_holes
+from rendering.feature_boxes import EYES, FeatureView, shot_side
+from translation.pathways import EYE_PATHWAY, MOUTH_PATHWAY, TrainedPathway, blend_masks, holes
 
 
 @pytest.fixture(scope="module")
@@ -39,8 +39,8 @@ def test_a_shifted_render_is_the_render_of_the_shifted_box(tracked):
 
 def test_eye_boxes_centre_on_the_eyes_and_see_their_gaze(tracked):
     video, track, actor = tracked
-    side = shot_eye_side(track, actor)
-    view = EyeView(track, actor, side, 64)
+    side = shot_side(track, actor, EYES)
+    view = FeatureView(track, actor, EYES, side, 64)
     frames = np.array([0, 20, 39])
     samples = view.samples(frames)
     assert samples.corners.shape == (3, 2, 2) and samples.geometry.shape == (3, 2, 4)
@@ -60,13 +60,14 @@ def test_eye_boxes_centre_on_the_eyes_and_see_their_gaze(tracked):
 
 def test_the_repainted_ellipse_and_its_blend():
     geometry = torch.tensor([[32.0, 30.0, 20.0, 0.0], [32.0, 30.0, 20.0, np.pi / 2], [32.0, 30.0, 0.0, 0.0]])
-    holes, masks = eye_holes(geometry, 64), blend_masks(geometry, 64)
+    axes = EYE_PATHWAY.hole_axes
+    hole, masks = holes(geometry, 64, axes), blend_masks(geometry, 64, axes)
     # semi-axes 15 (along the corner line) and 9 (across)
-    assert holes[0, 0, 30, 32 + 14] == 1 and holes[0, 0, 30, 32 + 16] == 0
-    assert holes[0, 0, 30 + 8, 32] == 1 and holes[0, 0, 30 + 10, 32] == 0
-    assert holes[1, 0, 30 + 14, 32] == 1 and holes[1, 0, 30, 32 + 10] == 0, "turned with the corner line"
-    assert holes[2].max() == 0 and masks[2].max() == 0, "no eye, no hole"
-    assert masks[0, 0, 30, 32] == 1 and (masks <= holes).all(), "the blend stays inside what is repainted"
+    assert hole[0, 0, 30, 32 + 14] == 1 and hole[0, 0, 30, 32 + 16] == 0
+    assert hole[0, 0, 30 + 8, 32] == 1 and hole[0, 0, 30 + 10, 32] == 0
+    assert hole[1, 0, 30 + 14, 32] == 1 and hole[1, 0, 30, 32 + 10] == 0, "turned with the corner line"
+    assert hole[2].max() == 0 and masks[2].max() == 0, "no eye, no hole"
+    assert masks[0, 0, 30, 32] == 1 and (masks <= hole).all(), "the blend stays inside what is repainted"
     assert 0 < masks[0, 0, 30, 32 + 14] < 1, "feathered at the edge"
 
 
@@ -77,16 +78,16 @@ def test_eye_pathway_trains_and_repaints_only_the_eyes(tiny_model, astro, tmp_pa
     shutil.copytree(source, folder)
     assert main(["train", str(video), "-o", str(folder), "--eyes", "--preset", "cpu", "-q"]) != 0
     assert "leave out --preset" in capsys.readouterr().err
-    assert EyePathway.of(folder) is None
+    assert TrainedPathway.of(EYE_PATHWAY, folder) is None
     assert main(["train", str(video), "-o", str(folder), "--eyes", "--steps", "6", "-q"]) == 0
     summary = json.loads(capsys.readouterr().out)
     assert summary["step"] == 6 and summary["train_samples"] % 2 == 0
-    description = json.loads((folder / FOLDER / "model.json").read_text())
+    description = json.loads((folder / EYE_PATHWAY.folder / "model.json").read_text())
     assert description["eyes"]["side"] == summary["side"] and description["config"]["size"] == 64
-    assert (folder / FOLDER / "loss_curve.png").is_file()
+    assert (folder / EYE_PATHWAY.folder / "loss_curve.png").is_file()
     assert main(["train", str(video), "-o", str(folder), "--eyes", "--steps", "8", "-q"]) != 0
     assert "already has an eye pathway" in capsys.readouterr().err
-    pathway = EyePathway.of(folder)
+    pathway = TrainedPathway.of(EYE_PATHWAY, folder)
     assert pathway is not None and pathway.step == 6
 
     spec = tmp_path / "e.yaml"
@@ -112,6 +113,48 @@ def test_eye_pathway_trains_and_repaints_only_the_eyes(tiny_model, astro, tmp_pa
         for x, y in view.samples(np.array([i])).corners[0]:
             inside[max(0, y):y + pathway.side, max(0, x):x + pathway.side] = True
         assert changed.any() and not (changed & ~inside).any(), f"frame {i}: only the eye boxes change"
+
+
+def test_mouth_pathway_trains_and_repaints_only_the_mouth(tiny_model, astro, tmp_path, capsys):
+    source, _ = tiny_model
+    video, _ = astro
+    folder = tmp_path / "m"
+    shutil.copytree(source, folder)
+    with pytest.raises(SystemExit):  # one pathway at a time
+        main(["train", str(video), "-o", str(folder), "--mouth", "--eyes", "-q"])
+    assert "not allowed with" in capsys.readouterr().err
+    assert main(["train", str(video), "-o", str(folder), "--mouth", "--steps", "4", "-q"]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    description = json.loads((folder / "mouth" / "model.json").read_text())
+    assert summary["step"] == 4 and summary["size"] == MOUTH_PATHWAY.config.size
+    assert description["mouth"]["side"] == summary["side"] and description["split"]["samples_per_frame"] == 1
+    assert summary["train_samples"] == description["split"]["train"][2], "one box a frame"
+    pathway = TrainedPathway.of(MOUTH_PATHWAY, folder)
+    assert pathway is not None and TrainedPathway.of(EYE_PATHWAY, folder) is None, "the eyes are their own"
+    spec = tmp_path / "e.yaml"
+    spec.write_text("edits:\n  - frames: [10, 20]\n    ease: 0\n    expression: {jaw_open: 0.3}\n")
+    outputs = {}
+    for name, extra in (("mouth", []), ("plain", ["--no-mouth"])):
+        out = tmp_path / name
+        assert main(["edit", str(video), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
+                     "--no-gaze-warp", "--report", str(tmp_path / f"{name}.json")] + extra) == 0
+        outputs[name] = [cv2.imread(str(p)) for p in sorted(out.glob("frame_*.png"))]
+    assert json.loads((tmp_path / "mouth.json").read_text())["mouth_pathway_step"] == 4
+    assert json.loads((tmp_path / "plain.json").read_text())["mouth_pathway_step"] is None
+    from pipeline.edit_spec import load_edit_spec
+
+    edited, _, _ = load_edit_spec(spec, load_track(folder / "target.track.npz"))
+    view = pathway.view(edited.track)  # the boxes follow the mouth as the edit opens it
+    for i in range(40):
+        a, b = outputs["mouth"][i], outputs["plain"][i]
+        if not 10 <= i <= 20:
+            assert np.array_equal(a, b), f"frame {i} is not edited"
+            continue
+        changed = np.abs(a.astype(int) - b.astype(int)).max(-1) > 0
+        (x, y), = view.samples(np.array([i])).corners[0]
+        inside = np.zeros_like(changed)
+        inside[max(0, y):y + pathway.side, max(0, x):x + pathway.side] = True
+        assert changed.any() and not (changed & ~inside).any(), f"frame {i}: only the mouth box changes"
 
 
 def _painted_eyes(actor, params, size: int) -> np.ndarray:

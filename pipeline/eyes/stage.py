@@ -2,7 +2,7 @@
 
 Three named steps, in this order:
 
-1. network repaint: the model's eye pathway (`translation.eyes`) repaints both
+1. network repaint: the model's eye pathway (`translation.pathways`) repaints both
    eyes of every frame the main network painted, at the source's resolution;
 2. painted head: where the network actually painted the head in those frames
    (`pipeline.eyes.painted_head`), so that the eyeballs go into the sockets as
@@ -31,7 +31,7 @@ from pipeline.pose_calibration import PoseCalibration
 from pipeline.transfer import Performance
 from reconstruction.fitting import ActorModel, track_params
 from reconstruction.track import Track
-from translation.eyes import EyePathway
+from translation.pathways import TrainedPathway
 
 SIDEWAYS_DEG = 0.5  # a change of gaze yaw smaller than this turns no eye sideways: no calibration is needed
 
@@ -40,7 +40,7 @@ class EyeStage:
     """The eyes of a job's output frames (see the module notes)."""
 
     def __init__(self, performance: Performance, target_track: Track, actor: ActorModel,
-                 calibration: GazeCalibration | None, pathway: EyePathway | None = None,
+                 calibration: GazeCalibration | None, pathway: TrainedPathway | None = None,
                  conditioned: Track | None = None, posed: PoseCalibration | None = None, backend: str = "builtin",
                  settings: EyeSettings = DEFAULT):
         """`calibration` None: no gaze warp. `conditioned`: the track the network was conditioned on (the asked
@@ -58,7 +58,7 @@ class EyeStage:
     def build(cls, performance: Performance, target_track: Track, actor: ActorModel, target_video: Path,
               fade: np.ndarray,
               gaze_warp: bool, gaze_gain: float | None, scratch: Path, show_progress: bool = True,
-              pathway: EyePathway | None = None, conditioned: Track | None = None,
+              pathway: TrainedPathway | None = None, conditioned: Track | None = None,
               posed: PoseCalibration | None = None, backend: str = "builtin",
               settings: EyeSettings = DEFAULT) -> EyeStage:
         """The stage for a job, with its gaze calibration: given, measured on the target (only when some changed
@@ -90,14 +90,7 @@ class EyeStage:
         """Both eyes of the painted rows repainted by the eye pathway (none: the frames as they are)."""
         if self.view is None:
             return frames
-        rows = idx[painted]
-        samples = self.view.samples(rows)
-        repainted = self.pathway.repaint([frames[k] for k in painted], self.view.render(rows, samples).stacked(),
-                                         samples, fade[rows], self.view)
-        frames = list(frames)
-        for r, k in enumerate(painted):
-            frames[k] = repainted[r]
-        return frames
+        return self.pathway.repaint_rows(self.view, frames, painted, idx, fade)
 
     def painted_heads(self, idx: np.ndarray, frames: list[np.ndarray], painted: np.ndarray):
         """The head as painted in each painted row (rotation and translation of the target actor fitted to the
