@@ -71,6 +71,31 @@ def test_the_repainted_ellipse_and_its_blend():
     assert 0 < masks[0, 0, 30, 32 + 14] < 1, "feathered at the edge"
 
 
+def _edited(video, model, spec, folder, runs: dict[str, list[str]]) -> dict[str, list[np.ndarray]]:
+    """The frames of `dvp edit` runs of one spec as PNG sequences, by name, each with its extra options (and a report
+    beside it, NAME.json)."""
+    outputs = {}
+    for name, extra in runs.items():
+        out = folder / name
+        assert main(["edit", str(video), "--model", str(model), "--edits", str(spec), "-o", str(out), "-q",
+                     "--report", str(folder / f"{name}.json"), *extra]) == 0
+        outputs[name] = [cv2.imread(str(p)) for p in sorted(out.glob("frame_*.png"))]
+    return outputs
+
+
+def _only_the_boxes_change(a: list[np.ndarray], b: list[np.ndarray], view, side: int, edited: range) -> None:
+    """Frames outside `edited` are the same in both runs; inside, they differ, and only inside the view's boxes."""
+    for i, (x, y) in enumerate(zip(a, b)):
+        if i not in edited:
+            assert np.array_equal(x, y), f"frame {i} is not edited"
+            continue
+        changed = np.abs(x.astype(int) - y.astype(int)).max(-1) > 0
+        inside = np.zeros_like(changed)
+        for cx, cy in view.samples(np.array([i])).corners[0]:
+            inside[max(0, cy):cy + side, max(0, cx):cx + side] = True
+        assert changed.any() and not (changed & ~inside).any(), f"frame {i}: only the boxes change"
+
+
 def test_eye_pathway_trains_and_repaints_only_the_eyes(tiny_model, astro, tmp_path, capsys):
     source, _ = tiny_model
     video, _ = astro
@@ -93,26 +118,11 @@ def test_eye_pathway_trains_and_repaints_only_the_eyes(tiny_model, astro, tmp_pa
     spec = tmp_path / "e.yaml"
     # a no-op expression edit beside the gaze: gaze-only frames are not painted, so there would be no eyes to repaint
     spec.write_text("edits:\n  - frames: [10, 20]\n    ease: 0\n    gaze: {yaw: 10}\n    expression: {smile: 0}\n")
-    outputs = {}
-    for name, extra in (("eyes", []), ("plain", ["--no-eyes"])):
-        out = tmp_path / name
-        assert main(["edit", str(video), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
-                     "--report", str(tmp_path / f"{name}.json")] + extra) == 0
-        outputs[name] = [cv2.imread(str(p)) for p in sorted(out.glob("frame_*.png"))]
+    outputs = _edited(video, folder, spec, tmp_path, {"eyes": [], "plain": ["--no-eyes"]})
     assert json.loads((tmp_path / "eyes.json").read_text())["eye_pathway_step"] == 6
     assert json.loads((tmp_path / "plain.json").read_text())["eye_pathway_step"] is None
-    track = load_track(folder / "target.track.npz")
-    view = pathway.view(track)
-    for i in range(40):
-        a, b = outputs["eyes"][i], outputs["plain"][i]
-        if not 10 <= i <= 20:
-            assert np.array_equal(a, b), f"frame {i} is not edited"
-            continue
-        changed = np.abs(a.astype(int) - b.astype(int)).max(-1) > 0
-        inside = np.zeros_like(changed)
-        for x, y in view.samples(np.array([i])).corners[0]:
-            inside[max(0, y):y + pathway.side, max(0, x):x + pathway.side] = True
-        assert changed.any() and not (changed & ~inside).any(), f"frame {i}: only the eye boxes change"
+    _only_the_boxes_change(outputs["eyes"], outputs["plain"], pathway.view(load_track(folder / "target.track.npz")),
+                           pathway.side, range(10, 21))
 
 
 def test_mouth_pathway_trains_and_repaints_only_the_mouth(tiny_model, astro, tmp_path, capsys):
@@ -133,28 +143,15 @@ def test_mouth_pathway_trains_and_repaints_only_the_mouth(tiny_model, astro, tmp
     assert pathway is not None and TrainedPathway.of(EYE_PATHWAY, folder) is None, "the eyes are their own"
     spec = tmp_path / "e.yaml"
     spec.write_text("edits:\n  - frames: [10, 20]\n    ease: 0\n    expression: {jaw_open: 0.3}\n")
-    outputs = {}
-    for name, extra in (("mouth", []), ("plain", ["--no-mouth"])):
-        out = tmp_path / name
-        assert main(["edit", str(video), "--model", str(folder), "--edits", str(spec), "-o", str(out), "-q",
-                     "--no-gaze-warp", "--report", str(tmp_path / f"{name}.json")] + extra) == 0
-        outputs[name] = [cv2.imread(str(p)) for p in sorted(out.glob("frame_*.png"))]
+    outputs = _edited(video, folder, spec, tmp_path, {"mouth": ["--no-gaze-warp"],
+                                                      "plain": ["--no-gaze-warp", "--no-mouth"]})
     assert json.loads((tmp_path / "mouth.json").read_text())["mouth_pathway_step"] == 4
     assert json.loads((tmp_path / "plain.json").read_text())["mouth_pathway_step"] is None
     from pipeline.edit_spec import load_edit_spec
 
     edited, _, _ = load_edit_spec(spec, load_track(folder / "target.track.npz"))
     view = pathway.view(edited.track)  # the boxes follow the mouth as the edit opens it
-    for i in range(40):
-        a, b = outputs["mouth"][i], outputs["plain"][i]
-        if not 10 <= i <= 20:
-            assert np.array_equal(a, b), f"frame {i} is not edited"
-            continue
-        changed = np.abs(a.astype(int) - b.astype(int)).max(-1) > 0
-        (x, y), = view.samples(np.array([i])).corners[0]
-        inside = np.zeros_like(changed)
-        inside[max(0, y):y + pathway.side, max(0, x):x + pathway.side] = True
-        assert changed.any() and not (changed & ~inside).any(), f"frame {i}: only the mouth box changes"
+    _only_the_boxes_change(outputs["mouth"], outputs["plain"], view, pathway.side, range(10, 21))
 
 
 def _painted_eyes(actor, params, size: int) -> np.ndarray:
