@@ -95,11 +95,18 @@ def checkerboard_score(output: torch.Tensor, real: torch.Tensor, mask: torch.Ten
     return _filtered_energy(output, _CHECKER, mask) - _filtered_energy(real, _CHECKER, mask)
 
 
-def flicker(output: torch.Tensor, real: torch.Tensor) -> torch.Tensor:
-    """(N - 1,) mean |(out_t - out_t-1) - (real_t - real_t-1)| over consecutive frames, in 8-bit units."""
+def flicker(output: torch.Tensor, real: torch.Tensor, mask: torch.Tensor | None = None) -> torch.Tensor:
+    """(N - 1,) mean |(out_t - out_t-1) - (real_t - real_t-1)| over consecutive frames, in 8-bit units; with `mask`
+    (N, 1, H, W), only where the later frame's mask is above zero (NaN where it is empty)."""
     d_out = output[1:].double() - output[:-1].double()
     d_real = real[1:].double() - real[:-1].double()
-    return (d_out - d_real).abs().flatten(1).mean(1)
+    change = (d_out - d_real).abs()
+    if mask is None:
+        return change.flatten(1).mean(1)
+    inside = (mask[1:] > 0).double().expand_as(change)
+    count = inside.flatten(1).sum(1)
+    return torch.where(count > 0, (change * inside).flatten(1).sum(1) / count.clamp_min(1),
+                       torch.full_like(count, float("nan")))
 
 
 def nme(points: np.ndarray, reference: np.ndarray, corners: tuple[int, int]) -> np.ndarray:

@@ -76,15 +76,16 @@ def main() -> None:
                   flush=True)
     print(f"{args.clip}, preset {args.preset}, {args.minutes:g} minutes of training each, "
           f"{torch.get_num_threads()} threads; held-out frames {rows[0][3]['held_out_frames']}")
-    print("| variant | overrides | steps | PSNR head | SSIM face crop | PSNR mouth | SSIM mouth | flicker | sharpness | "
-          "checkerboard |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("| variant | overrides | steps | PSNR head | SSIM face crop | PSNR mouth | SSIM mouth | flicker | flicker head "
+          "| flicker mouth | sharpness | checkerboard |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     nearest = rows[0][3]["methods"]["nearest_neighbour"]
     for name, fields, summary, scores in [*rows, ("nearest neighbour", {}, {"step": "-"}, {"methods": {
             "model": nearest}})]:
         m = scores["methods"]["model"]
         over = ", ".join(f"{k}={v}" for k, v in fields.items()) or "-"
-        flick = f"{m['flicker']:.2f}" if m["flicker"] is not None else "-"
+        flick = " | ".join(f"{m[k]:.2f}" if m.get(k) is not None else "-"
+                           for k in ("flicker", "flicker_head", "flicker_mouth"))
         print(f"| {name} | {over} | {summary['step']} | {m['psnr_head']:.2f} | {m['ssim_face']:.3f} | "
               f"{m['psnr_mouth']:.2f} | {m['ssim_mouth']:.3f} | {flick} | {m['sharpness']:.2f} | "
               f"{m['checkerboard']:.2f} |", flush=True)

@@ -272,7 +272,8 @@ def _run_evaluate(args: argparse.Namespace) -> int:
                      f"{m['checkerboard']:.2f} |")
     table.append(f"window_1: {report['methods']['window_1']['kind']}")
     print("\n".join(table), file=sys.stderr)
-    scores = ("psnr_face", "ssim_face", "psnr_head", "psnr_mouth", "ssim_mouth", "flicker", "sharpness", "checkerboard")
+    scores = ("psnr_face", "ssim_face", "psnr_head", "psnr_mouth", "ssim_mouth", "flicker", "flicker_head",
+              "flicker_mouth", "sharpness", "checkerboard")
     _summary({"held_out_frames": report["held_out_frames"], "step": report["step"], "preview": report["preview"],
               "methods": {name: {k: m[k] for k in scores} for name, m in report["methods"].items()}})
     return 0

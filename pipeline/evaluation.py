@@ -21,7 +21,8 @@ in each frame, grown by a quarter on each side), PSNR over the head region
 ("head": the rendered face grown by 0.3 face sizes, the hole of
 `translation.plate` and the part the compositing replaces; the one to compare
 between a model with a plate, which is handed everything outside it, and one
-without), flicker over consecutive frames, and in the head region the sharpness
+without), flicker over consecutive frames (of the whole crop, of the head region
+and of the mouth box, where a dub flickers), and in the head region the sharpness
 ratio (1: as sharp as the real frame) and the checkerboard score (0: no more
 period-2 pattern than the real frame). The preview video shows conditioning |
 output | real for every held-out frame.
@@ -98,12 +99,19 @@ def _scores(outputs: torch.Tensor, real: torch.Tensor, boxes: np.ndarray, consec
         mouth_psnr.append(float(psnr(o, r)))
         mouth_ssim.append(float(ssim(o, r)))
     flick = flicker(outputs, real)[consecutive]
+    mouths = torch.zeros_like(heads)
+    for i, (x0, y0, x1, y1) in enumerate(boxes):
+        mouths[i, :, y0:y1, x0:x1] = 1
+    flick_head = flicker(outputs, real, heads)[consecutive]
+    flick_mouth = flicker(outputs, real, mouths)[consecutive]
     squared = ((outputs.double() - real.double()) ** 2 * heads).flatten(1).sum(1)
     head_mse = squared / (heads.flatten(1).sum(1) * outputs.shape[1]).clamp_min(1)
     return {"psnr_face": float(psnr(outputs, real).mean()), "ssim_face": float(ssim(outputs, real).mean()),
             "psnr_head": float((10 * torch.log10(255.0 ** 2 / head_mse.clamp_min(1e-10))).mean()),
             "psnr_mouth": float(np.mean(mouth_psnr)), "ssim_mouth": float(np.mean(mouth_ssim)),
             "flicker": float(flick.mean()) if len(flick) else None,
+            "flicker_head": float(np.nanmean(flick_head.numpy())) if len(flick_head) else None,
+            "flicker_mouth": float(np.nanmean(flick_mouth.numpy())) if len(flick_mouth) else None,
             "sharpness": float(np.nanmean(sharpness_ratio(outputs, real, heads).numpy())),
             "checkerboard": float(checkerboard_score(outputs, real, heads).mean())}
 

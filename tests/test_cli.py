@@ -63,7 +63,8 @@ def called(monkeypatch):
     monkeypatch.setattr(pipeline.editing, "edit", recorder("edit", job_result))
     monkeypatch.setattr(pipeline.render_preview, "render_video", recorder("render", {"frames": 3}))
     methods = {name: {"psnr_face": 20.0, "ssim_face": 0.5, "psnr_head": 20.0, "psnr_mouth": 20.0, "ssim_mouth": 0.5,
-                      "flicker": 1.0, "sharpness": 0.9, "checkerboard": 0.1,
+                      "flicker": 1.0, "flicker_head": 1.5, "flicker_mouth": 2.0,
+                      "sharpness": 0.9, "checkerboard": 0.1,
                       "kind": "static window"} for name in ("model", "nearest_neighbour", "window_1")}
     monkeypatch.setattr(pipeline.evaluation, "evaluate", recorder("evaluate", {
         "held_out_frames": [10, 19, 10], "video": "v.mp4", "step": 5, "size": 128, "preview": "p.mp4",

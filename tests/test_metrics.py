@@ -126,3 +126,15 @@ def test_the_measures_keep_to_the_mask():
     left[..., :, :6] = 1
     assert sharpness_ratio(out, real, left).item() == pytest.approx(1.0), "the left half is untouched"
     assert sharpness_ratio(out, real).item() < 0.6
+
+
+def test_flicker_in_a_mask_counts_only_its_pixels():
+    real = torch.zeros(2, 3, 4, 4)
+    out = real.clone()
+    out[1, :, :, :2] = 8.0  # the left half jumps by 8 in the second frame
+    left = torch.zeros(2, 1, 4, 4)
+    left[..., :2] = 1
+    assert flicker(out, real, left).tolist() == [8.0]
+    assert flicker(out, real, 1 - left).tolist() == [0.0]
+    assert flicker(out, real).tolist() == [4.0], "over the whole picture, half of it"
+    assert math.isnan(flicker(out, real, torch.zeros(2, 1, 4, 4)).item())
