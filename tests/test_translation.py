@@ -44,7 +44,7 @@ def test_every_preset_builds_and_maps_windows_to_frames(name):
 
 
 @pytest.mark.parametrize("name", ["tiny", "cpu"])
-def test_resize_upsampling_paints_no_checkerboard(name):
+def test_resize_and_subpixel_upsampling_paint_no_checkerboard(name):
     # On a flat input every layer's interior is flat: the transposed convolutions' uneven overlap still paints a
     # period-2 pattern there, the resize and 3 x 3 convolution nothing.
     from dataclasses import replace
@@ -52,7 +52,7 @@ def test_resize_upsampling_paints_no_checkerboard(name):
     from base.metrics import checkerboard_score
 
     energy = {}
-    for kind in ("transposed", "resize"):
+    for kind in ("transposed", "resize", "subpixel"):
         config = replace(preset(name), upsample=kind).check()
         torch.manual_seed(0)
         with torch.no_grad():
@@ -61,7 +61,7 @@ def test_resize_upsampling_paints_no_checkerboard(name):
         centre = torch.zeros(1, 1, s, s)
         centre[..., s // 4:3 * s // 4, s // 4:3 * s // 4] = 1  # away from the zero padding at the borders
         energy[kind] = checkerboard_score(out * 127.5, torch.zeros_like(out), centre).item()
-    assert energy["transposed"] > 50 and energy["resize"] < 0.1, energy
+    assert energy["transposed"] > 50 and energy["resize"] < 0.1 and energy["subpixel"] < 0.1, energy
     assert all(p.upsample == "resize" for p in PRESETS.values()), "every preset's generator"
 
 

@@ -13,7 +13,7 @@ from dataclasses import asdict, dataclass, fields, replace
 from rendering.spacetime import CONDITIONING_CHANNELS, DEFAULT_WINDOW
 from translation.plate import PLATE_CHANNELS
 
-UPSAMPLING = ("transposed", "resize")
+UPSAMPLING = ("transposed", "resize", "subpixel")
 GAN_LOSSES = ("bce", "hinge")
 
 
@@ -29,8 +29,11 @@ class TranslationConfig:
     dropout: float = 0.5  # on the deepest decoder levels, as in pix2pix-style generators
     dropout_levels: int = 3
     # How each decoder level doubles the resolution: "transposed", a 4 x 4 stride-2 transposed convolution (the
-    # paper's; its kernels overlap unevenly and paint a checkerboard), or "resize", nearest-neighbour upsampling then
-    # a 3 x 3 convolution (Odena et al. 2016), which cannot. A model saved before this field existed is "transposed".
+    # paper's; its kernels overlap unevenly and paint a checkerboard); "resize", nearest-neighbour upsampling then a
+    # 3 x 3 convolution (Odena et al. 2016); or "subpixel", a 3 x 3 convolution to four times the channels at the low
+    # resolution, shuffled into pixels, initialised so that the four sub-pixels start alike (ICNR, Aitken et al.
+    # 2017): no checkerboard at the start, at the cost of the transposed convolution. A model saved before this field
+    # existed is "transposed".
     upsample: str = "transposed"
     # Discriminator: a conditional PatchGAN over (space-time conditioning, image).
     disc_width: int = 64

@@ -35,10 +35,18 @@ def _norm(channels: int) -> nn.GroupNorm:
 
 
 def _upsampling(channels: int, out: int, kind: str, bias: bool = True) -> nn.Module:
-    """Twice the resolution: a 4 x 4 stride-2 transposed convolution, or nearest-neighbour resizing and a 3 x 3
-    convolution (see `TranslationConfig.upsample`)."""
+    """Twice the resolution: a 4 x 4 stride-2 transposed convolution, nearest-neighbour resizing and a 3 x 3
+    convolution, or a sub-pixel convolution (see `TranslationConfig.upsample`)."""
     if kind == "transposed":
         return nn.ConvTranspose2d(channels, out, 4, 2, 1, bias=bias)
+    if kind == "subpixel":
+        conv = nn.Conv2d(channels, 4 * out, 3, 1, 1, bias=bias)
+        with torch.no_grad():  # ICNR: each output channel's four sub-pixels start from the same kernel
+            start = nn.Conv2d(channels, out, 3, 1, 1, bias=bias)
+            conv.weight.copy_(start.weight.repeat_interleave(4, dim=0))
+            if bias:
+                conv.bias.copy_(start.bias.repeat_interleave(4))
+        return nn.Sequential(conv, nn.PixelShuffle(2))
     return nn.Sequential(nn.Upsample(scale_factor=2, mode="nearest"), nn.Conv2d(channels, out, 3, 1, 1, bias=bias))
 
 
