@@ -62,7 +62,8 @@ def test_resize_and_subpixel_upsampling_paint_no_checkerboard(name):
         centre[..., s // 4:3 * s // 4, s // 4:3 * s // 4] = 1  # away from the zero padding at the borders
         energy[kind] = checkerboard_score(out * 127.5, torch.zeros_like(out), centre).item()
     assert energy["transposed"] > 50 and energy["resize"] < 0.1 and energy["subpixel"] < 0.1, energy
-    assert all(p.upsample == "resize" for p in PRESETS.values()), "every preset's generator"
+    assert all(p.upsample == "subpixel" for p in PRESETS.values()), "every preset's generator"
+    assert all(p.ema_decay > 0 for name, p in PRESETS.items() if name != "tiny"), "every preset but tiny averages"
 
 
 def test_a_model_saved_before_resize_upsampling_loads_and_renders_as_before(astro, tmp_path):
