@@ -1,0 +1,53 @@
+"""Sound for analysis: any file's first audio stream, decoded by ffmpeg to mono at one sample rate, in blocks.
+
+Speech analysis wants one rate and one channel whatever the file holds (a 48 kHz
+24-bit stereo dub, the 16 kHz AAC of a clip, MP2 in an MPEG-PS file), so ffmpeg
+mixes the channels down and resamples. The samples come through a pipe in blocks,
+so a feature extractor can walk a feature film in bounded memory; `read_audio`
+gathers them for clips short enough to hold (16 kHz mono float32: 3.8 MB a minute).
+"""
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+
+from base.errors import MediaError
+from base.ffmpeg_process import failure_reason, start_ffmpeg, stop
+from base.probe import audio_file, probe_audio
+
+ANALYSIS_RATE = 16_000  # Hz: what the speech recogniser's acoustic model was trained at
+
+
+def audio_blocks(path: str | Path, rate: int = ANALYSIS_RATE, seconds: float = 30.0) -> Iterator[np.ndarray]:
+    """The first audio stream of `path` (a media file, or an image sequence with an audio file) as float32 mono
+    blocks in [-1, 1] of `seconds` each at `rate` (the last one shorter). MediaError when there is no sound."""
+    source = audio_file(path)
+    if not probe_audio(source):
+        raise MediaError(f"{path}: has no audio stream. Give a file with sound (for a silent video, give the "
+                         f"speech separately, e.g. with --audio).")
+    process, stderr = start_ffmpeg(["-i", f"file:{source}", "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate),
+                                    "-f", "s16le", "-"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+    assert process.stdout is not None
+    size = 2 * max(1, round(seconds * rate))
+    try:
+        while True:
+            raw = process.stdout.read(size)
+            if raw:
+                yield np.frombuffer(raw[:len(raw) // 2 * 2], np.int16).astype(np.float32) / 32768.0
+            if len(raw) < size:
+                break
+        process.wait()
+        if process.returncode != 0:
+            raise MediaError(f"{path}: its sound could not be decoded ({failure_reason(process, stderr)}). Check "
+                             f"the file or export it again.")
+    finally:
+        stop(process)
+
+
+def read_audio(path: str | Path, rate: int = ANALYSIS_RATE) -> np.ndarray:
+    """The whole first audio stream of `path` as float32 mono samples at `rate` (see `audio_blocks`)."""
+    blocks = list(audio_blocks(path, rate))
+    return np.concatenate(blocks) if blocks else np.zeros(0, np.float32)
