@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-PACKAGES = ("base", "reconstruction", "rendering", "translation", "pipeline", "flows", "data")
+PACKAGES = ("base", "reconstruction", "rendering", "speech", "translation", "pipeline", "flows", "data")
 LINT = shutil.which("lint-imports", path=str(Path(sys.executable).parent)) or shutil.which("lint-imports")
 
 
@@ -47,9 +47,16 @@ def test_base_imports_nothing_of_the_project(tree):
     assert broken.returncode != 0 and "base.errors -> data" in broken.stdout, broken.stdout
 
 
+def test_speech_may_not_reach_for_pictures(tree):
+    phones = tree / "speech" / "phones.py"
+    phones.write_text(phones.read_text() + "\nimport translation.plate  # noqa: E402,F401  (sideways, on purpose)\n")
+    broken = _lint(tree)
+    assert broken.returncode != 0 and "speech.phones -> translation.plate" in broken.stdout, broken.stdout
+
+
 def test_no_package_below_pipeline_mentions_it():
     # The search the design names (`grep -rn "from pipeline\|import pipeline"`), imports inside functions included.
-    below = [p for package in ("base", "reconstruction", "rendering", "translation") for p in (ROOT / package).rglob("*.py")]
+    below = [p for package in ("base", "reconstruction", "rendering", "speech", "translation") for p in (ROOT / package).rglob("*.py")]
     offenders = [str(p.relative_to(ROOT)) for p in below
                  if any(line.lstrip().startswith(("from pipeline", "import pipeline"))
                         for line in p.read_text().splitlines())]

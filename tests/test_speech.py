@@ -1,0 +1,29 @@
+"""Speech analysis: phones with timings from the bundled English acoustic model."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from base.audio import read_audio
+from speech.phones import PHONES, SILENCE, phone_frames, recognise_phones
+
+
+def test_silence_is_one_rest_and_nothing_is_nothing():
+    phones = recognise_phones(np.zeros(16_000, np.float32))
+    assert {p.label for p in phones} == {SILENCE}
+    assert recognise_phones(np.zeros(0, np.float32)) == []
+    with pytest.raises(ValueError, match="16000 Hz"):
+        recognise_phones(np.zeros(100, np.float32), rate=44_100)
+
+
+def test_a_grid_sentence_gives_timed_phones_that_cover_it(footage):
+    # GRID's "bin blue at f two now": a lip closure at "b" of "bin" and "blue" (read as p, b, v or m), then vowels.
+    samples = read_audio(footage / "grid_bbaf2n.mpg")
+    phones = recognise_phones(samples)
+    assert phones[0].start == 0 and abs(phones[-1].end - len(samples) / 16_000) < 0.05
+    assert all(a.end == b.start for a, b in zip(phones, phones[1:])), "phones follow each other without gaps"
+    spoken = [p for p in phones if p.label != SILENCE]
+    assert len(spoken) >= 8 and all(p.label in PHONES for p in spoken)
+    assert any(p.label in ("P", "B", "M", "V", "F") for p in spoken[:6]), [p.label for p in spoken]
+    frames = phone_frames(phones, round(len(samples) / 160))
+    assert (frames == 0).mean() < 0.6 and frames[0] == 0
