@@ -27,3 +27,20 @@ def test_a_grid_sentence_gives_timed_phones_that_cover_it(footage):
     assert any(p.label in ("P", "B", "M", "V", "F") for p in spoken[:6]), [p.label for p in spoken]
     frames = phone_frames(phones, round(len(samples) / 160))
     assert (frames == 0).mean() < 0.6 and frames[0] == 0
+
+
+def test_prosody_reads_the_pitch_of_a_voice_and_nothing_in_silence():
+    from speech.prosody import prosody
+
+    rate, t = 16_000, np.arange(16_000) / 16_000
+    # A buzz at 180 Hz through a crude vocal tract (harmonics weighted around 700 and 1,200 Hz), then half a second
+    # of digital silence.
+    voice = sum(np.exp(-((k * 180 - 700) / 300) ** 2) * np.sin(2 * np.pi * k * 180 * t)
+                + 0.5 * np.exp(-((k * 180 - 1200) / 300) ** 2) * np.sin(2 * np.pi * k * 180 * t) for k in range(1, 20))
+    samples = np.concatenate([0.3 * voice / np.abs(voice).max(), np.zeros(8_000)]).astype(np.float32)
+    p = prosody(samples, rate)
+    assert len(p) == 150 and p.formants.shape == (150, 3)
+    assert abs(np.median(p.pitch[10:90]) - 180) < 3
+    assert (p.pitch[110:] == 0).all() and np.isnan(p.formants[110:]).all()
+    assert 500 < np.nanmedian(p.formants[10:90, 0]) < 900
+    assert prosody(np.zeros(0, np.float32)).formants.shape == (0, 3)
