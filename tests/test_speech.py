@@ -44,3 +44,15 @@ def test_prosody_reads_the_pitch_of_a_voice_and_nothing_in_silence():
     assert (p.pitch[110:] == 0).all() and np.isnan(p.formants[110:]).all()
     assert 500 < np.nanmedian(p.formants[10:90, 0]) < 900
     assert prosody(np.zeros(0, np.float32)).formants.shape == (0, 3)
+
+
+def test_voice_activity_finds_the_sentence_and_not_the_silence(footage):
+    from speech.activity import voice_activity
+
+    assert not voice_activity(np.zeros(16_000, np.float32)).any()
+    samples = read_audio(footage / "grid_bbaf2n.mpg")  # speech from about 0.45 s to 2.1 s, silence around it
+    active = voice_activity(samples)
+    assert len(active) == 298
+    spoken = np.flatnonzero(active)
+    assert 0.3 < spoken[0] / 100 < 0.6 and 2.0 < spoken[-1] / 100 < 2.4
+    assert active[spoken[0]:spoken[-1]].all(), "the pauses between words of one sentence are bridged"
