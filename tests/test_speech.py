@@ -56,3 +56,22 @@ def test_voice_activity_finds_the_sentence_and_not_the_silence(footage):
     spoken = np.flatnonzero(active)
     assert 0.3 < spoken[0] / 100 < 0.6 and 2.0 < spoken[-1] / 100 < 2.4
     assert active[spoken[0]:spoken[-1]].all(), "the pauses between words of one sentence are bridged"
+
+
+def test_features_are_one_normalised_row_per_10_ms_and_windows_reach_past_the_ends(footage):
+    from speech.features import COLUMNS, analyse
+
+    samples = read_audio(footage / "grid_bbaf2n.mpg")
+    features = analyse(samples)
+    assert features.values.shape == (298, len(COLUMNS)) and np.isfinite(features.values).all()
+    speech = features.speech
+    mel = features.values[speech, :40]
+    assert abs(mel.mean()) < 0.05 and 0.9 < mel.std(axis=0).mean() < 1.1, "standardised over the speech"
+    assert (features.values[:, 40:80].sum(axis=1) == 1).all(), "one phone per frame"
+    assert features.column("voiced")[speech].mean() > 0.4 and not features.column("voiced")[:20].any()
+    windows = features.windows(np.array([0.0, 1.0, 2.97]), context=0.3)
+    assert windows.shape == (3, 61, len(COLUMNS))
+    silence = windows[0, :30]  # before the start: silence
+    assert (silence[:, COLUMNS.index("phone_SIL")] == 1).all() and not silence[:, :40].any()
+    assert (windows[1, 30] == features.values[100]).all(), "centred on the frame that holds the time"
+    assert analyse(np.zeros(0, np.float32)).values.shape == (0, len(COLUMNS))
