@@ -75,3 +75,19 @@ def test_features_are_one_normalised_row_per_10_ms_and_windows_reach_past_the_en
     assert (silence[:, COLUMNS.index("phone_SIL")] == 1).all() and not silence[:, :40].any()
     assert (windows[1, 30] == features.values[100]).all(), "centred on the frame that holds the time"
     assert analyse(np.zeros(0, np.float32)).values.shape == (0, len(COLUMNS))
+
+
+def test_the_speech_plot_is_written_whole_with_a_lane_for_controls(tmp_path):
+    import cv2
+
+    from speech.features import analyse
+    from speech.plot import plot_speech
+
+    t = np.arange(8_000) / 16_000
+    samples = (0.2 * np.sin(2 * np.pi * 220 * t) * (t > 0.1)).astype(np.float32)
+    features = analyse(samples)
+    two = cv2.imread(str(plot_speech(samples, features, tmp_path / "speech.png", title="tone")))
+    three = cv2.imread(str(plot_speech(samples, features, tmp_path / "mouth.png",
+                                       controls={"jaw_open": np.linspace(0, 0.3, 13)}, fps=25)))
+    assert two.shape[1] == three.shape[1] == 1400 and three.shape[0] > two.shape[0]
+    assert not list(tmp_path.glob(".dvp-tmp-*")), "written atomically"
