@@ -91,3 +91,28 @@ def test_the_speech_plot_is_written_whole_with_a_lane_for_controls(tmp_path):
                                        controls={"jaw_open": np.linspace(0, 0.3, 13)}, fps=25)))
     assert two.shape[1] == three.shape[1] == 1400 and three.shape[0] > two.shape[0]
     assert not list(tmp_path.glob(".dvp-tmp-*")), "written atomically"
+
+
+def test_the_viseme_baseline_closes_on_bilabials_leads_the_sound_and_rests_in_silence():
+    from speech.baselines import viseme_mouth
+    from speech.phones import Phone
+
+    phones = [Phone("SIL", 0, 0.5), Phone("AA", 0.5, 0.7), Phone("B", 0.7, 0.78), Phone("AA", 0.78, 1.0),
+              Phone("SIL", 1.0, 1.5)]
+    t = np.arange(0, 1.5, 0.01)
+    mouth = viseme_mouth(phones, t)
+    lips, jaw = mouth["lips_close"], mouth["jaw_open"]
+    assert lips[70:78].max() > 0.6 and jaw[70:78].min() < 0.15 < jaw[55:65].min(), "b closes a wide-open mouth"
+    assert jaw[45] > 0.05 and jaw[:25].max() < 0.02, "the jaw starts opening before the vowel, not long before"
+    assert jaw[130:].max() < 0.02 and max(m[:15].max() for m in mouth.values()) < 0.01, "at rest in silence"
+    assert all(np.allclose(m, 0) for m in viseme_mouth([], t).values())
+
+
+def test_the_loudness_jaw_opens_only_while_somebody_speaks(footage):
+    from speech.baselines import LOUD_JAW, loudness_jaw
+    from speech.features import analyse
+
+    samples = read_audio(footage / "grid_bbaf2n.mpg")  # speech from about 0.45 s to 2.1 s
+    jaw = loudness_jaw(analyse(samples), np.arange(75) / 25)["jaw_open"]
+    assert jaw[:8].max() == 0 and jaw[60:].max() == 0
+    assert 0.5 * LOUD_JAW < jaw[15:50].max() <= LOUD_JAW
