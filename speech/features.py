@@ -75,9 +75,10 @@ def log_mel(samples: np.ndarray, rate: int = ANALYSIS_RATE) -> np.ndarray:
 
 
 def _standardise(x: np.ndarray, where: np.ndarray) -> np.ndarray:
-    """x standardised by the mean and deviation of its rows where `where` holds (all rows when too few do)."""
+    """(T, D) x standardised by the mean and deviation of its rows where `where` holds (all rows when too few do),
+    rows with a nan left out."""
     rows = x[where] if where.sum() >= 10 else x
-    rows = rows[~np.isnan(rows).any(axis=1)] if rows.ndim == 2 else rows[~np.isnan(rows)]
+    rows = rows[~np.isnan(rows).any(axis=1)]
     if len(rows) < 2:
         return np.zeros_like(x)
     return (x - rows.mean(axis=0)) / (rows.std(axis=0) + 1e-6)
