@@ -409,9 +409,70 @@ def _run_demo(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_train_audio(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("train-audio", help="train the audio-to-mouth model (or the lip-sync meter) on clips with "
+                                          "speech",
+                       description="Track each clip (a speaker on screen and their speech), analyse its sound and "
+                                   "train the network that hears the mouth's motion in speech: the audio-to-mouth "
+                                   "model that dubs are made with, or with --meter the lip-sync meter's own model. "
+                                   "With --from, adapt an existing model to one actor's way of speaking from that "
+                                   "actor's footage.")
+    p.add_argument("clips", nargs="+", metavar="CLIP", help="videos with a speaker on screen and their speech")
+    _output(p, "model file to write (*.pt)")
+    p.add_argument("--meter", action="store_true",
+                   help="train the lip-sync meter's model (the lip gap and the jaw opening, for `dvp sync-check`) "
+                        "instead of the audio-to-mouth model")
+    p.add_argument("--from", dest="start", metavar="MODEL",
+                   help="adapt this model to the clips (an actor's own footage) instead of training a new one")
+    p.add_argument("--steps", type=int, help="training steps (default 800, or 300 when adapting)")
+    p.add_argument("--tracks", metavar="DIR",
+                   help="folder to keep the clips' tracks in (NAME.track.npz), reused when they are there")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    _report(p, "the training summary")
+    _quiet(p)
+
+
+def _run_train_audio(args: argparse.Namespace) -> int:
+    from base.atomic import write_json
+    from pipeline.speech_training import train_audio
+
+    summary = train_audio(args.clips, args.output, meter=args.meter, start=args.start, steps=args.steps,
+                          tracks=args.tracks, seed=args.seed, show_progress=not args.quiet)
+    if args.report:
+        write_json(args.report, summary)
+    _summary(summary)
+    return 0
+
+
+def _add_sync_check(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("sync-check", help="measure how far the speech is out of sync with the mouth",
+                       description="Track the video again and compare the mouth's opening with what the lip-sync "
+                                   "meter hears in the speech, at lags of the sound up to 15 frames either way. "
+                                   "Prints the offset in frames (positive: the sound comes late) and a confidence, "
+                                   "or says that there is too little speech, or too unclear, for a reading.")
+    p.add_argument("video", help="the video to check")
+    p.add_argument("--audio", help="the speech to check it against (default: the video's own sound)")
+    p.add_argument("--track", help="the video's track from `dvp track` (default: track it now)")
+    p.add_argument("--meter", help="the meter's model from `dvp train-audio --meter` (default: the one dvp ships)")
+    _report(p, "the reading and the score at every lag")
+    p.add_argument("--plot", help="also draw the score over lags and the two mouths over time (PNG)")
+    _quiet(p)
+
+
+def _run_sync_check(args: argparse.Namespace) -> int:
+    from pipeline.sync_check import sync_check
+
+    summary = sync_check(args.video, args.audio, args.track, args.meter, args.report, args.plot,
+                         show_progress=not args.quiet)
+    print(summary["reading"], file=sys.stderr)
+    _summary(summary)
+    return 0
+
+
 COMMANDS = {"track": (_add_track, _run_track), "render": (_add_render, _run_render),
             "train": (_add_train, _run_train), "evaluate": (_add_evaluate, _run_evaluate),
             "reenact": (_add_reenact, _run_reenact), "edit": (_add_edit, _run_edit),
+            "train-audio": (_add_train_audio, _run_train_audio), "sync-check": (_add_sync_check, _run_sync_check),
             "demo": (_add_demo, _run_demo)}
 
 

@@ -64,3 +64,42 @@ def plot_speech(samples: np.ndarray, features: SpeechFeatures, path: str | Path,
         fig.savefig(tmp, format="png")
     plt.close(fig)
     return path
+
+
+def plot_sync(reading, curves: dict, path: str | Path, title: str = "") -> Path:
+    """Write a PNG of a lip-sync reading (`speech.sync.SyncReading`): the score over lags with the offset marked,
+    and the mouth seen against the mouth heard (at the found offset) over time, one lane per signal."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    seen, heard, times, valid = curves["seen"], curves["heard"], curves["times"], curves["valid"]
+    names = curves.get("names", [f"signal {i}" for i in range(seen.shape[1])])
+    fig = plt.figure(figsize=(14, 2.4 * (1 + seen.shape[1])), dpi=100)
+    grid = fig.add_gridspec(1 + seen.shape[1], 1)
+    lags = fig.add_subplot(grid[0])
+    lags.plot(reading.lags, reading.scores, "o-", ms=3, color="0.2")
+    lags.axvline(0, color="0.7", lw=0.8)
+    if reading.offset is not None:
+        lags.axvline(reading.offset, color="#c0392b", lw=1.5, label=f"offset {reading.offset:+d}")
+    lags.axhline(np.nanmedian(reading.scores), color="#2e6fb7", lw=0.8, ls="--", label="median over lags")
+    lags.set_xlabel("lag of the sound (frames; positive: the sound comes late)")
+    lags.set_ylabel("score")
+    lags.legend(loc="upper right", fontsize=7)
+    lags.set_title(f"{title}: {reading.describe()}" if title else reading.describe(), fontsize=10)
+    for i in range(seen.shape[1]):
+        ax = fig.add_subplot(grid[1 + i])
+        shown = np.where(valid, seen[:, i], np.nan)
+        ax.plot(times, shown, lw=1.2, color="0.2", label=f"{names[i]}, seen (re-tracked)")
+        ax.plot(times, heard[:, i], lw=1.2, color="#c0392b", label=f"{names[i]}, heard (meter, at the offset)")
+        ax.set_ylabel("standardised")
+        ax.legend(loc="upper right", fontsize=7)
+        ax.set_xlim(times[0] if len(times) else 0, times[-1] if len(times) else 1)
+    fig.axes[-1].set_xlabel("seconds")
+    fig.tight_layout()
+    path = Path(path)
+    with replacing(path) as tmp:
+        fig.savefig(tmp, format="png")
+    plt.close(fig)
+    return path
