@@ -6,7 +6,8 @@ frame's time, with the tracked values in units of their spread over the training
 clips (so the small lip controls count as much as the jaw), and also their change
 from frame to frame (so the motion, not only the pose, is learnt). Crops start
 anywhere, before and after the sound too, so the network learns to rest in silence.
-Feature noise and dropped phone rows keep it from leaning on the recogniser alone.
+Feature noise and dropped phone rows keep it from leaning on the recogniser alone;
+crops with the upper mel bands emptied teach it narrowband and low-rate sound.
 """
 from __future__ import annotations
 
@@ -26,6 +27,8 @@ VELOCITY_WEIGHT = 0.5
 GEOMETRY_WEIGHT = 0.1  # per squared millimetre of lip vertex error, beside the standardised controls' error
 MEL_NOISE = 0.15
 PHONE_DROP = 0.2  # share of crops whose phone rows are hidden (all SIL)
+BAND_LIMIT = 0.25  # share of crops heard as through a narrowband channel: the mel bands above a cut emptied
+BAND_CUTS = (28, 37)  # the range of the first emptied band (about 3.2 to 6 kHz)
 
 
 @dataclass(frozen=True)
@@ -90,6 +93,8 @@ class _Batches:
             start = int(self.rng.integers(0, len(rows) - self.length - 2 * self.pad + 1))
             window = rows[start:start + self.length + 2 * self.pad].copy()
             window[:, :MEL_BANDS] += self.rng.normal(0, MEL_NOISE, (len(window), MEL_BANDS)).astype(np.float32)
+            if self.rng.random() < BAND_LIMIT:  # as `features.empty_bands` leaves a low-rate recording
+                window[:, int(self.rng.integers(*BAND_CUTS)):MEL_BANDS] = 0
             if self.rng.random() < PHONE_DROP:
                 window[:, self.phones] = 0
                 window[:, MEL_BANDS] = 1

@@ -22,6 +22,8 @@ from speech.prosody import grid_frames, prosody
 
 MEL_BANDS = 40
 WINDOW_S = 0.025  # the analysis window of the log-mel spectrum, centred on each 10 ms frame
+FLOOR_DB = 80.0  # the log-mel floor, below the recording's loudest band
+EMPTY_BAND_SPREAD = 0.5  # a band whose log energy varies less than this (nats) during speech carries nothing
 COLUMNS = (*(f"mel{i}" for i in range(MEL_BANDS)), *(f"phone_{p}" for p in PHONES), "f1", "f2", "f3", "pitch",
            "voiced", "intensity", "speech")
 
@@ -70,8 +72,20 @@ def log_mel(samples: np.ndarray, rate: int = ANALYSIS_RATE) -> np.ndarray:
     padded = np.pad(samples.astype(np.float32), (win, win + hop))
     starts = win + (np.arange(frames) * hop + hop // 2) - win // 2
     chunks = padded[starts[:, None] + np.arange(win)[None, :]] * np.hanning(win).astype(np.float32)
-    power = np.abs(np.fft.rfft(chunks, n_fft, axis=1)) ** 2
-    return np.log(power @ _mel_filters(rate, n_fft).T + 1e-6).astype(np.float32)
+    energy = (np.abs(np.fft.rfft(chunks, n_fft, axis=1)) ** 2) @ _mel_filters(rate, n_fft).T
+    # The floor sits a fixed range below the recording's loudest band, not at a fixed level, so that a quiet
+    # recording's spectrum is not squashed against it and the same speech reads alike at any gain.
+    floor = max(float(energy.max(initial=0.0)), 1e-20) * 10 ** (-FLOOR_DB / 10)
+    return np.log(energy + floor).astype(np.float32)
+
+
+def empty_bands(log_energy: np.ndarray, speech: np.ndarray) -> np.ndarray:
+    """(MEL_BANDS,) bool: the bands the recording does not carry (above the cut of a narrowband or low-rate
+    recording, resampled), which hold no more than the floor's constant while the voice speaks."""
+    rows = log_energy[speech] if speech.sum() >= 10 else log_energy
+    if len(rows) < 2:
+        return np.zeros(log_energy.shape[1], bool)
+    return rows.std(axis=0) < EMPTY_BAND_SPREAD
 
 
 def _standardise(x: np.ndarray, where: np.ndarray) -> np.ndarray:
@@ -89,7 +103,9 @@ def analyse(samples: np.ndarray, rate: int = ANALYSIS_RATE) -> SpeechFeatures:
     frames = grid_frames(len(samples), rate)
     phones = recognise_phones(samples, rate)
     talk = voice_activity(samples, rate)
-    mel = _standardise(log_mel(samples, rate), talk)
+    energy = log_mel(samples, rate)
+    mel = _standardise(energy, talk)
+    mel[:, empty_bands(energy, talk)] = 0  # standardising would blow their rounding noise up into a signal
     one_hot = np.eye(len(PHONES), dtype=np.float32)[phone_frames(phones, frames)]
     p = prosody(samples, rate)
     formants = np.nan_to_num(_standardise(p.formants, talk & ~np.isnan(p.formants).any(axis=1)))
