@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from base.ffmpeg_process import ffmpeg_path  # noqa: E402
 from base.probe import probe  # noqa: E402
 from pipeline.speech_clips import tracked_speech  # noqa: E402
-from pipeline.speech_training import MIN_SPEECH_SHARE  # noqa: E402
+from pipeline.speech_training import METER_SEED, MIN_SPEECH_SHARE  # noqa: E402
 from pipeline.sync_check import check_sync  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 from speech.audio_model import sample_rows  # noqa: E402
@@ -85,8 +85,8 @@ def main() -> None:
         folder = Path(scratch)
         for video, speech in clips.items():
             others = [s.meter_clip() for v, s in clips.items() if v != video]
-            meter, _ = train_audio_model(others, ["lip_gap", "jaw_open"], TrainingSettings(steps=args.steps),
-                                         kind="meter")
+            settings = TrainingSettings(steps=args.steps, seed=METER_SEED)
+            meter, _ = train_audio_model(others, ["lip_gap", "jaw_open"], settings, kind="meter")
             meter_path = folder / "meter.pt"
             meter.save(meter_path)
             track = args.tracks / f"{video.stem}.track.npz"

@@ -427,7 +427,8 @@ def _add_train_audio(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="training steps (default 800, or 300 when adapting)")
     p.add_argument("--tracks", metavar="DIR",
                    help="folder to keep the clips' tracks in (NAME.track.npz), reused when they are there")
-    p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    p.add_argument("--seed", type=int, help="random seed (default 0, or 1 for the meter: it starts from other weights "
+                                            "than the audio-to-mouth model)")
     _report(p, "the training summary")
     _quiet(p)
 

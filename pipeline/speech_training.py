@@ -28,6 +28,7 @@ log = logging.getLogger("dvp")
 DEFAULT_MOUTH_MODEL = DATA_DIR / "audio_mouth.pt"
 DEFAULT_METER_MODEL = DATA_DIR / "sync_meter.pt"
 MIN_SPEECH_SHARE = 0.2  # a clip with voice activity in less of its length is left out
+METER_SEED = 1  # the meter starts from other weights than the audio-to-mouth model, not only other outputs
 
 
 def speech_clips(videos: list[Path], kind: str, tracks: Path | None, show_progress: bool) -> list[SpeechClip]:
@@ -51,8 +52,8 @@ def speech_clips(videos: list[Path], kind: str, tracks: Path | None, show_progre
 
 def train_audio(videos: list[str | os.PathLike], output: str | os.PathLike, meter: bool = False,
                 start: str | os.PathLike | None = None, steps: int | None = None, tracks: str | os.PathLike | None = None,
-                seed: int = 0, show_progress: bool = True) -> dict:
-    """Train and write the model; the summary as a dict."""
+                seed: int | None = None, show_progress: bool = True) -> dict:
+    """Train and write the model; the summary as a dict. The seed defaults to 0, or `METER_SEED` for a meter."""
     began = time.perf_counter()
     videos = [Path(v) for v in videos]
     for video in videos:
@@ -68,7 +69,7 @@ def train_audio(videos: list[str | os.PathLike], output: str | os.PathLike, mete
     clips = speech_clips(videos, kind, Path(tracks) if tracks else None, show_progress)
     defaults = ADAPT_SETTINGS if initial is not None else TrainingSettings()
     settings = TrainingSettings(steps=steps or defaults.steps, learning_rate=defaults.learning_rate,
-                                width=defaults.width, seed=seed)
+                                width=defaults.width, seed=(METER_SEED if meter else 0) if seed is None else seed)
     outputs = list(MOUTH_CONTROLS) if kind == "mouth" else list(METER_SIGNALS)
     bar = progress(range(settings.steps), settings.steps, "training steps", show_progress)
     model, losses = train_audio_model(clips, outputs, settings, start=initial, kind=kind,

@@ -110,3 +110,15 @@ def test_train_audio_adapts_the_shipped_model_to_a_speaker_and_writes_a_loadable
     summary = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
     model = load_audio_model(out)
     assert model.info.kind == "mouth" and model.info.adapted_from and summary["clips"]
+
+
+def test_a_track_of_another_video_is_refused(footage, tracks, capsys):
+    other = _track(footage, tracks, "hdtf_aoc.mp4")
+    assert main(["sync-check", str(footage / CLIP), "--track", str(other), "-q"]) == 2
+    assert "hdtf_aoc.mp4" in capsys.readouterr().err
+
+
+def test_speech_of_somebody_else_is_not_read_as_in_sync(footage, tracks, capsys):
+    got = _reading(capsys, [str(footage / CLIP), "--audio", str(footage / "dub_en.wav"), "--track",
+                            str(_track(footage, tracks))])
+    assert got["verdict"] != "in sync"
