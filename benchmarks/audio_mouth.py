@@ -25,8 +25,8 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from pipeline.speech_clips import tracked_speech  # noqa: E402
-from pipeline.speech_evaluation import (loudness_baseline, model_mouth, score_mouth,  # noqa: E402
-                                        viseme_baseline)
+from pipeline.speech_evaluation import (lead_seconds, loudness_baseline, model_mouth,  # noqa: E402
+                                        score_mouth, viseme_baseline)
 from pipeline.speech_training import MIN_SPEECH_SHARE  # noqa: E402
 from speech.audio_training import TrainingSettings, train_audio_model  # noqa: E402
 from speech.mouth import MOUTH_CONTROLS  # noqa: E402
@@ -40,6 +40,8 @@ def main() -> None:
     ap.add_argument("clips", nargs="*", type=Path)
     ap.add_argument("--tracks", type=Path, default=Path(".bench_tracks"), help="where tracks are kept (reused)")
     ap.add_argument("--steps", type=int, default=TrainingSettings().steps)
+    ap.add_argument("--prior", type=float, default=TrainingSettings().prior,
+                    help="weight of the viseme mouth in the model's outputs")
     ap.add_argument("--json", type=Path, help="also write the table as JSON")
     args = ap.parse_args()
     videos = args.clips or sorted(v for p in PATTERNS for v in FOOTAGE.glob(p))
@@ -51,11 +53,12 @@ def main() -> None:
             print(f"{video.name}: left out, voice activity in {100 * share:.0f} % of it", file=sys.stderr)
             continue
         clips[video.name] = speech
-    rows = {}
+    rows, leads = {}, {}
     for held, speech in clips.items():
         began = time.perf_counter()
         model, _ = train_audio_model([s.mouth_clip() for n, s in clips.items() if n != held], list(MOUTH_CONTROLS),
-                                     TrainingSettings(steps=args.steps))
+                                     TrainingSettings(steps=args.steps, prior=args.prior))
+        leads[held] = lead_seconds(speech, model)
         rows[held] = {"model": score_mouth(speech, model_mouth(speech, model)),
                       "visemes": score_mouth(speech, viseme_baseline(speech)),
                       "loudness": score_mouth(speech, loudness_baseline(speech))}
@@ -86,6 +89,9 @@ def main() -> None:
     for name, values in (("tracked", tracked), *((m, mean[m]) for m in methods)):
         print(f"| {name} | {values['closed_on_bilabials_mm']:.2f} | {values['open_on_vowels_mm']:.2f} | "
               f"{values['pucker_rounded']:+.3f} | {values['silent_motion_mm']:.3f} |")
+    lead = np.array([v for v in leads.values() if np.isfinite(v)])
+    print(f"\nthe model's mouth opens ahead of speech onsets by {1000 * np.median(lead):.0f} ms (median over "
+          f"{len(lead)} held-out clips; range {1000 * lead.min():.0f} to {1000 * lead.max():.0f} ms)")
     if args.json:
         args.json.write_text(json.dumps({h: {m: vars(s) for m, s in r.items()} for h, r in rows.items()}, indent=1))
 

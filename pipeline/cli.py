@@ -427,6 +427,8 @@ def _add_train_audio(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--steps", type=int, help="training steps (default 800, or 300 when adapting)")
     p.add_argument("--tracks", metavar="DIR",
                    help="folder to keep the clips' tracks in (NAME.track.npz), reused when they are there")
+    p.add_argument("--prior", type=float, help="weight of the rule-based viseme mouth mixed into a new mouth model's "
+                                               "output (default 0.5; 0: the network alone)")
     p.add_argument("--seed", type=int, help="random seed (default 0, or 1 for the meter: it starts from other weights "
                                             "than the audio-to-mouth model)")
     _report(p, "the training summary")
@@ -438,7 +440,7 @@ def _run_train_audio(args: argparse.Namespace) -> int:
     from pipeline.speech_training import train_audio
 
     summary = train_audio(args.clips, args.output, meter=args.meter, start=args.start, steps=args.steps,
-                          tracks=args.tracks, seed=args.seed, show_progress=not args.quiet)
+                          tracks=args.tracks, seed=args.seed, prior=args.prior, show_progress=not args.quiet)
     if args.report:
         write_json(args.report, summary)
     _summary(summary)

@@ -52,7 +52,7 @@ def speech_clips(videos: list[Path], kind: str, tracks: Path | None, show_progre
 
 def train_audio(videos: list[str | os.PathLike], output: str | os.PathLike, meter: bool = False,
                 start: str | os.PathLike | None = None, steps: int | None = None, tracks: str | os.PathLike | None = None,
-                seed: int | None = None, show_progress: bool = True) -> dict:
+                seed: int | None = None, prior: float | None = None, show_progress: bool = True) -> dict:
     """Train and write the model; the summary as a dict. The seed defaults to 0, or `METER_SEED` for a meter."""
     began = time.perf_counter()
     videos = [Path(v) for v in videos]
@@ -63,13 +63,16 @@ def train_audio(videos: list[str | os.PathLike], output: str | os.PathLike, mete
     if output.suffix != ".pt":
         raise DvpError(f"{output}: an audio model is one file named *.pt")
     kind = "meter" if meter else "mouth"
+    if prior is not None and not 0 <= prior <= 1:
+        raise DvpError(f"--prior {prior}: the viseme mouth's weight is between 0 and 1")
     initial = load_audio_model(start) if start is not None else None
     if initial is not None and initial.info.kind != kind:
         raise DvpError(f"{start}: a {initial.info.kind} model cannot be adapted into a {kind} model")
     clips = speech_clips(videos, kind, Path(tracks) if tracks else None, show_progress)
     defaults = ADAPT_SETTINGS if initial is not None else TrainingSettings()
     settings = TrainingSettings(steps=steps or defaults.steps, learning_rate=defaults.learning_rate,
-                                width=defaults.width, seed=(METER_SEED if meter else 0) if seed is None else seed)
+                                width=defaults.width, seed=(METER_SEED if meter else 0) if seed is None else seed,
+                                prior=defaults.prior if prior is None else prior)
     outputs = list(MOUTH_CONTROLS) if kind == "mouth" else list(METER_SIGNALS)
     bar = progress(range(settings.steps), settings.steps, "training steps", show_progress)
     model, losses = train_audio_model(clips, outputs, settings, start=initial, kind=kind,
@@ -80,7 +83,7 @@ def train_audio(videos: list[str | os.PathLike], output: str | os.PathLike, mete
     return {"model": str(output), "kind": kind, "clips": [c.name for c in clips],
             "left_out": sorted({v.name for v in videos} - {c.name for c in clips}),
             "speech_seconds": round(float(sum(c.features.speech.sum() for c in clips)) * 0.01, 1),
-            "steps": settings.steps, "adapted_from": str(start) if start else None,
+            "steps": settings.steps, "prior": model.info.prior, "adapted_from": str(start) if start else None,
             "final_loss": round(float(np.mean(losses[-50:])), 4), "seconds": round(time.perf_counter() - began, 1)}
 
 

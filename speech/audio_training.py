@@ -53,6 +53,7 @@ class TrainingSettings:
     learning_rate: float = 2e-3
     width: int = 32
     seed: int = 0
+    prior: float = 0.5  # weight of the viseme mouth mixed into a new mouth model's outputs when it predicts
 
 
 ADAPT_SETTINGS = TrainingSettings(steps=300, learning_rate=3e-4)
@@ -146,7 +147,8 @@ def train_audio_model(clips: list[SpeechClip], outputs: list[str], settings: Tra
     if start is None:
         stacked = np.concatenate([c.targets[c.valid] for c in clips])
         scale = np.maximum(stacked.std(axis=0), 1e-3)
-        model = AudioModel.new(outputs, scale, settings.width, kind, settings.seed, gated=kind == "mouth")
+        model = AudioModel.new(outputs, scale, settings.width, kind, settings.seed, gated=kind == "mouth",
+                               prior=settings.prior if kind == "mouth" else 0.0)
     else:
         model = start
         scale = np.asarray(start.info.scale, np.float32)

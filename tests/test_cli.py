@@ -14,6 +14,8 @@ VOCABULARY = {  # command: options it must offer, meaning the same thing everywh
     "reenact": ["-o", "--report", "--track", "--face", "--source-face", "--device", "--quiet"],
     "edit": ["-o", "--report", "--track", "--face", "--device", "--quiet"],
     "demo": ["-o", "--report", "--device", "--quiet"],
+    "train-audio": ["-o", "--report", "--quiet"],
+    "sync-check": ["--report", "--track", "--quiet"],
 }
 
 
