@@ -24,10 +24,14 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from pipeline.speech_clips import tracked_speech  # noqa: E402
-from pipeline.speech_evaluation import (lead_seconds, loudness_baseline, model_mouth,  # noqa: E402
-                                        score_mouth, viseme_baseline)
-from pipeline.speech_training import MIN_SPEECH_SHARE  # noqa: E402
+from pipeline.speech_evaluation import (  # noqa: E402
+    lead_seconds,
+    loudness_baseline,
+    model_mouth,
+    score_mouth,
+    viseme_baseline,
+)
+from pipeline.speech_training import speaking_clips  # noqa: E402
 from speech.audio_training import TrainingSettings, train_audio_model  # noqa: E402
 from speech.mouth import MOUTH_CONTROLS  # noqa: E402
 
@@ -45,14 +49,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write the table as JSON")
     args = ap.parse_args()
     videos = args.clips or sorted(v for p in PATTERNS for v in FOOTAGE.glob(p))
-    clips = {}
-    for video in videos:
-        speech = tracked_speech(video, args.tracks)
-        share = speech.speaking.mean()
-        if share < MIN_SPEECH_SHARE:
-            print(f"{video.name}: left out, voice activity in {100 * share:.0f} % of it", file=sys.stderr)
-            continue
-        clips[video.name] = speech
+    clips = {video.name: speech for video, speech in speaking_clips(videos, args.tracks).items()}
     rows, leads = {}, {}
     for held, speech in clips.items():
         began = time.perf_counter()

@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 from base.ffmpeg_process import ffmpeg_path  # noqa: E402
 from base.probe import probe  # noqa: E402
 from pipeline.speech_clips import tracked_speech  # noqa: E402
-from pipeline.speech_training import METER_SEED, MIN_SPEECH_SHARE  # noqa: E402
+from pipeline.speech_training import METER_SEED, speaking_clips  # noqa: E402
 from pipeline.sync_check import check_sync  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 from speech.audio_model import sample_rows  # noqa: E402
@@ -72,14 +72,7 @@ def main() -> None:
     ap.add_argument("--json", type=Path, help="also write every reading as JSON")
     args = ap.parse_args()
     videos = args.clips or sorted(v for p in PATTERNS for v in FOOTAGE.glob(p))
-    clips = {}
-    for video in videos:
-        speech = tracked_speech(video, args.tracks)
-        if speech.speaking.mean() < MIN_SPEECH_SHARE:
-            print(f"{video.name}: left out, voice activity in {100 * speech.speaking.mean():.0f} % of it",
-                  file=sys.stderr)
-            continue
-        clips[video] = speech
+    clips = speaking_clips(videos, args.tracks)
     results, timings = {}, []
     with tempfile.TemporaryDirectory() as scratch:
         folder = Path(scratch)

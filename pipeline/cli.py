@@ -78,6 +78,16 @@ def _summary(data: dict, keys: tuple[str, ...] | None = None) -> None:
     print(json.dumps(data if keys is None else {k: data[k] for k in keys if k in data}))
 
 
+def _finish(args: argparse.Namespace, summary: dict, shown: dict | None = None) -> int:
+    """The end of a command: the report written when asked, the summary (or `shown`) printed; exit status 0."""
+    from base.atomic import write_json
+
+    if args.report:
+        write_json(args.report, summary)
+    _summary(summary if shown is None else shown)
+    return 0
+
+
 def _video_and(args: argparse.Namespace, other: str, usage: str, hint: str) -> tuple[str, str]:
     """The command's video and its other input, spelled as now (VIDEO --OTHER X) or as the earlier release spelled
     them (X --video VIDEO, with a warning at parsing)."""
@@ -203,7 +213,6 @@ def _add_train(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train(args: argparse.Namespace) -> int:
-    from base.atomic import write_json
     from pipeline.training import train_model, training_config
     from translation.training import TrainOptions
 
@@ -227,10 +236,7 @@ def _run_train(args: argparse.Namespace) -> int:
                                  checkpoint_every=args.checkpoint_every, plate_other_frame=args.plate_other_frame,
                                  pose_balance=args.pose_balance)
         summary = train_model(args.video, folder, config, args.track, options, face=args.face)
-    if args.report:
-        write_json(args.report, summary)
-    _summary(summary)
-    return 0
+    return _finish(args, summary)
 
 
 def _add_evaluate(sub: argparse._SubParsersAction) -> None:
@@ -397,16 +403,12 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 def _run_demo(args: argparse.Namespace) -> int:
     import os
 
-    from base.atomic import write_json
     from pipeline.demo import run_demo
 
     footage = Path(os.environ.get("DVP_FOOTAGE", "../shared/footage"))
     summary = run_demo(args.output, args.minutes, footage if footage.is_dir() else None, not args.quiet,
                        device=args.device, say=lambda line: print(line, file=sys.stderr, flush=True))
-    if args.report:
-        write_json(args.report, summary)
-    _summary({"output": summary["output"], "steps": len(summary["lines"])})
-    return 0
+    return _finish(args, summary, {"output": summary["output"], "steps": len(summary["lines"])})
 
 
 def _add_train_audio(sub: argparse._SubParsersAction) -> None:
@@ -436,15 +438,11 @@ def _add_train_audio(sub: argparse._SubParsersAction) -> None:
 
 
 def _run_train_audio(args: argparse.Namespace) -> int:
-    from base.atomic import write_json
     from pipeline.speech_training import train_audio
 
     summary = train_audio(args.clips, args.output, meter=args.meter, start=args.start, steps=args.steps,
                           tracks=args.tracks, seed=args.seed, prior=args.prior, show_progress=not args.quiet)
-    if args.report:
-        write_json(args.report, summary)
-    _summary(summary)
-    return 0
+    return _finish(args, summary)
 
 
 def _add_sync_check(sub: argparse._SubParsersAction) -> None:

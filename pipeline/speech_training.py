@@ -18,7 +18,7 @@ import numpy as np
 from base.errors import DvpError, MediaError
 from base.progress import progress
 from data import DATA_DIR
-from pipeline.speech_clips import METER_SIGNALS, tracked_speech
+from pipeline.speech_clips import METER_SIGNALS, TrackedSpeech, tracked_speech
 from speech.audio_model import AudioModel, load_audio_model
 from speech.audio_training import ADAPT_SETTINGS, SpeechClip, TrainingSettings, train_audio_model
 from speech.mouth import MOUTH_CONTROLS
@@ -31,9 +31,9 @@ MIN_SPEECH_SHARE = 0.2  # a clip with voice activity in less of its length is le
 METER_SEED = 1  # the meter starts from other weights than the audio-to-mouth model, not only other outputs
 
 
-def speech_clips(videos: list[Path], kind: str, tracks: Path | None, show_progress: bool) -> list[SpeechClip]:
-    """The training clips of `videos`: the mouth's controls for kind "mouth", the meter's signals for "meter"."""
-    clips = []
+def speaking_clips(videos: list[Path], tracks: Path | None, show_progress: bool = False) -> dict[Path, TrackedSpeech]:
+    """The videos' tracked speech, leaving out with a warning those whose sound holds too little speech."""
+    clips = {}
     for video in progress(videos, len(videos), "clips", show_progress and len(videos) > 1):
         try:
             speech = tracked_speech(video, tracks)
@@ -43,11 +43,17 @@ def speech_clips(videos: list[Path], kind: str, tracks: Path | None, show_progre
         if share < MIN_SPEECH_SHARE:
             log.warning("%s: left out, voice activity in only %.0f %% of it", video, 100 * share)
             continue
-        clips.append(speech.mouth_clip() if kind == "mouth" else speech.meter_clip())
+        clips[video] = speech
     if not clips:
         raise DvpError("none of the clips holds enough speech to train on (voice activity in at least "
                        f"{MIN_SPEECH_SHARE:.0%} of the clip)")
     return clips
+
+
+def speech_clips(videos: list[Path], kind: str, tracks: Path | None, show_progress: bool) -> list[SpeechClip]:
+    """The training clips of `videos`: the mouth's controls for kind "mouth", the meter's signals for "meter"."""
+    return [s.mouth_clip() if kind == "mouth" else s.meter_clip()
+            for s in speaking_clips(videos, tracks, show_progress).values()]
 
 
 def train_audio(videos: list[str | os.PathLike], output: str | os.PathLike, meter: bool = False,

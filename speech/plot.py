@@ -58,12 +58,7 @@ def plot_speech(samples: np.ndarray, features: SpeechFeatures, path: str | Path,
     axes[-1].set_xlim(0, seconds)
     if title:
         axes[0].set_title(title, fontsize=10)
-    fig.tight_layout()
-    path = Path(path)
-    with replacing(path) as tmp:
-        fig.savefig(tmp, format="png")
-    plt.close(fig)
-    return path
+    return _save(fig, path)
 
 
 def plot_sync(reading, curves: dict, path: str | Path, title: str = "") -> Path:
@@ -97,6 +92,13 @@ def plot_sync(reading, curves: dict, path: str | Path, title: str = "") -> Path:
         ax.legend(loc="upper right", fontsize=7)
         ax.set_xlim(times[0] if len(times) else 0, times[-1] if len(times) else 1)
     fig.axes[-1].set_xlabel("seconds")
+    return _save(fig, path)
+
+
+def _save(fig, path: str | Path) -> Path:
+    """Lay the figure out, write it whole as a PNG (a partial file renamed when complete), close it."""
+    import matplotlib.pyplot as plt
+
     fig.tight_layout()
     path = Path(path)
     with replacing(path) as tmp:
