@@ -122,3 +122,12 @@ def test_speech_of_somebody_else_is_not_read_as_in_sync(footage, tracks, capsys)
     got = _reading(capsys, [str(footage / CLIP), "--audio", str(footage / "dub_en.wav"), "--track",
                             str(_track(footage, tracks))])
     assert got["verdict"] != "in sync"
+
+
+def test_train_audio_refuses_a_clip_without_sound_and_a_prior_out_of_range(footage, tmp_path, capsys):
+    out = tmp_path / "m.pt"
+    assert main(["train-audio", str(footage / CLIP), "-o", str(out), "--prior", "1.5", "-q"]) == 2
+    assert "--prior 1.5" in capsys.readouterr().err
+    assert main(["train-audio", str(footage / "lp_d0.mp4"), "-o", str(out), "--tracks", str(tmp_path), "-q"]) == 2
+    err = capsys.readouterr().err
+    assert "lp_d0.mp4" in err and "audio" in err and not out.exists()
