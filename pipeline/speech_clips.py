@@ -23,6 +23,7 @@ from reconstruction.track import Track, load_track
 from speech.audio_training import SpeechClip
 from speech.features import SpeechFeatures, analyse
 from speech.mouth import LipGeometry, mouth_columns, rest_pose, tracked_mouth
+from speech.phones import FRAME_SECONDS
 
 METER_SIGNALS = ("lip_gap", "jaw_open")  # what the lip-sync meter compares: both read from the re-tracked mesh
 
@@ -88,9 +89,17 @@ def sound_features(path: str | os.PathLike) -> SpeechFeatures:
     return analyse(samples)
 
 
+def _checked(track: Track, video: Path) -> Track:
+    """The track, refused by name when it was made from another video or found no face at all."""
+    info = VideoReader(video)
+    track.check_video(video, info.width, info.height, info.frame_count)
+    if not track.valid.any():
+        raise DvpError(f"{video}: no face was tracked in any frame; the audio models need a visible speaker.")
+    return track
+
+
 def track_for(video: Path, tracks: Path | None, show_progress: bool = False) -> Track:
     """The video's track from the folder `tracks` (made there if missing), or made in a scratch file."""
-    info = VideoReader(video)
     if tracks is not None:
         tracks.mkdir(parents=True, exist_ok=True)
         path = tracks / f"{video.stem}.track.npz"
@@ -105,10 +114,7 @@ def track_for(video: Path, tracks: Path | None, show_progress: bool = False) -> 
             path = Path(scratch) / "track.npz"
             track_video(video, path, options=TrackOptions(show_progress=show_progress))
             track = load_track(path)
-    track.check_video(video, info.width, info.height, info.frame_count)
-    if not track.valid.any():
-        raise DvpError(f"{video}: no face was tracked in any frame; the audio models need a visible speaker.")
-    return track
+    return _checked(track, video)
 
 
 def tracked_speech(video: str | os.PathLike, tracks: Path | None = None, track: Track | None = None,
@@ -118,9 +124,9 @@ def tracked_speech(video: str | os.PathLike, tracks: Path | None = None, track: 
     frames' `times` on that sound's clock are given)."""
     video = Path(video)
     features = features if features is not None else sound_features(video)
-    track = track if track is not None else track_for(video, tracks, show_progress)
+    track = _checked(track, video) if track is not None else track_for(video, tracks, show_progress)
     times = times if times is not None else frame_times(video, len(track))
     controls, gap = tracked_mouth(track)
-    speaking = features.speech[np.clip(np.floor(times / 0.01).astype(int), 0, max(len(features) - 1, 0))] \
+    speaking = features.speech[np.clip(np.floor(times / FRAME_SECONDS).astype(int), 0, max(len(features) - 1, 0))] \
         if len(features) else np.zeros(len(times), bool)
     return TrackedSpeech(video, features, times, track, controls, gap, speaking)

@@ -17,7 +17,6 @@ import numpy as np
 from base.atomic import write_json
 from base.errors import DvpError
 from base.probe import probe, probe_audio
-from base.reading import VideoReader
 from pipeline.speech_clips import METER_SIGNALS, frame_times, sound_features, track_for, tracked_speech
 from pipeline.speech_training import default_meter_model
 from reconstruction.track import load_track
@@ -56,9 +55,6 @@ def check_sync(video: str | os.PathLike, audio: str | os.PathLike | None = None,
         raise DvpError(f"{meter}: a {model.info.kind} model, not a lip-sync meter (made with "
                        f"`dvp train-audio --meter`)")
     given = load_track(track) if track is not None else None
-    if given is not None:
-        info = VideoReader(video)
-        given.check_video(video, info.width, info.height, info.frame_count)
     if audio is None:
         speech = tracked_speech(video, track=given, show_progress=show_progress)
         features, times, seen, valid = speech.features, speech.times, speech.meter_signals(), speech.track.valid
