@@ -285,8 +285,9 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_job_options(p: argparse.ArgumentParser, audio_default: str) -> None:
-    """What every job that writes a changed target shot takes (see `pipeline.job.JobOptions`)."""
+def _add_job_options(p: argparse.ArgumentParser, audio_default: str | None) -> None:
+    """What every job that writes a changed target shot takes (see `pipeline.job.JobOptions`); a job whose sound is
+    its own (a dub) takes no --audio choice (`audio_default` None)."""
     _output(p, "output video (.mp4, .mov) or folder for a PNG sequence")
     p.add_argument("--track", help="the target's track (default: the model's own, or track the target now)")
     p.add_argument("--target-track", dest="track", action=_Deprecated, instead="use --track")
@@ -294,9 +295,10 @@ def _add_job_options(p: argparse.ArgumentParser, audio_default: str) -> None:
     p.add_argument("--format", choices=["mp4", "prores", "png"],
                    help="output format (default from the name: .mp4 H.264, .mov ProRes 422 HQ, no suffix: PNG "
                         "sequence)")
-    choices = "source, target, none" if audio_default == "source" else "target, none"
-    p.add_argument("--audio", default=audio_default,
-                   help=f"audio of the output: {choices}, or an audio file (default {audio_default})")
+    if audio_default is not None:
+        choices = "source, target, none" if audio_default == "source" else "target, none"
+        p.add_argument("--audio", dest="output_audio", default=audio_default,
+                       help=f"audio of the output: {choices}, or an audio file (default {audio_default})")
     p.add_argument("--bit-depth", choices=["source", "8"], default="source",
                    help="source (default): a target of 10 to 16 bits per component keeps them in ProRes (10 bits) and "
                         "PNG (16 bits); 8: write 8-bit frames (smaller, faster PNGs). H.264 is always 8-bit")
@@ -326,7 +328,7 @@ def _add_job_options(p: argparse.ArgumentParser, audio_default: str) -> None:
 def _job_options(args: argparse.Namespace):
     from pipeline.job import JobOptions
 
-    return JobOptions(track=args.track, face=args.face, fmt=args.format, audio=args.audio,
+    return JobOptions(track=args.track, face=args.face, fmt=args.format, audio=getattr(args, "output_audio", None),
                       keep_depth=args.bit_depth == "source", preview=args.preview, report=args.report,
                       verify=args.verify, rasterizer=args.rasterizer, device=args.device, eyes=not args.no_eyes,
                       mouth=not args.no_mouth, gaze_warp=not args.no_gaze_warp, gaze_gain=args.gaze_gain,
@@ -382,6 +384,48 @@ def _run_edit(args: argparse.Namespace) -> int:
     from pipeline.editing import edit
 
     _print_result(edit(args.target, args.model, args.edits, args.output, _job_options(args)))
+    return 0
+
+
+def _add_dub(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("dub", help="lip-sync the target actor to new dialogue",
+                       description="A lip-synced dub: the target keeps its head pose, gaze, blinks and upper face, "
+                                   "re-timed to the dub (pauses mapped to pauses), and its mouth follows the new "
+                                   "dialogue: from a dubbing actor's filmed performance (--driver) or from the dub's "
+                                   "sound alone (--audio, through the audio-to-mouth model). The output lasts as long "
+                                   "as the dub and carries it at its own sample rate and depth.")
+    p.add_argument("target", help="target video: the shot the model was trained on")
+    p.add_argument("--model", required=True, help="model folder from `dvp train` on the target")
+    p.add_argument("--audio", help="the dub's dialogue (a sound file, or a video's sound); with --driver, instead of "
+                                   "the driver's own soundtrack")
+    p.add_argument("--driver", help="the dubbing actor's video: their mouth drives the target's")
+    p.add_argument("--driver-track", help="the dubbing actor's track (default: track the driver now)")
+    p.add_argument("--audio-model", help="the audio-to-mouth model from `dvp train-audio` (default: the one dvp "
+                                         "ships, data/audio_mouth.pt)")
+    p.add_argument("--keep-length", action="store_true",
+                   help="keep the shot's length and timing; the dub is cut or padded with silence (warned of)")
+    p.add_argument("--same-language", action="store_true",
+                   help="the dub is in the original's language: refine the retiming by time warping the two "
+                        "dialogues' spectra, syllable to syllable")
+    p.add_argument("--music-effects", metavar="ME", help="a music-and-effects stem mixed under the dialogue")
+    p.add_argument("--stems", action="store_true",
+                   help="write dialogue and M&E as separate tracks instead of a mix (MOV / ProRes)")
+    p.add_argument("--loudness", type=float, metavar="LUFS",
+                   help="bring the mix to this integrated loudness (ITU-R BS.1770; -23 for EBU R128). By default the "
+                        "level is measured and reported, not changed")
+    _add_job_options(p, None)
+
+
+def _run_dub(args: argparse.Namespace) -> int:
+    from pipeline.delivery import DeliverySettings
+    from pipeline.dubbing import DubSettings, dub
+
+    delivery = DeliverySettings(Path(args.music_effects) if args.music_effects else None, args.stems, args.loudness)
+    settings = DubSettings(args.keep_length, args.same_language, delivery)
+    report = dub(args.target, args.model, args.output, args.audio, args.driver, args.driver_track, args.audio_model,
+                 settings, _job_options(args))
+    _summary(report, ("output", "frames", "synthesised_frames", "frames_per_second", "mouth_from", "loudness_lufs",
+                      "true_peak_dbtp", "faithfulness"))
     return 0
 
 
@@ -472,7 +516,7 @@ def _run_sync_check(args: argparse.Namespace) -> int:
 
 COMMANDS = {"track": (_add_track, _run_track), "render": (_add_render, _run_render),
             "train": (_add_train, _run_train), "evaluate": (_add_evaluate, _run_evaluate),
-            "reenact": (_add_reenact, _run_reenact), "edit": (_add_edit, _run_edit),
+            "reenact": (_add_reenact, _run_reenact), "edit": (_add_edit, _run_edit), "dub": (_add_dub, _run_dub),
             "train-audio": (_add_train_audio, _run_train_audio), "sync-check": (_add_sync_check, _run_sync_check),
             "demo": (_add_demo, _run_demo)}
 

@@ -1,4 +1,4 @@
-"""The one job runner: every job that changes the target shot's pixels (reenact, edit, and next dub) runs here.
+"""The one job runner: every job that changes the target shot's pixels (reenact, edit, dub) runs here.
 
 A `Job` is a target shot, what drives it (a `Drive`: a source actor's
 performance, an edit spec, ...), the output and its options. The runner does
@@ -26,6 +26,7 @@ import logging
 import os
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
@@ -85,8 +86,11 @@ class Driven:
     fade: np.ndarray | None = None  # (N,) how much of each output frame is changed (None: all of every frame)
     changed: np.ndarray | None = None  # (N,) bool: frames the drive changes (None: all)
     scored: np.ndarray | None = None  # output frames `verify` scores (None: all)
-    preview_left: VideoReader | None = None  # the preview's left panel, at the output's rate (None: the target)
+    # the preview's left panel, at the output's rate (None: the target): a context manager giving the frames
+    preview_left: contextlib.AbstractContextManager | None = None
     report: dict = field(default_factory=dict)  # what the report says of the drive
+    audio: Path | None = None  # the sound the drive made for the output (a dub's), unless `JobOptions.audio` is set
+    measure: Callable[[Path], dict] | None = None  # what the drive reads back from the written output, for the report
 
 
 class Drive(Protocol):
@@ -165,15 +169,16 @@ def run_job(job: Job) -> dict:
             refuse_without_model(drive, painted & performance.track.valid)
         else:
             found = check_coverage(performance.track, translator, np.flatnonzero(painted))
-        options = SynthesisOptions(fmt=fmt, audio=choose_audio(audio, drive.source, target,
-                                                               output_seconds(performance), fmt),
+        sound = driven.audio if driven.audio is not None and o.audio is None else \
+            choose_audio(audio, drive.source, target, output_seconds(performance), fmt)
+        options = SynthesisOptions(fmt=fmt, audio=sound,
                                    timecode=timecode, rasterizer=o.rasterizer, show_progress=o.show_progress,
                                    gaze_warp=o.gaze_warp, gaze_gain=o.gaze_gain, pose_calibration=o.pose_calibration,
                                    keep_depth=o.keep_depth)
         crop = CropBox(**translator.manifest["crop"]).scaled(scale) if translator is not None else None
         preview = Path(o.preview) if o.preview else None
-        with driven.preview_left or contextlib.nullcontext():
-            left = iter(driven.preview_left) if preview and driven.preview_left is not None else None
+        with driven.preview_left or contextlib.nullcontext() as frames:
+            left = iter(frames) if preview and frames is not None else None
             stats = synthesise(performance, translator, crop, track, target, output, options, driven.fade,
                                preview, left, drive.preview_labels, eyes, mouth)
         result = {"job": drive.kind, "target": target.name,
@@ -182,6 +187,8 @@ def run_job(job: Job) -> dict:
                   "model_scale": scale, "device": str(device) if device is not None else None,
                   "output": str(output), "format": fmt, **driven.report,
                   "audio": options.audio.name if options.audio else None, "timecode": timecode, **stats}
+        if driven.measure is not None:
+            result.update(driven.measure(output))
         if found is not None:
             result["coverage"] = found.report()
         if o.verify:
