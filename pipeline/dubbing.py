@@ -75,7 +75,7 @@ class Dub:
     settings: DubSettings = field(default_factory=DubSettings)
     kind = "dub"
     default_audio = "source"
-    preview_labels = ("original, re-timed", "dub mouth", "output")
+    preview_labels = ("original, re-timed", "dub mouth drive", "output")
 
     @property
     def dialogue(self) -> Path:
@@ -134,7 +134,7 @@ class Dub:
             if self.settings.same_language and own_sound is not None else (None, None)
         warp = plan_warp(own_activity, dub_activity, original_seconds, seconds, self.settings.keep_length, *spectra)
         warn_of(warp, fps)
-        count = max(1, round(seconds * fps))
+        count = max(1, int(np.ceil(seconds * fps - 1e-6)))  # the whole dub: its last frame may run a little past
         frames = target_frames(warp, count, fps, info.lead, len(target_track))
         times = (np.arange(count) + 0.5) / fps  # each output frame's moment on the dub's clock
         own_speaking = None

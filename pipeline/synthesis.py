@@ -146,7 +146,7 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
         batch_size = max(1, min(head.batch_frames if head else WARP_BATCH,
                                 BATCH_FRAME_BYTES // plates.frame_bytes))
         labels = preview_labels if head else (preview_labels[0], preview_labels[-1])
-        side_by_side = SideBySide(preview, info.fps, info.height, labels)
+        side_by_side = SideBySide(preview, info.fps, info.height, labels, options.audio)
         frames = frames_in_order(target_video, performance.target_frames, scratch, plates.deep, plates.stored,
                                  plates.woven)
         with side_by_side, contextlib.closing(eye_stage):
@@ -292,11 +292,12 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
 
 
 class SideBySide:
-    """A preview video of labelled panels side by side (each `PREVIEW_HEIGHT` high at most), opened at the first
-    row; as a context manager it is discarded, not left half-written, when the job fails."""
+    """A preview video of labelled panels side by side (each `PREVIEW_HEIGHT` high at most), with the output's
+    sound, opened at the first row; as a context manager it is discarded, not left half-written, when the job
+    fails."""
 
-    def __init__(self, path: Path | None, fps, frame_height: int, labels: tuple[str, ...]):
-        self.path, self.fps, self.labels = path, fps, labels
+    def __init__(self, path: Path | None, fps, frame_height: int, labels: tuple[str, ...], audio: Path | None = None):
+        self.path, self.fps, self.labels, self.audio = path, fps, labels, audio
         self.height = min(PREVIEW_HEIGHT, frame_height) // 2 * 2
         self._writer: VideoWriter | None = None
 
@@ -308,7 +309,7 @@ class SideBySide:
             cv2.putText(panel, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
         row = np.concatenate(panels, axis=1)
         if self._writer is None:
-            self._writer = VideoWriter(self.path, self.fps, row.shape[1], row.shape[0])
+            self._writer = VideoWriter(self.path, self.fps, row.shape[1], row.shape[0], audio=self.audio)
         if row.shape[1] != self._writer.width:
             row = cv2.resize(row, (self._writer.width, self._writer.height))
         self._writer.write(row)

@@ -13,6 +13,7 @@ VOCABULARY = {  # command: options it must offer, meaning the same thing everywh
     "evaluate": ["-o", "--report", "--model", "--device", "--quiet"],
     "reenact": ["-o", "--report", "--track", "--face", "--source-face", "--device", "--quiet"],
     "edit": ["-o", "--report", "--track", "--face", "--device", "--quiet"],
+    "dub": ["-o", "--report", "--track", "--face", "--model", "--audio", "--device", "--quiet"],
     "demo": ["-o", "--report", "--device", "--quiet"],
     "train-audio": ["-o", "--report", "--quiet"],
     "sync-check": ["--report", "--track", "--quiet"],
