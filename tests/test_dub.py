@@ -79,13 +79,13 @@ def test_without_dialogue_the_shot_is_stretched_a_little_or_plays_at_its_own_spe
 
 @pytest.fixture(scope="module")
 def speaking_astro(astro, footage, tmp_path_factory):
-    """The astronaut clip (1.6 s) with English speech as its own dialogue, and a 2.5 s German dub line at 48 kHz
-    24-bit (dub_de.wav from its first word)."""
+    """The astronaut clip (1.6 s) with English speech as its own dialogue and a start timecode, and a 2.5 s German
+    dub line at 48 kHz 24-bit (dub_de.wav from its first word)."""
     video, track = astro
     folder = tmp_path_factory.mktemp("dub")
     target = folder / "astro.mp4"
     ffmpeg("-i", video, "-ss", "0.5", "-i", footage / "hdtf_aoc.mp4", "-map", "0:v", "-map", "1:a", "-c:v", "copy",
-           "-c:a", "aac", "-shortest", target)
+           "-c:a", "aac", "-shortest", "-timecode", "10:00:00:00", target)
     dub = folder / "dub_de.wav"
     ffmpeg("-ss", "1.2", "-t", "2.5", "-i", footage / "dub_de.wav", "-c:a", "pcm_s24le", dub)
     return target, track, dub
@@ -100,6 +100,7 @@ def test_an_audio_driven_dub_lasts_as_long_as_the_dub_and_keeps_48k_24_bit_in_pr
                  str(out), "--report", str(report), "--preview", str(preview), "-q"]) == 0
     info, sound = probe(out), probe_audio(out)
     assert info.frame_count == 63, "the output lasts as long as the dub (2.5 s at 25 fps, the last frame whole)"
+    assert info.timecode == probe(target).timecode == "10:00:00:00"
     assert len(sound) == 1 and sound[0].codec == "pcm_s24le" and sound[0].sample_rate == 48000
     rep = json.loads(report.read_text())
     assert rep["job"] == "dub" and rep["mouth_from"] == "audio model" and rep["audio_bits"] == 24
