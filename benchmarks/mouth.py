@@ -5,8 +5,16 @@ no-op edit (`expression: {smile: 0}` over the held-out range: every frame goes t
 to change), once with the model's mouth pathway and once without (`--no-mouth`), written as PNG so no codec enters.
 Each output frame's mouth box (the pathway's own box, in source pixels) is scored against the real frame: PSNR, SSIM,
 sharpness (high-frequency energy over the real's) and checkerboard (period-2 energy over the real's), and the
-steadiness of the teeth: the mean absolute change of the box from frame to frame, output against real (flicker).
-A contact sheet of real | main network | with the mouth pathway, three held-out frames, is written with `--sheet`.
+steadiness of the teeth: the mean absolute change of the box from frame to frame, output against real (flicker),
+and the change inside the lips once each next frame is aligned to the upper jaw (the affine map of the nose and upper
+lip vertices), in grey levels over frames where the mouth is open, the real frames' given beside it (`teeth`: teeth
+that swim against the jaw raise it).
+
+Beside them, the retrieval way of Synthesizing Obama (`translation.mouth_retrieval`): the training frames' nearest
+mouths, warped, merged by a weighted median and sharpened, painted over the main network's frames, and over the
+mouth pathway's.
+A contact sheet of real | main network | with the mouth pathway | retrieval, three held-out frames, is written with
+`--sheet`.
 
     python benchmarks/mouth.py VIDEO MODEL [--sheet SHEET.jpg] [--out DIR]
 """
@@ -29,9 +37,36 @@ from base.metrics import checkerboard_score, flicker, psnr, sharpness_ratio, ssi
 from base.reading import VideoReader  # noqa: E402
 from pipeline.editing import edit  # noqa: E402
 from pipeline.job import JobOptions  # noqa: E402
+from reconstruction.fitting import actor_from_track, track_params  # noqa: E402
 from reconstruction.track import load_track  # noqa: E402
 from translation import model_dir as md  # noqa: E402
+from translation.mouth_retrieval import MouthRetrieval, polygon_mask  # noqa: E402
 from translation.pathways import MOUTH_PATHWAY, TrainedPathway  # noqa: E402
+
+OPEN_PIXELS = 40  # inner-mouth area, source pixels, above which the teeth can show
+
+
+def teeth_change(images: list[np.ndarray], track, frames: np.ndarray) -> float:
+    """Mean absolute grey-level change inside the inner lips from each frame to the next, the next aligned to the
+    upper jaw, over pairs where the mouth is open."""
+    actor = actor_from_track(track)
+    topology = actor.model.topology
+    jaw = np.concatenate([topology.region("nose"), topology.region("lips_outer_upper")])
+    inner = np.concatenate([topology.region("lips_inner_upper"), topology.region("lips_inner_lower")[::-1]])
+    px = actor.camera.project(actor.camera_points(track_params(track, frames)))
+    changes = []
+    for k in range(len(frames) - 1):
+        mask = polygon_mask(px[k][inner], images[k].shape[:2]) > 0.5
+        if mask.sum() < OPEN_PIXELS:
+            continue
+        affine, _ = cv2.estimateAffine2D(px[k + 1][jaw].astype(np.float32), px[k][jaw].astype(np.float32))
+        if affine is None:
+            continue
+        h, w = images[k].shape[:2]
+        following = cv2.warpAffine(images[k + 1], affine, (w, h), flags=cv2.INTER_LINEAR)
+        grey = [cv2.cvtColor(i, cv2.COLOR_RGB2GRAY).astype(np.float32) for i in (images[k], following)]
+        changes.append(float(np.abs(grey[1] - grey[0])[mask].mean()))
+    return float(np.mean(changes)) if changes else float("nan")
 
 
 def _boxes(images: list[np.ndarray], corners: np.ndarray, side: int) -> torch.Tensor:
@@ -69,24 +104,38 @@ def main() -> None:
                 edit(args.video, args.model, spec, folder, JobOptions(mouth=mouth, audio="none", show_progress=False))
             frames[name] = [cv2.cvtColor(cv2.imread(str(folder / f"frame_{i:06d}.png")), cv2.COLOR_BGR2RGB)
                             for i in held]
-        real = [f for i, f in enumerate(VideoReader(args.video)) if first <= i <= last]
-    view = pathway.view(load_track(args.model / md.TRACK))
+        train_first, train_last, _ = manifest["split"]["train"]
+        library, real = [], []
+        for i, f in enumerate(VideoReader(args.video)):
+            if train_first <= i <= train_last:
+                library.append(f)
+            elif first <= i <= last:
+                real.append(f)
+    track = load_track(args.model / md.TRACK)
+    retrieval = MouthRetrieval(track, library, np.arange(train_first, train_last + 1))
+    frames["retrieval"] = [retrieval.paint(image, track, i) for image, i in zip(frames["without"], held)]
+    frames["both"] = [retrieval.paint(image, track, i) for image, i in zip(frames["with"], held)]
+    del library, retrieval
+    view = pathway.view(track)
     corners = view.samples(held).corners[:, 0]
     truth = _boxes(real, corners, pathway.side)
     print(f"{args.video.name}, mouth pathway step {pathway.step}, held-out "
           f"frames {first}-{last} ({len(held)}), mouth boxes of {pathway.side} source pixels")
-    print("| method | PSNR mouth box | SSIM mouth box | sharpness | checkerboard | flicker |")
-    print("|---|---|---|---|---|---|")
+    print(f"teeth change against the upper jaw in the real frames: {teeth_change(real, track, held):.2f}")
+    print("| method | PSNR mouth box | SSIM mouth box | sharpness | checkerboard | flicker | teeth |")
+    print("|---|---|---|---|---|---|---|")
     rows = {}
-    for name, label in (("without", "main network"), ("with", "with the mouth pathway")):
+    for name, label in (("without", "main network"), ("with", "with the mouth pathway"),
+                        ("retrieval", "retrieval (Synthesizing Obama)"),
+                        ("both", "mouth pathway, then retrieval")):
         boxes = _boxes(frames[name], corners, pathway.side)
         row = {"psnr": float(psnr(boxes, truth).mean()), "ssim": float(ssim(boxes, truth).mean()),
                "sharpness": float(np.nanmean(sharpness_ratio(boxes, truth).numpy())),
                "checkerboard": float(checkerboard_score(boxes, truth).mean()),
-               "flicker": float(flicker(boxes, truth).mean())}
+               "flicker": float(flicker(boxes, truth).mean()), "teeth": teeth_change(frames[name], track, held)}
         rows[name] = row
         print(f"| {label} | {row['psnr']:.2f} | {row['ssim']:.3f} | {row['sharpness']:.2f} | "
-              f"{row['checkerboard']:.2f} | {row['flicker']:.2f} |", flush=True)
+              f"{row['checkerboard']:.2f} | {row['flicker']:.2f} | {row['teeth']:.2f} |", flush=True)
     print(json.dumps(rows), file=sys.stderr)
     if args.sheet:
         picks = np.linspace(0, len(held) - 1, 3).round().astype(int)
@@ -95,11 +144,11 @@ def main() -> None:
         for k in picks:
             x, y = corners[k] - pad
             crops = [_boxes([image], np.array([[x, y]]), pathway.side + 2 * pad)[0].permute(1, 2, 0).numpy()
-                     for image in (real[k], frames["without"][k], frames["with"][k])]
+                     for image in (real[k], frames["without"][k], frames["with"][k], frames["retrieval"][k])]
             sheet_rows.append(np.concatenate(crops, axis=1))
         sheet = np.concatenate(sheet_rows)
         cv2.imwrite(str(args.sheet), cv2.cvtColor(sheet, cv2.COLOR_RGB2BGR), [cv2.IMWRITE_JPEG_QUALITY, 90])
-        print(f"wrote {args.sheet}: real | main network | with the mouth pathway, held-out frames "
+        print(f"wrote {args.sheet}: real | main network | with the mouth pathway | retrieval, held-out frames "
               f"{', '.join(str(held[k]) for k in picks)}")
 
 

@@ -152,7 +152,8 @@ def measured(output: Path) -> dict:
         n = min(len(mix), len(other))
         mix = mix[:n] + other[:n]
     level = integrated_loudness(mix, first.rate)
-    return {"audio_tracks": len(streams), "audio_rate": first.rate, "audio_bits": streams[0].bits if streams[0].codec.startswith("pcm_") else None,
+    pcm = streams[0].codec.startswith("pcm_")
+    return {"audio_tracks": len(streams), "audio_rate": first.rate, "audio_bits": streams[0].bits if pcm else None,
             "audio_codec": streams[0].codec,
             "loudness_lufs": round(level, 2) if level is not None else None,
             "true_peak_dbtp": round(true_peak_db(mix, first.rate), 2)}

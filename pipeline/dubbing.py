@@ -145,12 +145,12 @@ class Dub:
         performance = dubbed_performance(target_track, frames, mouth)
         sound = deliver(dialogue, count / fps, self.settings.delivery, scratch, warn_length=self.settings.keep_length)
         left = contextlib.closing(frames_in_order(target, frames, scratch))
+        delivery = self.settings.delivery
         return Driven(performance, preview_left=left, audio=sound, measure=measured,
                       report={"dub": self.dialogue.name, "driver": self.driver.name if self.driver else None,
                               **mouth_report, "retiming": warp.report(fps),
-                              "music_effects": self.settings.delivery.music_effects.name
-                              if self.settings.delivery.music_effects else None,
-                              "stems": self.settings.delivery.stems, "loudness_target": self.settings.delivery.loudness})
+                              "music_effects": delivery.music_effects.name if delivery.music_effects else None,
+                              "stems": delivery.stems, "loudness_target": delivery.loudness})
 
     def mouth(self, target: Track, own_speaking: np.ndarray | None, speech_samples: np.ndarray, times: np.ndarray,
               scratch: Path, options: JobOptions) -> tuple[np.ndarray, dict]:

@@ -51,6 +51,7 @@ from rendering.crop import CropBox
 from translation import model_dir as md
 from translation.devices import resolve_device
 from translation.inference import Translator
+from translation.mouth_retrieval import MouthRetrieval
 from translation.pathways import EYE_PATHWAY, MOUTH_PATHWAY, TrainedPathway
 
 log = logging.getLogger("dvp")
@@ -72,6 +73,7 @@ class JobOptions:
     device: str = "auto"
     eyes: bool = True  # the model's eye pathway repaints the eyes, when it has one
     mouth: bool = True  # the model's mouth pathway repaints the mouth, when it has one
+    retrieval: bool = True  # the mouth is then painted from the target's own frames nearest in lip shape
     gaze_warp: bool = True  # the target's own eyeballs turned to the asked gaze
     gaze_gain: float | None = None  # the tracker's yaw gain for the gaze warp (default: measured on the target)
     pose_calibration: bool = True  # a pilot pass measures how much of the asked head pose the model paints
@@ -160,6 +162,8 @@ def run_job(job: Job) -> dict:
                     pathway.rescale(scale)
         else:
             track, scale = load_or_track(target, o.track, scratch, o.show_progress, "target", o.face), 1.0
+        retrieval = MouthRetrieval.of_shot(target, track, o.show_progress) \
+            if translator is not None and o.retrieval else None
         timecode = probe(target).timecode
         driven = drive.perform(track, target, timecode, scratch, o)
         performance = driven.performance
@@ -180,7 +184,7 @@ def run_job(job: Job) -> dict:
         with driven.preview_left or contextlib.nullcontext() as frames:
             left = iter(frames) if preview and frames is not None else None
             stats = synthesise(performance, translator, crop, track, target, output, options, driven.fade,
-                               preview, left, drive.preview_labels, eyes, mouth)
+                               preview, left, drive.preview_labels, eyes, mouth, retrieval)
         result = {"job": drive.kind, "target": target.name,
                   "model": str(translator.folder) if translator is not None else None,
                   "model_step": translator.step if translator is not None else None,

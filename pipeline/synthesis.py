@@ -13,7 +13,9 @@ batch of output frames:
   network);
 - mouth: the model's mouth pathway (`translation.pathways`), when it has one,
   repaints the lips, teeth and the skin around them at about the source's
-  resolution;
+  resolution; then the retrieval mouth (`translation.mouth_retrieval`), when
+  given, paints the lips and teeth from the target's own frames whose lips
+  are nearest in shape;
 - eyes: the eye stage (`pipeline.eyes.stage`): the eye pathway's repaint, and
   the gaze warp that turns the target frame's own eyeballs, in painted frames
   and in frames whose only change is the gaze (`Performance.eyes_only`),
@@ -59,6 +61,7 @@ from rendering.conditioning import Conditioning, ConditioningRenderer
 from rendering.crop import CropBox
 from rendering.spacetime import SpaceTimeWindows
 from translation.inference import Translator
+from translation.mouth_retrieval import MouthRetrieval
 from translation.pathways import TrainedPathway
 
 PREVIEW_HEIGHT = 360
@@ -115,10 +118,11 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
                target_video: Path, output: Path, options: SynthesisOptions, fade: np.ndarray | None = None,
                preview: Path | None = None, preview_left: Iterator[np.ndarray] | None = None,
                preview_labels: tuple[str, ...] = ("source", "conditioning", "output"),
-               eyes: TrainedPathway | None = None, mouth: TrainedPathway | None = None) -> dict:
+               eyes: TrainedPathway | None = None, mouth: TrainedPathway | None = None,
+               retrieval: MouthRetrieval | None = None) -> dict:
     """Write the output video (and optionally a side-by-side preview of `preview_left`, or the target, the
     conditioning and the output); returns statistics. `eyes` and `mouth`: the model's pathways, which repaint the
-    eyes and the mouth of every frame the network paints."""
+    eyes and the mouth of every frame the network paints; `retrieval` paints the mouth of those frames last."""
     started = time.perf_counter()
     n = len(performance.track)
     fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
@@ -138,7 +142,7 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
         head = None
         if translator is not None:
             head = HeadPainter.build(performance, translator, crop, target_track, target_video, actor, painted,
-                                     options, scratch, mouth)
+                                     options, scratch, mouth, retrieval)
         eye_stage = EyeStage.build(performance, target_track, actor, target_video, fade, options.gaze_warp,
                                    options.gaze_gain, scratch, options.show_progress, eyes,
                                    head.conditioned if head else None, head.posed if head else None,
@@ -172,6 +176,7 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
             "field_order": plates.field_order, "colour": writer.colour.label(), **eye_stage.report(),
             "pose_calibration": head.posed.report() if head else None,
             "mouth_pathway_step": mouth.step if head and mouth is not None else None,
+            "mouth_retrieval_frames": len(retrieval.library) if head and retrieval is not None else None,
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
@@ -194,7 +199,7 @@ class HeadPainter:
 
     def __init__(self, performance: Performance, translator: Translator, crop: CropBox, target_track, actor,
                  painted: np.ndarray, posed: PoseCalibration, options: SynthesisOptions,
-                 mouth: TrainedPathway | None = None):
+                 mouth: TrainedPathway | None = None, retrieval: MouthRetrieval | None = None):
         self.performance, self.translator, self.crop = performance, translator, crop
         self.size = translator.config.size
         self.painted, self.posed = painted, posed
@@ -207,13 +212,14 @@ class HeadPainter:
         # The mouth pathway works where the network paints the mouth: in the conditioned head.
         self.mouth_pathway = mouth
         self.mouth_view = mouth.view(self.conditioned, backend, actor) if mouth is not None else None
+        self.retrieval = retrieval
         self.synthesised = 0
         self.network_s = 0.0
 
     @classmethod
     def build(cls, performance: Performance, translator: Translator, crop: CropBox, target_track, target_video: Path,
               actor, painted: np.ndarray, options: SynthesisOptions, scratch: Path,
-              mouth: TrainedPathway | None = None) -> HeadPainter:
+              mouth: TrainedPathway | None = None, retrieval: MouthRetrieval | None = None) -> HeadPainter:
         """The painter of a job, with the pose calibration its pilot pass measured (or the identity when off)."""
         posed = PoseCalibration(note="switched off")
         if options.pose_calibration:
@@ -225,7 +231,7 @@ class HeadPainter:
 
             posed = calibrate_pose(performance, target_track, painted, pilot, scratch,
                                    lead_in=translator.config.window - 1)
-        return cls(performance, translator, crop, target_track, actor, painted, posed, options, mouth)
+        return cls(performance, translator, crop, target_track, actor, painted, posed, options, mouth, retrieval)
 
     @property
     def batch_frames(self) -> int:
@@ -261,13 +267,19 @@ class HeadPainter:
         return results
 
     def mouth(self, batch: Batch, painted: Painted, results: list[np.ndarray], fade: np.ndarray) -> list[np.ndarray]:
-        """The painted rows' mouths repainted by the model's mouth pathway at about the source's resolution (without
-        one, the results as they are)."""
-        if self.mouth_view is None:
-            return results
-        t0 = time.perf_counter()
-        results = self.mouth_pathway.repaint_rows(self.mouth_view, results, painted.rows, batch.idx, fade)
-        self.network_s += time.perf_counter() - t0
+        """The painted rows' mouths repainted by the model's mouth pathway at about the source's resolution, then by
+        the retrieval mouth, each when there is one (faded as the frame is)."""
+        if self.mouth_view is not None:
+            t0 = time.perf_counter()
+            results = self.mouth_pathway.repaint_rows(self.mouth_view, results, painted.rows, batch.idx, fade)
+            self.network_s += time.perf_counter() - t0
+        if self.retrieval is not None:
+            results = list(results)
+            for k in painted.rows:
+                j = batch.idx[k]
+                mouth = self.retrieval.paint(results[k], self.conditioned, j).astype(np.float32)
+                results[k] = np.clip(fade[j] * mouth + (1 - fade[j]) * results[k], 0, 255).astype(np.uint8) \
+                    if fade[j] < 1 else mouth.astype(np.uint8)
         return results
 
 
