@@ -60,7 +60,8 @@ def faithfulness(intended: Track, retracked: Track, frames: np.ndarray | None = 
               "pose_error_deg": round(float(pose.mean()), 3), "pose_error_deg_p95": round(float(np.percentile(pose, 95)), 3),
               "expression_nme": round(float(expression_nme.mean()), 5),
               "gaze_eyes_scored": int(open_eyes.sum()), "gaze_eyes_closed": int((~open_eyes).sum()),
-              "gaze_error_deg_all_eyes": round(float(gaze.mean()), 3)}
+              "gaze_error_deg_all_eyes": round(float(gaze.mean()), 3),
+              "blink_error": round(float(np.abs(intended.blink[both] - retracked.blink[both]).mean()), 4)}
     if open_eyes.any():
         scores["gaze_error_deg"] = round(float(gaze[open_eyes].mean()), 3)
         scores["gaze_error_deg_p95"] = round(float(np.percentile(gaze[open_eyes], 95)), 3)
