@@ -311,9 +311,10 @@ def _add_job_options(p: argparse.ArgumentParser, audio_default: str | None) -> N
                    help="leave the model's eye pathway out (by default it repaints the eyes when the model has one)")
     p.add_argument("--no-mouth", action="store_true",
                    help="leave the model's mouth pathway out (by default it repaints the mouth when the model has one)")
-    p.add_argument("--no-retrieval", action="store_true",
-                   help="leave out the retrieval mouth (by default, after the mouth pathway, the lips and teeth are "
-                        "painted from the target's own frames whose lips are nearest in shape)")
+    p.add_argument("--retrieval", action="store_true",
+                   help="after the mouth pathway, paint the lips and teeth from the target's own frames whose lips are "
+                        "nearest in shape (Synthesizing Obama's way; better than the network on some shots, worse on "
+                        "others: see the docs)")
     p.add_argument("--no-gaze-warp", action="store_true",
                    help="keep the painted eyeballs (by default the target frame's own eyeballs are turned to the "
                         "intended gaze and put back inside the eye openings)")
@@ -334,7 +335,7 @@ def _job_options(args: argparse.Namespace):
     return JobOptions(track=args.track, face=args.face, fmt=args.format, audio=getattr(args, "output_audio", None),
                       keep_depth=args.bit_depth == "source", preview=args.preview, report=args.report,
                       verify=args.verify, rasterizer=args.rasterizer, device=args.device, eyes=not args.no_eyes,
-                      mouth=not args.no_mouth, retrieval=not args.no_retrieval, gaze_warp=not args.no_gaze_warp,
+                      mouth=not args.no_mouth, retrieval=args.retrieval, gaze_warp=not args.no_gaze_warp,
                       gaze_gain=args.gaze_gain,
                       pose_calibration=not args.no_pose_calibration, show_progress=not args.quiet)
 

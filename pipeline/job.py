@@ -73,7 +73,7 @@ class JobOptions:
     device: str = "auto"
     eyes: bool = True  # the model's eye pathway repaints the eyes, when it has one
     mouth: bool = True  # the model's mouth pathway repaints the mouth, when it has one
-    retrieval: bool = True  # the mouth is then painted from the target's own frames nearest in lip shape
+    retrieval: bool = False  # the mouth is then painted from the target's own frames nearest in lip shape
     gaze_warp: bool = True  # the target's own eyeballs turned to the asked gaze
     gaze_gain: float | None = None  # the tracker's yaw gain for the gaze warp (default: measured on the target)
     pose_calibration: bool = True  # a pilot pass measures how much of the asked head pose the model paints

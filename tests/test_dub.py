@@ -153,9 +153,12 @@ def test_a_video_driven_dub_and_keep_length(tiny_model, speaking_astro, footage,
     assert probe(out).frame_count == 50 and rep["dub"] == "khill.mp4"
     kept = tmp_path / "kept.mp4"
     assert main(["dub", str(target), "--model", str(folder), "--audio", str(dub), "--track", str(track),
-                 "--keep-length", "-o", str(kept), "--report", str(report), "-q"]) == 0
+                 "--keep-length", "--retrieval", "-o", str(kept), "--report", str(report), "-q"]) == 0
     assert probe(kept).frame_count == len(load_track(track)) == 40
-    assert json.loads(report.read_text())["retiming"]["method"] == "keep length"
+    kept_report = json.loads(report.read_text())
+    assert kept_report["retiming"]["method"] == "keep length"
+    assert kept_report["mouth_retrieval_frames"] == int(load_track(track).valid.sum()), "the shot's own mouths"
+    assert rep["mouth_retrieval_frames"] is None, "the retrieval mouth only when asked"
     assert "is cut" in caplog.text
 
 

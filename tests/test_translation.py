@@ -443,3 +443,15 @@ def test_dvp_train_keeps_pose_balance_in_the_model(astro, tmp_path):
     assert main(["train", str(video), "-o", str(tmp_path / "m"), "--track", str(track), "--preset", "tiny",
                  "--steps", "2", "--pose-balance", "0.5", "-q"]) == 0
     assert md.config_of(md.read_manifest(tmp_path / "m")).pose_balance == 0.5
+
+
+def test_retrieval_picks_spread_shapes_and_takes_a_weighted_median():
+    from translation.mouth_retrieval import farthest_points, weighted_median
+
+    points = np.array([[0.0], [0.1], [0.2], [5.0], [10.0]])
+    picked = farthest_points(points, 3)
+    assert sorted(picked) == [0, 3, 4], "the shape nearest the mean, then the extremes, not the near-duplicates"
+    assert len(farthest_points(points, 10)) == 5
+    stack = np.array([10, 20, 200], np.float32).reshape(3, 1, 1, 1)
+    assert weighted_median(stack, np.array([1.0, 1.0, 1.0]))[0, 0, 0] == 20
+    assert weighted_median(stack, np.array([0.1, 0.1, 5.0]))[0, 0, 0] == 200, "a near neighbour outweighs two far"
