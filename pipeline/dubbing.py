@@ -13,10 +13,13 @@ The drive of a dub, over the one job runner (`pipeline.job`):
    frame, by the target's rest mouth plus the dub's departures from rest:
    - from the dub's sound: the audio-to-mouth model (`data/audio_mouth.pt`, or
      another from `dvp train-audio`);
-   - from a dubbing actor's video: its tracked mouth less its own rest, scaled
-     by the ratio of the two actors' ranges of lip opening (the 5th to 95th
-     percentile of the lip gap in millimetres on each actor's own face; within
-     `SCALE_LIMITS`; 1 when the target barely opens its mouth in its shot);
+   - from a dubbing actor's video: its tracked mouth less its own rest;
+   either way scaled to the target's own range of mouth motion: by the ratio
+   of the ranges of lip opening (the 5th to 95th percentile of the lip gap in
+   millimetres, on the target's face, over speech where there is enough of it)
+   of the target's shot and of the dub's mouth; within `SCALE_LIMITS`, and 1
+   when the target barely opens its lips in its shot (a regression model's
+   mouth opens less than the speaker's did, and actors differ);
 3. sound (`pipeline.delivery`): the dub at its own rate and depth, fitted to
    the output, with the M&E stem when given, and its level read back from the
    written file.
@@ -47,13 +50,14 @@ from reconstruction.track import Track
 from speech.activity import voice_activity
 from speech.audio_model import load_audio_model
 from speech.features import analyse, log_mel
-from speech.mouth import MOUTH_CONTROLS, mouth_columns, rest_pose, tracked_mouth
+from speech.mouth import MOUTH_CONTROLS, LipGeometry, mouth_columns, rest_pose, tracked_mouth
 from speech.phones import FRAME_SECONDS
 
 log = logging.getLogger("dvp")
 
 SCALE_LIMITS = (0.5, 2.0)  # the most a dubbing actor's mouth motion is shrunk or grown to the target's range
 LEAST_RANGE_MM = 2.0  # a target whose lips open less than this in its shot gives no range to scale to
+SPEAKING_FRAMES = 25  # frames of speech needed to read a range over speech alone (else over every frame)
 
 
 @dataclass(frozen=True)
@@ -159,19 +163,26 @@ class Dub:
         valid = target.valid
         quiet = ~own_speaking[valid] if own_speaking is not None else np.zeros(valid.sum(), bool)
         rest = rest_pose(controls[valid], quiet, gap[valid])
+        speaking = valid & own_speaking if own_speaking is not None else np.zeros_like(valid)
+        own_range = lip_range(gap[speaking] if speaking.sum() >= SPEAKING_FRAMES else gap[valid])
         if self.driver is None:
             model = load_audio_model(self.audio_model) if self.audio_model is not None else default_mouth_model()
-            departures = model.predict(analyse(speech_samples), times)
+            features = analyse(speech_samples)
+            departures = model.predict(features, times)
             missing = [n for n in MOUTH_CONTROLS if n not in model.info.outputs]
             if missing:
                 raise DvpError(f"{self.audio_model}: the model does not give the mouth controls "
                                f"{', '.join(missing[:3])}; train it again with `dvp train-audio`")
-            order = [model.info.outputs.index(n) for n in MOUTH_CONTROLS]
-            return rest + departures[:, order], {"mouth_from": "audio model",
-                                                 "audio_model": self.audio_model.name if self.audio_model
-                                                 else "data/audio_mouth.pt"}
+            departures = departures[:, [model.info.outputs.index(n) for n in MOUTH_CONTROLS]]
+            heard = features.speech[np.clip((times / FRAME_SECONDS).astype(int), 0, len(features) - 1)]
+            predicted = lip_gaps(target, rest + departures)
+            scale = range_scale(own_range, lip_range(predicted[heard] if heard.sum() >= SPEAKING_FRAMES
+                                                     else predicted))
+            return rest + scale * departures, {"mouth_from": "audio model", "mouth_scale": round(scale, 3),
+                                               "audio_model": self.audio_model.name if self.audio_model
+                                               else "data/audio_mouth.pt"}
         driver = load_or_track(self.driver, self.driver_track, scratch, options.show_progress, "dubbing actor")
-        departures, scale = driver_mouth(driver, self.driver, target, rest, gap[valid], times,
+        departures, scale = driver_mouth(driver, self.driver, target, own_range, times,
                                          from_video_start=self.audio is not None)
         return rest + departures, {"mouth_from": "dubbing actor", "mouth_scale": round(scale, 3)}
 
@@ -185,8 +196,25 @@ def lip_range(gap: np.ndarray) -> float:
     return float(np.percentile(gap, 95) - np.percentile(gap, 5)) if len(gap) else 0.0
 
 
-def driver_mouth(driver: Track, video: Path, target: Track, target_rest: np.ndarray, target_gap: np.ndarray,
-                 times: np.ndarray, from_video_start: bool) -> tuple[np.ndarray, float]:
+def lip_gaps(target: Track, mouth: np.ndarray) -> np.ndarray:
+    """(N,) the target's lip gap in millimetres with `mouth` as its speech controls."""
+    expression = np.zeros((len(mouth), len(target.expression_names)))
+    expression[:, mouth_columns(target.expression_names)] = mouth
+    return LipGeometry.of(target.identity).gap_mm(expression)
+
+
+def range_scale(ours: float, theirs: float) -> float:
+    """How much a mouth whose lips open `theirs` millimetres is scaled to open the target's `ours` (see the module
+    notes): within `SCALE_LIMITS`, and 1 when the target barely opens its lips in its shot."""
+    if ours < LEAST_RANGE_MM:
+        log.info("the target's lips open %.1f mm in its shot, too little to scale the dub's mouth to: it is carried "
+                 "over at its own size", ours)
+        return 1.0
+    return float(np.clip(ours / theirs, *SCALE_LIMITS)) if theirs > 0 else 1.0
+
+
+def driver_mouth(driver: Track, video: Path, target: Track, own_range: float, times: np.ndarray,
+                 from_video_start: bool) -> tuple[np.ndarray, float]:
     """(N, C) the dubbing actor's mouth departures from their rest at `times` (seconds on the dialogue's clock),
     scaled to the target's range, and the scale. Before the driver's first frame and after its last: rest."""
     if not driver.valid.any():
@@ -203,11 +231,9 @@ def driver_mouth(driver: Track, video: Path, target: Track, target_rest: np.ndar
         speaking = activity[np.clip(rows, 0, len(activity) - 1)] if len(activity) else speaking
     valid = driver.valid
     rest = rest_pose(controls[valid], ~speaking[valid], gap[valid])
-    ours, theirs = lip_range(target_gap), lip_range(gap[valid])
-    scale = float(np.clip(ours / theirs, *SCALE_LIMITS)) if ours >= LEAST_RANGE_MM and theirs > 0 else 1.0
-    if ours < LEAST_RANGE_MM:
-        log.info("the target's lips open %.1f mm in its shot, too little to scale to: the dubbing actor's mouth "
-                 "motion is carried over at its own size", ours)
+    speaking_valid = speaking & valid
+    scale = range_scale(own_range, lip_range(gap[speaking_valid] if speaking_valid.sum() >= SPEAKING_FRAMES
+                                             else gap[valid]))
     holds, _ = hold_invalid(driver)
     departures = (controls[holds] - rest) * scale
     clock = frame_times(video, len(driver), from_video_start=from_video_start)

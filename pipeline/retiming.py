@@ -45,6 +45,7 @@ UNIFORM_LIMIT = 0.25  # the most a shot without dialogue is sped up or slowed do
 STRETCH_WARN = 0.25  # segments stretched or squeezed by more than this are warned of
 WARN_MIN_S = 0.2  # segments shorter than this are not warned of (a few frames either way are not seen)
 SKIP_COST = 0.15  # cost of leaving a pause unpaired, in units of a line's length
+PAIR_STRETCH_LIMIT = 2.0  # pairings of pauses that would stretch the speech between them more than this are dropped
 DTW_STEP_S = 0.02  # the spectra's rows for time warping
 DTW_MAX_S = 30.0  # longer stretches of speech keep the linear map (time warping is quadratic in length)
 KNOT_S = 0.1  # the time-warped map is kept as knots this far apart
@@ -117,7 +118,7 @@ def speech_spans(active: np.ndarray, min_pause: float = PAUSE_S) -> list[tuple[f
     edges = np.diff(np.r_[0, np.asarray(active, int), 0])
     starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1)
     spans: list[list[float]] = []
-    for a, b in zip(starts * FRAME_SECONDS, ends * FRAME_SECONDS):
+    for a, b in zip(starts * FRAME_SECONDS, ends * FRAME_SECONDS, strict=True):
         if spans and a - spans[-1][1] < min_pause:
             spans[-1][1] = b
         else:
@@ -160,8 +161,24 @@ def pair_pauses(original: list[tuple[float, float]], dub: list[tuple[float, floa
 
 def pause_warp(original: list[tuple[float, float]], dub: list[tuple[float, float]], original_seconds: float,
                dub_seconds: float) -> Warp:
-    """The warp anchored on the first word, the paired pauses and the last word (see the module notes)."""
+    """The warp anchored on the first word, the paired pauses and the last word (see the module notes). A pairing
+    that would play a stretch between anchors more than `PAIR_STRETCH_LIMIT` times faster or slower is dropped, the
+    one beside the worst stretch first: two pauses at similar places of lines of different shape are not the same
+    pause."""
     pairs = pair_pauses(original, dub)
+    while True:
+        warp = anchored_warp(original, dub, pairs, original_seconds, dub_seconds)
+        stretch = np.array([seg.stretch for seg in warp.segments[1:-1]])  # between anchors: lead and tail left out
+        badness = np.abs(np.log(np.where(np.isfinite(stretch) & (stretch > 0), stretch, 1e6)))
+        if not pairs or badness.max(initial=0) <= np.log(PAIR_STRETCH_LIMIT):
+            return warp
+        worst = int(np.argmax(badness))  # segment k lies between anchors k and k + 1; anchor 2i + 1 starts pause i
+        pairs.pop(min(max((worst - 1) // 2, 0), len(pairs) - 1))
+
+
+def anchored_warp(original: list[tuple[float, float]], dub: list[tuple[float, float]], pairs: list[tuple[int, int]],
+                  original_seconds: float, dub_seconds: float) -> Warp:
+    """The warp through the first word, the `pairs` of pauses and the last word."""
     anchors = [(dub[0][0], original[0][0], "speech")]
     for io, jd in pairs:
         anchors.append((dub[jd][1], original[io][1], "pause"))

@@ -63,6 +63,19 @@ def test_pauses_pair_by_their_place_in_the_line_and_a_missing_one_is_skipped():
     assert pair_pauses(original, [(0.0, 1.3), (1.7, 6.0)]) == [(0, 0)]
 
 
+def test_a_pairing_that_would_play_speech_at_several_times_its_speed_is_dropped():
+    # hdtf_aoc's pause sits at 85 % of its line, hdtf_khill's at 63 %: paired, the words after them would play 3.7
+    # times slower; unpaired, the two lines map onto each other whole.
+    original = [(0.07, 6.35), (7.26, 8.0)]
+    dub = [(0.01, 0.93), (1.32, 4.92), (5.25, 8.0)]
+    assert pair_pauses(original, dub) == [(0, 1)]
+    warp = plan_warp(*(np.isin(np.arange(800), np.concatenate([np.arange(round(a * 100), round(b * 100))
+                                                                 for a, b in spans])) for spans in (original, dub)),
+                     8.0, 8.0)
+    assert [s.kind for s in warp.segments] == ["lead", "speech", "tail"]
+    assert warp.segments[1].stretch == pytest.approx(1.0, abs=0.02)
+
+
 def test_without_dialogue_the_shot_is_stretched_a_little_or_plays_at_its_own_speed():
     quiet = np.zeros(800, bool)
     speech = np.zeros(1000, bool)
