@@ -16,10 +16,10 @@ The drive of a dub, over the one job runner (`pipeline.job`):
    - from a dubbing actor's video: its tracked mouth less its own rest;
    either way scaled to the target's own range of mouth motion: by the ratio
    of the ranges of lip opening (the 5th to 95th percentile of the lip gap in
-   millimetres, on the target's face, over speech where there is enough of it)
-   of the target's shot and of the dub's mouth; within `SCALE_LIMITS`, and 1
-   when the target barely opens its lips in its shot (a regression model's
-   mouth opens less than the speaker's did, and actors differ);
+   millimetres) of the target speaking in its shot and of the dub's mouth;
+   within `SCALE_LIMITS`, and 1 when the target does not speak in its shot
+   (a regression model's mouth opens less than the speaker's did, and actors
+   differ);
 3. sound (`pipeline.delivery`): the dub at its own rate and depth, fitted to
    the output, with the M&E stem when given, and its level read back from the
    written file.
@@ -164,7 +164,7 @@ class Dub:
         quiet = ~own_speaking[valid] if own_speaking is not None else np.zeros(valid.sum(), bool)
         rest = rest_pose(controls[valid], quiet, gap[valid])
         speaking = valid & own_speaking if own_speaking is not None else np.zeros_like(valid)
-        own_range = lip_range(gap[speaking] if speaking.sum() >= SPEAKING_FRAMES else gap[valid])
+        own_range = lip_range(gap[speaking]) if speaking.sum() >= SPEAKING_FRAMES else None
         if self.driver is None:
             model = load_audio_model(self.audio_model) if self.audio_model is not None else default_mouth_model()
             features = analyse(speech_samples)
@@ -203,17 +203,18 @@ def lip_gaps(target: Track, mouth: np.ndarray) -> np.ndarray:
     return LipGeometry.of(target.identity).gap_mm(expression)
 
 
-def range_scale(ours: float, theirs: float) -> float:
+def range_scale(ours: float | None, theirs: float) -> float:
     """How much a mouth whose lips open `theirs` millimetres is scaled to open the target's `ours` (see the module
-    notes): within `SCALE_LIMITS`, and 1 when the target barely opens its lips in its shot."""
-    if ours < LEAST_RANGE_MM:
-        log.info("the target's lips open %.1f mm in its shot, too little to scale the dub's mouth to: it is carried "
-                 "over at its own size", ours)
+    notes): within `SCALE_LIMITS`, and 1 when the target does not speak in its shot (`ours` None) or barely opens
+    its lips when it does."""
+    if ours is None or ours < LEAST_RANGE_MM:
+        log.info("the target does not speak in its shot, or barely opens its lips: there is no range to scale the "
+                 "dub's mouth to, and it is carried over at its own size")
         return 1.0
     return float(np.clip(ours / theirs, *SCALE_LIMITS)) if theirs > 0 else 1.0
 
 
-def driver_mouth(driver: Track, video: Path, target: Track, own_range: float, times: np.ndarray,
+def driver_mouth(driver: Track, video: Path, target: Track, own_range: float | None, times: np.ndarray,
                  from_video_start: bool) -> tuple[np.ndarray, float]:
     """(N, C) the dubbing actor's mouth departures from their rest at `times` (seconds on the dialogue's clock),
     scaled to the target's range, and the scale. Before the driver's first frame and after its last: rest."""
