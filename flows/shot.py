@@ -1,0 +1,78 @@
+"""The flows: one per job kind, and the `shot` flow a job file drives. Thin: they only compose the tasks.
+
+The shot flow reads like the job: track the target, train its model when the job
+file gives none, run the job (verified), and deliver the output where the job
+file asked. Every artifact lives in the work folder under its content key
+(`flows.content`), so running the flow again does only what is not done yet:
+after a crash it carries on from its finished stages, and a second run of a
+finished job is served from the work folder.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prefect import flow
+
+from flows import tasks
+from flows.job_file import load_job
+
+
+def work_folder(job_file: Path, work: str | os.PathLike | None) -> Path:
+    """The work folder: given, or `<job file>.work` beside the job file."""
+    return Path(work) if work else job_file.with_name(f"{job_file.stem}.work")
+
+
+@flow(name="shot", log_prints=True)
+def shot_flow(job_file: str, work: str | None = None) -> dict:
+    """Track, train when needed, run the job of `job_file` and deliver its output."""
+    job = load_job(job_file)
+    folder = str(work_folder(job.file, work))
+    track = tasks.track(folder, str(job.target))
+    model = str(job.model) if job.model else tasks.train(folder, str(job.target), track, **job.train)
+    made = tasks.job(folder, job.kind, str(job.target), model, track=track if not job.model else None,
+                     source=_text(job.source), edits=_text(job.edits), audio=_text(job.audio),
+                     driver=_text(job.driver), music_effects=job.options.get("music_effects"),
+                     options={k: v for k, v in job.options.items() if k != "music_effects"},
+                     suffix=job.output.suffix or ".mov")
+    return {"job": job.kind, "output": tasks.deliver(made, job.output), "model": model, "track": track,
+            "work": folder}
+
+
+@flow(name="track")
+def track_flow(video: str, work: str) -> str:
+    return tasks.track(work, video)
+
+
+@flow(name="train")
+def train_flow(video: str, work: str, preset: str = "cpu", minutes: float | None = None,
+               mouth_minutes: float = 0.0) -> str:
+    return tasks.train(work, video, tasks.track(work, video), preset=preset, minutes=minutes,
+                       mouth_minutes=mouth_minutes)
+
+
+@flow(name="evaluate")
+def evaluate_flow(video: str, model: str, work: str) -> str:
+    return tasks.evaluate(work, video, model)
+
+
+@flow(name="dub")
+def dub_flow(target: str, model: str, audio: str, output: str, work: str, options: dict | None = None) -> str:
+    return tasks.deliver(tasks.job(work, "dub", target, model, audio=audio, options=options,
+                                   suffix=Path(output).suffix or ".mov"), output)
+
+
+@flow(name="reenact")
+def reenact_flow(target: str, model: str, source: str, output: str, work: str, options: dict | None = None) -> str:
+    return tasks.deliver(tasks.job(work, "reenact", target, model, source=source, options=options,
+                                   suffix=Path(output).suffix or ".mov"), output)
+
+
+@flow(name="edit")
+def edit_flow(target: str, model: str | None, edits: str, output: str, work: str, options: dict | None = None) -> str:
+    return tasks.deliver(tasks.job(work, "edit", target, model, edits=edits, options=options,
+                                   suffix=Path(output).suffix or ".mov"), output)
+
+
+def _text(path: Path | None) -> str | None:
+    return str(path) if path is not None else None

@@ -1,0 +1,171 @@
+"""The flows' tasks: each one stage function, its artifact in the work folder under its content key.
+
+A task takes paths as strings and options as plain values, computes its key
+(`flows.content`), and returns the artifact's path. When the artifact is already
+there (a finished earlier run: the stage functions write atomically) it is
+returned at once; otherwise the stage runs. Prefect's cache is keyed the same
+way, but only once the artifact exists, so a deleted artifact is made again
+rather than served from a stale record. Transient failures (an encoder that
+dies) are retried.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from prefect import get_run_logger, task
+from prefect.context import TaskRunContext
+
+from base.atomic import replacing, write_json
+from flows.content import artifact, stage_key
+
+RETRIES = 2
+RETRY_DELAY_S = 5
+DONE = ".complete"  # marks a finished model folder (one is written step by step, with checkpoints)
+
+
+@dataclass(frozen=True)
+class Stage:
+    """How a task's parameters make its key: which are input files, which the work folder, and the suffix of its
+    artifact (a `suffix` parameter overrides it); every other parameter is an option."""
+
+    name: str
+    inputs: tuple[str, ...]
+    suffix: str = ""
+
+    def key(self, parameters: dict) -> str:
+        options = {k: v for k, v in parameters.items() if k not in self.inputs and k != "work"}
+        return stage_key(self.name, {k: parameters.get(k) for k in self.inputs}, options)
+
+    def output(self, parameters: dict) -> Path:
+        return artifact(parameters["work"], self.name, self.key(parameters), parameters.get("suffix", self.suffix))
+
+    def cache_key(self, context: TaskRunContext, parameters: dict) -> str | None:
+        """Prefect's cache key: the content key, once the artifact it names exists."""
+        return self.key(parameters) if finished(self.output(parameters)) else None
+
+    def make(self, parameters: dict, run: Callable[[Path], None]) -> str:
+        """The artifact's path, made by `run(path)` unless a finished one is there."""
+        output = self.output(parameters)
+        if finished(output):
+            logger().info("%s: done before (%s)", self.name, output.name)
+            return str(output)
+        output.parent.mkdir(parents=True, exist_ok=True)
+        run(output)
+        logger().info("%s: made %s", self.name, output.name)
+        return str(output)
+
+
+def finished(path: Path) -> bool:
+    """A finished artifact: a file (written atomically), a model folder marked done, or a PNG sequence (renamed
+    into place with its `sequence.json` when complete)."""
+    if path.is_dir():
+        return (path / DONE).is_file() or (path / "sequence.json").is_file()
+    return path.is_file()
+
+
+def logger() -> logging.Logger:
+    """The run's logger: the Prefect logs and the terminal."""
+    try:
+        return get_run_logger()
+    except Exception:  # called outside a run (the plain functions)
+        return logging.getLogger("dvp")
+
+
+TRACK = Stage("track", ("video",), ".track.npz")
+TRAIN = Stage("train", ("video", "track"))
+EVALUATE = Stage("evaluate", ("video", "model"), ".json")
+JOB = Stage("job", ("target", "model", "track", "source", "edits", "audio", "driver", "music_effects"), ".mov")
+RETRYING = {"persist_result": True, "retries": RETRIES, "retry_delay_seconds": RETRY_DELAY_S}
+
+
+@task(name="track", cache_key_fn=TRACK.cache_key, **RETRYING)
+def track(work: str, video: str, face: str | int = "largest") -> str:
+    """The video's track."""
+    parameters = dict(locals())
+    from pipeline.tracking import TrackOptions, track_video
+
+    return TRACK.make(parameters, lambda output: track_video(
+        video, output, options=TrackOptions(face=face, show_progress=False)))
+
+
+@task(name="train", cache_key_fn=TRAIN.cache_key, **RETRYING)
+def train(work: str, video: str, track: str, preset: str = "cpu", minutes: float | None = None,
+          steps: int | None = None, mouth_minutes: float = 0.0, eyes_minutes: float = 0.0,
+          device: str = "auto") -> str:
+    """The video's model (and its mouth and eye pathways when given time), resumed from its last checkpoint when
+    an earlier run was cut short."""
+    parameters = dict(locals())
+    from pipeline.training import train_model, training_config
+    from translation import model_dir
+    from translation.pathway_training import train_pathway
+    from translation.pathways import PATHWAYS
+    from translation.training import TrainOptions
+
+    def run(output: Path) -> None:
+        resume = (output / model_dir.CHECKPOINT).is_file()
+        options = TrainOptions(steps=steps, minutes=minutes, resume=resume, show_progress=False, device=device)
+        train_model(video, output, None if resume else training_config(output, preset), None if resume else track,
+                    options)
+        for name, budget in (("mouth", mouth_minutes), ("eyes", eyes_minutes)):
+            if budget:
+                started = (output / PATHWAYS[name].folder / model_dir.CHECKPOINT).is_file()
+                train_pathway(PATHWAYS[name], video, output, TrainOptions(minutes=budget, resume=started,
+                                                                       show_progress=False, device=device))
+        write_json(output / DONE, {"preset": preset, "minutes": minutes, "steps": steps})
+
+    return TRAIN.make(parameters, run)
+
+
+@task(name="evaluate", cache_key_fn=EVALUATE.cache_key, **RETRYING)
+def evaluate(work: str, video: str, model: str, device: str = "auto") -> str:
+    """The model's scores on its held-out frames, as the report of `dvp evaluate`."""
+    parameters = dict(locals())
+    from pipeline.evaluation import evaluate as score
+
+    return EVALUATE.make(parameters, lambda output: score(model, video, report=output, show_progress=False,
+                                                          device=device))
+
+
+@task(name="job", cache_key_fn=JOB.cache_key, **RETRYING)
+def job(work: str, kind: str, target: str, model: str | None, track: str | None = None, source: str | None = None,
+        edits: str | None = None, audio: str | None = None, driver: str | None = None,
+        music_effects: str | None = None, options: dict | None = None, suffix: str = ".mov") -> str:
+    """A reenactment, edit or dub of the target, with its report beside it (verified unless the options say not)."""
+    parameters = dict(locals())
+    from pipeline.delivery import DeliverySettings
+    from pipeline.dubbing import DubSettings, dub
+    from pipeline.editing import edit
+    from pipeline.job import JobOptions
+    from pipeline.reenactment import reenact
+
+    def run(output: Path) -> None:
+        given = dict(options or {})
+        delivery = DeliverySettings(Path(music_effects) if music_effects else None, given.pop("stems", False),
+                                    given.pop("loudness", None))
+        settings = DubSettings(given.pop("keep_length", False), given.pop("same_language", False), delivery)
+        run_options = JobOptions(track=Path(track) if track else None, report=output.with_suffix(".json"),
+                                 verify=given.pop("verify", True), show_progress=False, **given)
+        if kind == "reenact":
+            reenact(source, target, model, output, options=run_options)
+        elif kind == "edit":
+            edit(target, model, edits, output, run_options)
+        else:
+            dub(target, model, output, audio=audio, driver=driver, settings=settings, options=run_options)
+
+    return JOB.make(parameters, run)
+
+
+def deliver(made: str, wanted: str | os.PathLike) -> str:
+    """Copy a finished artifact (and its report) to where the job file asked for it, atomically."""
+    made, wanted = Path(made), Path(wanted)
+    wanted.parent.mkdir(parents=True, exist_ok=True)
+    for source, target in ((made, wanted), (made.with_suffix(".json"), wanted.with_suffix(".json"))):
+        if source.exists():
+            with replacing(target) as temporary:
+                shutil.copyfile(source, temporary)
+    return str(wanted)

@@ -1,0 +1,73 @@
+"""The Prefect flows: a job file run end to end on a real short clip, and run again from its work folder."""
+import json
+import time
+
+import pytest
+import yaml
+
+from base.errors import DvpError
+from base.probe import probe
+from flows.content import file_digest, stage_key
+from flows.job_file import load_job
+
+
+@pytest.fixture(scope="module")
+def harness():
+    from prefect.testing.utilities import prefect_test_harness
+
+    with prefect_test_harness(server_startup_timeout=120):
+        yield
+
+
+def write_job(folder, **fields):
+    path = folder / "shot.yaml"
+    path.write_text(yaml.safe_dump({"version": 1, **fields}))
+    return path
+
+
+def test_content_keys_follow_bytes_not_names(tmp_path):
+    a, b = tmp_path / "a.bin", tmp_path / "renamed.bin"
+    a.write_bytes(b"frames")
+    b.write_bytes(b"frames")
+    assert file_digest(a) == file_digest(b)
+    assert stage_key("track", {"video": a}, {}) == stage_key("track", {"video": b}, {})
+    assert stage_key("track", {"video": a}, {"face": 1}) != stage_key("track", {"video": a}, {})
+    b.write_bytes(b"other frames")
+    assert stage_key("track", {"video": a}, {}) != stage_key("track", {"video": b}, {})
+
+
+def test_job_file_mistakes_name_the_file_and_the_key(tmp_path, astro):
+    video, _ = astro
+    cases = [({"target": str(video), "job": "dance", "output": "o.mov"}, "job `dance` is not one of"),
+             ({"target": str(video), "job": "dub", "output": "o.mov"}, "a dub needs `audio`"),
+             ({"target": "missing.mov", "job": "edit", "edits": str(video), "output": "o.mov"}, "does not exist"),
+             ({"target": str(video), "job": "edit", "edits": str(video), "output": "o.mov", "colour": 1},
+              "unknown key colour")]
+    for fields, message in cases:
+        with pytest.raises(DvpError, match=message) as error:
+            load_job(write_job(tmp_path, **fields))
+        assert "shot.yaml" in str(error.value)
+
+
+def test_a_shot_flow_tracks_trains_edits_and_a_second_run_is_served_from_its_work_folder(harness, astro, tmp_path):
+    from flows.shot import shot_flow
+
+    video, _ = astro
+    spec = tmp_path / "smile.yaml"
+    spec.write_text("version: 1\nedits:\n  - frames: [5, 30]\n    ease: 3\n    expression: {smile: 0.6}\n")
+    job = write_job(tmp_path, target=str(video), job="edit", edits="smile.yaml", output="out/edited.mov",
+                    train={"preset": "tiny", "steps": 30}, options={"verify": False})
+    began = time.perf_counter()
+    first = shot_flow(str(job))
+    took = time.perf_counter() - began
+    output = tmp_path / "out" / "edited.mov"
+    assert first["output"] == str(output) and probe(output).frame_count == 40
+    assert json.loads(output.with_suffix(".json").read_text())["edited_frames"] > 0
+    work = tmp_path / "shot.work"
+    assert len(list(work.glob("track-*.track.npz"))) == 1 and len(list(work.glob("train-*"))) == 1
+    began = time.perf_counter()
+    second = shot_flow(str(job))
+    again = time.perf_counter() - began
+    assert second == first
+    assert again < took / 3, f"the second run took {again:.1f} s against {took:.1f} s"
+    assert not list(tmp_path.rglob(".dvp-tmp-*"))
