@@ -535,12 +535,15 @@ def _version() -> str:
         return "unknown (not installed)"
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: list[str] | None = None, extra: dict | None = None) -> int:
+    """The `dvp` command. `extra` adds commands from a layer above (the farm's, from `flows.cli`), as
+    `{name: (add_parser, run)}`, without this layer importing it."""
+    commands = {**COMMANDS, **(extra or {})}
     parser = argparse.ArgumentParser(prog="dvp", description="Deep Video Portraits: reenactment and dubbing of real "
                                                              "video. Every command prints a one-line JSON summary.")
     parser.add_argument("--version", action="version", version=f"dvp {_version()}")
     sub = parser.add_subparsers(dest="command", required=True)
-    for add, _ in COMMANDS.values():
+    for add, _ in commands.values():
         add(sub)
     _deprecations.clear()
     args = parser.parse_args(argv)
@@ -552,7 +555,7 @@ def main(argv: list[str] | None = None) -> int:
     previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         with logging_redirect_tqdm():  # warnings on lines of their own, not inside a progress bar's line
-            return COMMANDS[args.command][1](args)
+            return commands[args.command][1](args)
     except Exception as exc:
         if _terminating:  # the signal arrived inside a library, which reported it as a failure of its own
             return _cut_short(args.command, "terminated", 143)

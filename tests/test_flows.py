@@ -71,3 +71,14 @@ def test_a_shot_flow_tracks_trains_edits_and_a_second_run_is_served_from_its_wor
     assert second == first
     assert again < took / 3, f"the second run took {again:.1f} s against {took:.1f} s"
     assert not list(tmp_path.rglob(".dvp-tmp-*"))
+
+
+def test_dvp_farm_run_refuses_a_bad_job_file_before_prefect_starts(tmp_path, capsys):
+    from flows.cli import main
+
+    job = write_job(tmp_path, target="nowhere.mov", job="dub", audio="a.wav", output="o.mov")
+    assert main(["farm", "run", str(job)]) == 2
+    assert "shot.yaml: the target" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as done:  # the pipeline's own commands stay reachable through it
+        main(["track", "--help"])
+    assert done.value.code == 0 and "dvp track" in capsys.readouterr().out

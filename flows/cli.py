@@ -1,0 +1,42 @@
+"""The `dvp` command with the render farm's commands (`dvp farm ...`) added to those of `pipeline.cli`.
+
+The command line belongs to the pipeline layer, which may not import the flows;
+this entry point lends it the farm's commands instead. Prefect is imported only
+when a farm command runs, so the other commands start as fast as before.
+"""
+from __future__ import annotations
+
+import argparse
+
+from pipeline import cli
+
+
+def _add_farm(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("farm", help="run shots as Prefect flows (render farm)",
+                       description="Run a shot's job file as a Prefect flow: track the target, train its model when "
+                                   "the job file gives none, run the job (reenact, edit or dub) and deliver the "
+                                   "output. Artifacts are kept in a work folder under keys made from their inputs' "
+                                   "content, so a run cut short carries on from its finished stages and a finished "
+                                   "job runs again from the work folder. Without PREFECT_API_URL the flow runs "
+                                   "against a temporary local Prefect server (it starts by itself).")
+    farm = p.add_subparsers(dest="farm_command", required=True)
+    run = farm.add_parser("run", help="run one job file")
+    run.add_argument("job", help="the shot's job file (YAML; see flows/job_file.py and the docs)")
+    run.add_argument("--work", help="the work folder (default: JOB.work beside the job file)")
+    cli._report(run, "the flow's result: output, model, track, work folder")
+
+
+def _run_farm(args: argparse.Namespace) -> int:
+    from flows.job_file import load_job
+
+    load_job(args.job)  # mistakes in the job file are reported before Prefect starts
+    from flows.shot import shot_flow
+
+    return cli._finish(args, shot_flow(args.job, args.work))
+
+
+FARM = {"farm": (_add_farm, _run_farm)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    return cli.main(argv, extra=FARM)
