@@ -34,16 +34,23 @@ def audio_blocks(path: str | Path, rate: int = ANALYSIS_RATE, seconds: float = 3
     if not probe_audio(source):
         raise MediaError(f"{path}: has no audio stream. Give a file with sound (for a silent video, give the "
                          f"speech separately, e.g. with --audio).")
-    process, stderr = start_ffmpeg(["-i", f"file:{source}", "-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate),
-                                    "-f", "s16le", "-"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    assert process.stdout is not None
     size = 2 * max(1, round(seconds * rate))
+    for raw in _decoded(path, source, ["-map", "0:a:0", "-vn", "-ac", "1", "-ar", str(rate), "-f", "s16le"], size):
+        yield np.frombuffer(raw[:len(raw) // 2 * 2], np.int16).astype(np.float32) / 32768.0
+
+
+def _decoded(path: str | Path, source: Path, args: list[str], block: int) -> Iterator[bytes]:
+    """ffmpeg's decoding of `source` (output options `args`) in blocks of `block` bytes through a pipe;
+    MediaError naming `path` when it fails."""
+    process, stderr = start_ffmpeg(["-i", f"file:{source}", *args, "-"], stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.PIPE)
+    assert process.stdout is not None
     try:
         while True:
-            raw = process.stdout.read(size)
+            raw = process.stdout.read(block)
             if raw:
-                yield np.frombuffer(raw[:len(raw) // 2 * 2], np.int16).astype(np.float32) / 32768.0
-            if len(raw) < size:
+                yield raw
+            if len(raw) < block:
                 break
         process.wait()
         if process.returncode != 0:
@@ -77,9 +84,9 @@ class Sound:
 
 
 def read_sound(path: str | Path, rate: int | None = None, channels: int | None = None, stream: int = 0) -> Sound:
-    """The audio stream `stream` (0: the first) of `path` at its own rate and channels (or resampled and remixed to `rate` and
-    `channels`, to mix it with another sound), and the depth to keep it at: 24 bits where it is lossless and deeper
-    than 16, else 16. MediaError when there is no sound or it cannot be decoded."""
+    """Audio stream `stream` (0: the first) of `path` at its own rate and channels (or resampled and remixed to
+    `rate` and `channels`, to mix it with another sound), and the depth to keep it at: 24 bits where it is lossless
+    and deeper than 16, else 16. MediaError when there is no sound or it cannot be decoded."""
     source = audio_file(path)
     streams = probe_audio(source)
     if not streams:
@@ -89,17 +96,8 @@ def read_sound(path: str | Path, rate: int | None = None, channels: int | None =
     info = streams[stream]
     rate = rate or info.sample_rate
     channels = channels or info.channels or 2
-    process, stderr = start_ffmpeg(["-i", f"file:{source}", "-map", f"0:a:{stream}", "-vn", "-ac", str(channels), "-ar",
-                                    str(rate), "-f", "f32le", "-"], stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
-    assert process.stdout is not None
-    try:
-        raw = process.stdout.read()
-        process.wait()
-        if process.returncode != 0:
-            raise MediaError(f"{path}: its sound could not be decoded ({failure_reason(process, stderr)}). Check "
-                             f"the file or export it again.")
-    finally:
-        stop(process)
+    raw = b"".join(_decoded(path, source, ["-map", f"0:a:{stream}", "-vn", "-ac", str(channels), "-ar", str(rate),
+                                           "-f", "f32le"], 1 << 22))
     samples = np.frombuffer(raw[:len(raw) // (4 * channels) * 4 * channels], "<f4").reshape(-1, channels)
     return Sound(samples.copy(), rate, 24 if info.pcm_codec == "pcm_s24le" else 16)
 
