@@ -17,7 +17,9 @@ soundtracks:
   of each paired stretch of speech refines the map inside it, so syllables meet
   syllables;
 - no dialogue in the original (no sound, or less speech than `DIALOGUE_MIN_S`
-  and `DIALOGUE_MIN_SHARE`): a uniform stretch of the whole shot onto the dub
+  and `DIALOGUE_MIN_SHARE`), or a dub line more than `PAIR_STRETCH_LIMIT` times
+  longer or shorter than the original's dialogue (not the same line: a short
+  dub over a long monologue): a uniform stretch of the whole shot onto the dub
   when that changes its speed by at most `UNIFORM_LIMIT`; otherwise the shot
   plays at its own speed from its start, since a larger stretch shows as slow or
   fast motion;
@@ -81,6 +83,7 @@ class Warp:
     segments: tuple[Segment, ...]
     dub_seconds: float
     original_seconds: float
+    reason: str = ""  # why a warp without anchors was chosen, for the warning and the report
 
     def original_time(self, dub_times: np.ndarray) -> np.ndarray:
         """Seconds on the original's clock, reflected into [0, original_seconds]."""
@@ -98,7 +101,7 @@ class Warp:
                 and not 1 / (1 + STRETCH_WARN) <= s.stretch <= 1 + STRETCH_WARN]
 
     def report(self, fps: float) -> dict:
-        return {"method": self.method, "dub_seconds": round(self.dub_seconds, 3),
+        return {"method": self.method, "reason": self.reason, "dub_seconds": round(self.dub_seconds, 3),
                 "original_seconds": round(self.original_seconds, 3),
                 "segments": [s.as_dict(fps) for s in self.segments],
                 "beyond_25_percent": len(self.out_of_range())}
@@ -194,9 +197,10 @@ def anchored_warp(original: list[tuple[float, float]], dub: list[tuple[float, fl
     return Warp("pauses", d, o, tuple(segments), dub_seconds, original_seconds)
 
 
-def uniform_warp(original_seconds: float, dub_seconds: float, keep_length: bool = False) -> Warp:
-    """A whole shot without dialogue: stretched onto the dub within `UNIFORM_LIMIT`, else at its own speed;
-    with `keep_length`, the shot's own timing."""
+def uniform_warp(original_seconds: float, dub_seconds: float, keep_length: bool = False,
+                 reason: str = "") -> Warp:
+    """A whole shot without dialogue to retime by: stretched onto the dub within `UNIFORM_LIMIT`, else at its own
+    speed; with `keep_length`, the shot's own timing."""
     if keep_length:
         end, method = dub_seconds, "keep length"
     elif abs(dub_seconds / original_seconds - 1) <= UNIFORM_LIMIT:
@@ -204,7 +208,7 @@ def uniform_warp(original_seconds: float, dub_seconds: float, keep_length: bool 
     else:
         end, method = dub_seconds, "own speed"
     return Warp(method, np.array([0.0, dub_seconds]), np.array([0.0, end]),
-                (Segment("shot", (0.0, dub_seconds), (0.0, end)),), dub_seconds, original_seconds)
+                (Segment("shot", (0.0, dub_seconds), (0.0, end)),), dub_seconds, original_seconds, reason)
 
 
 def refine_by_time_warping(warp: Warp, original_spectra: np.ndarray, dub_spectra: np.ndarray) -> Warp:
@@ -256,7 +260,12 @@ def plan_warp(original_activity: np.ndarray | None, dub_activity: np.ndarray, or
     dub = speech_spans(dub_activity)
     original = speech_spans(original_activity) if original_activity is not None else []
     if not dub or not has_dialogue(original, original_seconds):
-        return uniform_warp(original_seconds, dub_seconds)
+        return uniform_warp(original_seconds, dub_seconds, reason="the original has no dialogue to retime by")
+    line, spoken = original[-1][1] - original[0][0], dub[-1][1] - dub[0][0]
+    if not 1 / PAIR_STRETCH_LIMIT <= spoken / line <= PAIR_STRETCH_LIMIT:
+        return uniform_warp(original_seconds, dub_seconds, reason=(
+            f"the dub's line ({spoken:.1f} s) and the original's dialogue ({line:.1f} s) differ more than "
+            f"{PAIR_STRETCH_LIMIT:g} times in length, so they are not the same line"))
     warp = pause_warp(original, dub, original_seconds, dub_seconds)
     if original_spectra is not None and dub_spectra is not None:
         warp = refine_by_time_warping(warp, original_spectra, dub_spectra)
@@ -266,9 +275,9 @@ def plan_warp(original_activity: np.ndarray | None, dub_activity: np.ndarray, or
 def warn_of(warp: Warp, fps: float) -> None:
     """Warn of what the warp does that a viewer may see."""
     if warp.method == "own speed":
-        log.warning("the original has no dialogue to retime by, and fitting its %.2f s to the dub's %.2f s would "
-                    "change its speed by more than %d %%: it plays at its own speed from its start%s",
-                    warp.original_seconds, warp.dub_seconds, round(100 * UNIFORM_LIMIT),
+        log.warning("%s, and fitting the shot's %.2f s to the dub's %.2f s would change its speed by more than "
+                    "%d %%: it plays at its own speed from its start%s", warp.reason, warp.original_seconds,
+                    warp.dub_seconds, round(100 * UNIFORM_LIMIT),
                     " (backwards and forwards again past its end)" if warp.dub_seconds > warp.original_seconds
                     else "")
     beyond = warp.out_of_range()

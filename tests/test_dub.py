@@ -87,6 +87,11 @@ def test_without_dialogue_the_shot_is_stretched_a_little_or_plays_at_its_own_spe
     assert own.original_time(np.array([1.0, 9.0]))[0] == pytest.approx(1.0)
     assert own.original_time(np.array([9.0]))[0] == pytest.approx(7.0), "past the end the shot plays backwards"
     assert uniform_warp(8.0, 5.0, keep_length=True).method == "keep length"
+    monologue = np.zeros(6000, bool)
+    monologue[20:5990] = True  # a minute of talk against the dub's 8 s line: not the same line
+    short = plan_warp(monologue, speech, 60.0, 10.0)
+    assert short.method == "own speed" and "not the same line" in short.reason
+    assert short.original_time(np.array([5.0]))[0] == pytest.approx(5.0)
     assert np.allclose(reflect(np.array([-1.0, 3.0, 9.0]), 8.0), [1.0, 3.0, 7.0])
 
 
