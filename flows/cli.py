@@ -23,6 +23,11 @@ def _add_farm(sub: argparse._SubParsersAction) -> None:
     run = farm.add_parser("run", help="run one job file")
     run.add_argument("job", help="the shot's job file (YAML; see flows/job_file.py and the docs)")
     run.add_argument("--work", help="the work folder (default: JOB.work beside the job file)")
+    where = run.add_mutually_exclusive_group()
+    where.add_argument("--dask-address", metavar="tcp://HOST:8786",
+                       help="run the tasks on this Dask cluster (its workers need the same files at the same paths)")
+    where.add_argument("--workers", type=int, metavar="N",
+                       help="run the tasks on N local worker processes (a Dask LocalCluster started for the run)")
     cli._report(run, "the flow's result: output, model, track, work folder")
 
 
@@ -30,9 +35,11 @@ def _run_farm(args: argparse.Namespace) -> int:
     from flows.job_file import load_job
 
     load_job(args.job)  # mistakes in the job file are reported before Prefect starts
-    from flows.shot import shot_flow
+    from flows.shot import run_shot
 
-    return cli._finish(args, shot_flow(args.job, args.work))
+    if args.workers is not None and args.workers < 1:
+        raise cli.DvpError("--workers takes a number of worker processes, 1 or more")
+    return cli._finish(args, run_shot(args.job, args.work, args.dask_address, args.workers))
 
 
 FARM = {"farm": (_add_farm, _run_farm)}

@@ -25,18 +25,34 @@ def work_folder(job_file: Path, work: str | os.PathLike | None) -> Path:
 
 @flow(name="shot", log_prints=True)
 def shot_flow(job_file: str, work: str | None = None) -> dict:
-    """Track, train when needed, run the job of `job_file` and deliver its output."""
+    """Track and train when the job file gives no model, run the job of `job_file` and deliver its output. The
+    target and the source (or the dubbing actor) are tracked side by side, and the source while the target's model
+    trains."""
     job = load_job(job_file)
     folder = str(work_folder(job.file, work))
-    track = tasks.track(folder, str(job.target))
-    model = str(job.model) if job.model else tasks.train(folder, str(job.target), track, **job.train)
-    made = tasks.job(folder, job.kind, str(job.target), model, track=track if not job.model else None,
-                     source=_text(job.source), edits=_text(job.edits), audio=_text(job.audio),
-                     driver=_text(job.driver), music_effects=job.options.get("music_effects"),
-                     options={k: v for k, v in job.options.items() if k != "music_effects"},
-                     suffix=job.output.suffix or ".mov")
+    target_track = tasks.track.submit(folder, str(job.target)) if job.model is None else None  # else: the model's
+    performer = job.source or job.driver
+    performer_track = tasks.track.submit(folder, str(performer)) if performer is not None else None
+    model = str(job.model) if job.model else tasks.train.submit(folder, str(job.target), target_track, **job.train)
+    made = tasks.job.submit(folder, job.kind, str(job.target), model, track=target_track,
+                            source=_text(job.source), edits=_text(job.edits), audio=_text(job.audio),
+                            driver=_text(job.driver), performer_track=performer_track,
+                            music_effects=job.options.get("music_effects"),
+                            options={k: v for k, v in job.options.items() if k != "music_effects"},
+                            suffix=job.output.suffix or ".mov").result()
+    track = target_track.result() if target_track is not None else None
+    model = model if isinstance(model, str) else model.result()
     return {"job": job.kind, "output": tasks.deliver(made, job.output), "model": model, "track": track,
             "work": folder}
+
+
+def run_shot(job_file: str, work: str | None = None, dask_address: str | None = None,
+             workers: int | None = None) -> dict:
+    """The shot flow on the task runner asked for (see `flows.runners`)."""
+    from flows.runners import task_runner
+
+    runner = task_runner(dask_address, workers)
+    return (shot_flow.with_options(task_runner=runner) if runner is not None else shot_flow)(job_file, work)
 
 
 @flow(name="track")

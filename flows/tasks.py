@@ -79,7 +79,8 @@ def logger() -> logging.Logger:
 TRACK = Stage("track", ("video",), ".track.npz")
 TRAIN = Stage("train", ("video", "track"))
 EVALUATE = Stage("evaluate", ("video", "model"), ".json")
-JOB = Stage("job", ("target", "model", "track", "source", "edits", "audio", "driver", "music_effects"), ".mov")
+JOB = Stage("job", ("target", "model", "track", "source", "edits", "audio", "driver", "performer_track",
+                   "music_effects"), ".mov")
 RETRYING = {"persist_result": True, "retries": RETRIES, "retry_delay_seconds": RETRY_DELAY_S}
 
 
@@ -134,8 +135,10 @@ def evaluate(work: str, video: str, model: str, device: str = "auto") -> str:
 @task(name="job", cache_key_fn=JOB.cache_key, **RETRYING)
 def job(work: str, kind: str, target: str, model: str | None, track: str | None = None, source: str | None = None,
         edits: str | None = None, audio: str | None = None, driver: str | None = None,
-        music_effects: str | None = None, options: dict | None = None, suffix: str = ".mov") -> str:
-    """A reenactment, edit or dub of the target, with its report beside it (verified unless the options say not)."""
+        performer_track: str | None = None, music_effects: str | None = None, options: dict | None = None,
+        suffix: str = ".mov") -> str:
+    """A reenactment, edit or dub of the target, with its report beside it (verified unless the options say not);
+    `performer_track` is the source's (reenact) or the dubbing actor's (dub) track when it was made apart."""
     parameters = dict(locals())
     from pipeline.delivery import DeliverySettings
     from pipeline.dubbing import DubSettings, dub
@@ -151,11 +154,12 @@ def job(work: str, kind: str, target: str, model: str | None, track: str | None 
         run_options = JobOptions(track=Path(track) if track else None, report=output.with_suffix(".json"),
                                  verify=given.pop("verify", True), show_progress=False, **given)
         if kind == "reenact":
-            reenact(source, target, model, output, options=run_options)
+            reenact(source, target, model, output, source_track=performer_track, options=run_options)
         elif kind == "edit":
             edit(target, model, edits, output, run_options)
         else:
-            dub(target, model, output, audio=audio, driver=driver, settings=settings, options=run_options)
+            dub(target, model, output, audio=audio, driver=driver, driver_track=performer_track, settings=settings,
+                options=run_options)
 
     return JOB.make(parameters, run)
 

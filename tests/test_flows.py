@@ -1,6 +1,7 @@
 """The Prefect flows: a job file run end to end on a real short clip, and run again from its work folder."""
 import json
 import time
+from pathlib import Path
 
 import pytest
 import yaml
@@ -82,3 +83,24 @@ def test_dvp_farm_run_refuses_a_bad_job_file_before_prefect_starts(tmp_path, cap
     with pytest.raises(SystemExit) as done:  # the pipeline's own commands stay reachable through it
         main(["track", "--help"])
     assert done.value.code == 0 and "dvp track" in capsys.readouterr().out
+
+
+def test_the_shot_flow_on_two_dask_workers_gives_the_same_track_and_frames(harness, astro, tmp_path):
+    import numpy as np
+
+    from base.reading import VideoReader
+    from flows.shot import run_shot
+
+    video, _ = astro
+    spec = tmp_path / "smile.yaml"
+    spec.write_text("version: 1\nedits:\n  - frames: [5, 30]\n    ease: 3\n    expression: {smile: 0.6}\n")
+    results = {}
+    for name, workers in (("threads", None), ("dask", 2)):
+        job = write_job(tmp_path, target=str(video), job="edit", edits="smile.yaml", output=f"out/{name}.mov",
+                        train={"preset": "tiny", "steps": 20}, options={"verify": False})
+        results[name] = run_shot(str(job), str(tmp_path / f"{name}.work"), workers=workers)
+    tracks = [Path(results[name]["track"]).read_bytes() for name in ("threads", "dask")]
+    assert tracks[0] == tracks[1], "the same track, byte for byte"
+    frames = [list(VideoReader(results[name]["output"])) for name in ("threads", "dask")]
+    assert len(frames[0]) == len(frames[1]) == 40
+    assert all(np.array_equal(a, b) for a, b in zip(*frames, strict=True)), "the same frames"
