@@ -104,3 +104,42 @@ def test_the_shot_flow_on_two_dask_workers_gives_the_same_track_and_frames(harne
     frames = [list(VideoReader(results[name]["output"])) for name in ("threads", "dask")]
     assert len(frames[0]) == len(frames[1]) == 40
     assert all(np.array_equal(a, b) for a, b in zip(*frames, strict=True)), "the same frames"
+
+
+def test_a_shot_flow_killed_mid_training_resumes_from_its_finished_tasks(harness, astro, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from prefect.settings import get_current_settings
+
+    from flows.shot import shot_flow
+    from reconstruction.track import load_track
+
+    video, _ = astro
+    job = write_job(tmp_path, target=str(video), job="edit", edits=str(tmp_path / "smile.yaml"),
+                    output="out/edited.mov", train={"preset": "tiny", "steps": 400}, options={"verify": False})
+    (tmp_path / "smile.yaml").write_text("version: 1\nedits:\n  - frames: [5, 30]\n    expression: {smile: 0.6}\n")
+    env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)}
+    run = subprocess.Popen([sys.executable, "-c", f"from flows.cli import main; main(['farm', 'run', {str(job)!r}])"],
+                           env=env, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    work = tmp_path / "shot.work"
+    deadline = time.monotonic() + 300
+    while not list(work.glob("train-*/checkpoint.pt")):
+        assert run.poll() is None and time.monotonic() < deadline, "the flow ended before training checkpointed"
+        time.sleep(0.2)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+    time.sleep(0.5)
+    assert subprocess.run(["pgrep", "-g", str(run.pid)], capture_output=True).stdout == b"", "nothing left running"
+    assert not list(tmp_path.rglob(".dvp-tmp-*")) and not (tmp_path / "out").exists()
+    [track] = work.glob("track-*.track.npz")
+    load_track(track)  # complete
+    made = track.stat().st_mtime_ns
+    result = shot_flow(str(job))
+    assert track.stat().st_mtime_ns == made, "the finished track was not made again"
+    history = json.loads(next(work.glob("train-*/history.json")).read_text())["train"]
+    steps = [entry["step"] for entry in history]
+    assert steps == sorted(set(steps)) and steps[-1] == 400, "training carried on from its checkpoint to the end"
+    assert probe(result["output"]).frame_count == 40
