@@ -23,22 +23,43 @@ def _add_farm(sub: argparse._SubParsersAction) -> None:
     run = farm.add_parser("run", help="run one job file")
     run.add_argument("job", help="the shot's job file (YAML; see flows/job_file.py and the docs)")
     run.add_argument("--work", help="the work folder (default: JOB.work beside the job file)")
-    where = run.add_mutually_exclusive_group()
+    cli._report(run, "the flow's result: output, model, track, work folder")
+    _where(run)
+    watch = farm.add_parser("watch", help="run the job files dropped into an inbox folder, once each",
+                            description="Watch INBOX for job files (*.yaml): each one, once fully written, is run "
+                                        "as the shot flow and moved to INBOX/done (with NAME.result.json) or "
+                                        "INBOX/failed (with NAME.reason.txt). Work folders go to INBOX/work.")
+    watch.add_argument("inbox", help="the folder job files are dropped into")
+    watch.add_argument("--once", action="store_true", help="stop when the inbox holds no job file")
+    watch.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the inbox (default 2)")
+    _where(watch)
+
+
+def _where(p: argparse.ArgumentParser) -> None:
+    """Where the tasks run (see `flows.runners`)."""
+    where = p.add_mutually_exclusive_group()
     where.add_argument("--dask-address", metavar="tcp://HOST:8786",
                        help="run the tasks on this Dask cluster (its workers need the same files at the same paths)")
     where.add_argument("--workers", type=int, metavar="N",
                        help="run the tasks on N local worker processes (a Dask LocalCluster started for the run)")
-    cli._report(run, "the flow's result: output, model, track, work folder")
 
 
 def _run_farm(args: argparse.Namespace) -> int:
     from flows.job_file import load_job
 
+    if args.workers is not None and args.workers < 1:
+        raise cli.DvpError("--workers takes a number of worker processes, 1 or more")
+    if args.farm_command == "watch":
+        from flows.inbox import watch
+        from flows.shot import run_shot
+
+        counts = watch(args.inbox, lambda job, work: run_shot(job, work, args.dask_address, args.workers),
+                       once=args.once, poll=args.poll)
+        cli._summary(counts)
+        return 0
     load_job(args.job)  # mistakes in the job file are reported before Prefect starts
     from flows.shot import run_shot
 
-    if args.workers is not None and args.workers < 1:
-        raise cli.DvpError("--workers takes a number of worker processes, 1 or more")
     return cli._finish(args, run_shot(args.job, args.work, args.dask_address, args.workers))
 
 

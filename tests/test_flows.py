@@ -143,3 +143,44 @@ def test_a_shot_flow_killed_mid_training_resumes_from_its_finished_tasks(harness
     steps = [entry["step"] for entry in history]
     assert steps == sorted(set(steps)) and steps[-1] == 400, "training carried on from its checkpoint to the end"
     assert probe(result["output"]).frame_count == 40
+
+
+def test_a_job_file_is_taken_only_once_fully_written(tmp_path, monkeypatch):
+    from flows import inbox
+
+    monkeypatch.setattr(inbox, "SETTLE_S", 1.0)
+    job = tmp_path / "shot.yaml"
+    job.write_text("version: 1\n")
+    seen = {}
+    assert inbox.settled(tmp_path, seen, now=0.0) == [], "first seen: it may still be being written"
+    job.write_text("version: 1\ntarget: a.mov\n")  # still growing
+    assert inbox.settled(tmp_path, seen, now=1.5) == []
+    assert inbox.settled(tmp_path, seen, now=2.0) == []
+    assert inbox.settled(tmp_path, seen, now=2.6) == [job], "unchanged for a second: taken"
+    working = inbox.claim(job)
+    assert working.name == ".shot.yaml.working" and inbox.claim(job) is None, "claimed once"
+    assert inbox.settled(tmp_path, seen, now=9.0) == []
+
+
+def test_the_watch_folder_files_jobs_as_done_or_failed_with_a_reason(harness, astro, tmp_path, monkeypatch):
+    from flows import inbox
+    from flows.shot import run_shot
+
+    monkeypatch.setattr(inbox, "SETTLE_S", 0.1)
+    video, _ = astro
+    box = tmp_path / "inbox"
+    box.mkdir()
+    (box / "smile.yaml.txt").write_text("version: 1\nedits:\n  - frames: [5, 30]\n    expression: {smile: 0.6}\n")
+    (box / "good.yaml").write_text(yaml.safe_dump({
+        "version": 1, "target": str(video), "job": "edit", "edits": "smile.yaml.txt", "output": "out/good.mov",
+        "train": {"preset": "tiny", "steps": 20}, "options": {"verify": False}}))
+    (box / "bad.yaml").write_text(yaml.safe_dump({"version": 1, "target": str(video), "job": "edit",
+                                                  "edits": "nowhere.yaml", "output": "out/bad.mov"}))
+    counts = inbox.watch(box, run_shot, once=True, poll=0.05)
+    assert counts == {"done": 1, "failed": 1}
+    assert (box / "done" / "good.yaml").is_file() and (box / "out" / "good.mov").is_file()
+    assert json.loads((box / "done" / "good.result.json").read_text())["output"] == str(box / "out" / "good.mov")
+    assert (box / "failed" / "bad.yaml").is_file()
+    reason = (box / "failed" / "bad.reason.txt").read_text()
+    assert "bad.yaml: the edits" in reason and "nowhere.yaml does not exist" in reason
+    assert not list(box.glob("*.yaml")) and not list(box.glob(".*.working"))
