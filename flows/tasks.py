@@ -4,12 +4,14 @@ A task takes paths as strings and options as plain values, computes its key
 (`flows.content`), and returns the artifact's path. When the artifact is already
 there (a finished earlier run: the stage functions write atomically) it is
 returned at once; otherwise the stage runs. Prefect's cache is keyed the same
-way, but only once the artifact exists, so a deleted artifact is made again
-rather than served from a stale record. Transient failures (an encoder that
+way and on the work folder, but only once the artifact exists, so a deleted
+artifact is made again rather than served from a stale record, and a record
+never names another folder's artifact. Transient failures (an encoder that
 dies) are retried.
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import shutil
@@ -45,8 +47,13 @@ class Stage:
         return artifact(parameters["work"], self.name, self.key(parameters), parameters.get("suffix", self.suffix))
 
     def cache_key(self, context: TaskRunContext, parameters: dict) -> str | None:
-        """Prefect's cache key: the content key, once the artifact it names exists."""
-        return self.key(parameters) if finished(self.output(parameters)) else None
+        """Prefect's cache key: the content key and the work folder (a record names an artifact in one folder, and
+        Prefect keeps its records beyond any one folder), once the artifact it names exists."""
+        output = self.output(parameters)
+        if not finished(output):
+            return None
+        folder = hashlib.sha256(str(output.parent.resolve()).encode()).hexdigest()[:12]
+        return f"{self.name}-{self.key(parameters)}-{folder}"
 
     def make(self, parameters: dict, run: Callable[[Path], None]) -> str:
         """The artifact's path, made by `run(path)` unless a finished one is there."""
