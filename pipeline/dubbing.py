@@ -57,7 +57,7 @@ log = logging.getLogger("dvp")
 
 SCALE_LIMITS = (0.5, 2.0)  # the most a dubbing actor's mouth motion is shrunk or grown to the target's range
 LEAST_RANGE_MM = 2.0  # a target whose lips open less than this in its shot gives no range to scale to
-SPEAKING_FRAMES = 25  # frames of speech needed to read a range over speech alone (else over every frame)
+SPEAKING_FRAMES = 25  # frames of speech needed to read an actor's range of lip opening over their speech
 
 
 @dataclass(frozen=True)
@@ -138,7 +138,8 @@ class Dub:
             if self.settings.same_language and own_sound is not None else (None, None)
         warp = plan_warp(own_activity, dub_activity, original_seconds, seconds, self.settings.keep_length, *spectra)
         warn_of(warp, fps)
-        count = max(1, int(np.ceil(seconds * fps - 1e-6)))  # the whole dub: its last frame may run a little past
+        # the whole dub (its last frame may run a little past it), or the shot's own frames
+        count = len(target_track) if self.settings.keep_length else max(1, int(np.ceil(seconds * fps - 1e-6)))
         frames = target_frames(warp, count, fps, info.lead, len(target_track))
         times = (np.arange(count) + 0.5) / fps  # each output frame's moment on the dub's clock
         own_speaking = None
