@@ -142,11 +142,10 @@ class Dub:
         count = len(target_track) if self.settings.keep_length else max(1, int(np.ceil(seconds * fps - 1e-6)))
         frames = target_frames(warp, count, fps, info.lead, len(target_track))
         times = (np.arange(count) + 0.5) / fps  # each output frame's moment on the dub's clock
-        own_speaking = None
-        if own_activity is not None:
-            rows = np.floor(frame_times(target, len(target_track)) / FRAME_SECONDS).astype(int)
-            own_speaking = own_activity[np.clip(rows, 0, len(own_activity) - 1)]
-        mouth, mouth_report = self.mouth(target_track, own_speaking, speech_samples, times, scratch, options)
+        own_speaking = activity_at(own_activity, frame_times(target, len(target_track))) \
+            if own_activity is not None else None
+        mouth, mouth_report = self.mouth(target_track, own_speaking, speech_samples, dub_activity, times, scratch,
+                                         options)
         performance = dubbed_performance(target_track, frames, mouth)
         sound = deliver(dialogue, count / fps, self.settings.delivery, scratch, warn_length=self.settings.keep_length)
         left = contextlib.closing(frames_in_order(target, frames, scratch))
@@ -157,8 +156,9 @@ class Dub:
                               "music_effects": delivery.music_effects.name if delivery.music_effects else None,
                               "stems": delivery.stems, "loudness_target": delivery.loudness})
 
-    def mouth(self, target: Track, own_speaking: np.ndarray | None, speech_samples: np.ndarray, times: np.ndarray,
-              scratch: Path, options: JobOptions) -> tuple[np.ndarray, dict]:
+    def mouth(self, target: Track, own_speaking: np.ndarray | None, speech_samples: np.ndarray,
+              dub_activity: np.ndarray, times: np.ndarray, scratch: Path,
+              options: JobOptions) -> tuple[np.ndarray, dict]:
         """(N, C) the target's mouth controls at the output frames' `times`, and what the report says of them."""
         controls, gap = tracked_mouth(target)
         valid = target.valid
@@ -175,7 +175,7 @@ class Dub:
                 raise DvpError(f"{self.audio_model}: the model does not give the mouth controls "
                                f"{', '.join(missing[:3])}; train it again with `dvp train-audio`")
             departures = departures[:, [model.info.outputs.index(n) for n in MOUTH_CONTROLS]]
-            heard = features.speech[np.clip((times / FRAME_SECONDS).astype(int), 0, len(features) - 1)]
+            heard = activity_at(features.speech, times)
             predicted = lip_gaps(target, rest + departures)
             scale = range_scale(own_range, lip_range(predicted[heard] if heard.sum() >= SPEAKING_FRAMES
                                                      else predicted))
@@ -183,8 +183,9 @@ class Dub:
                                                "audio_model": self.audio_model.name if self.audio_model
                                                else "data/audio_mouth.pt"}
         driver = load_or_track(self.driver, self.driver_track, scratch, options.show_progress, "dubbing actor")
-        departures, scale = driver_mouth(driver, self.driver, target, own_range, times,
-                                         from_video_start=self.audio is not None)
+        clock = frame_times(self.driver, len(driver), from_video_start=self.audio is not None)
+        departures, scale = driver_mouth(driver, self.driver, target, own_range, times, clock,
+                                         activity_at(dub_activity, clock))
         return rest + departures, {"mouth_from": "dubbing actor", "mouth_scale": round(scale, 3)}
 
 
@@ -215,22 +216,25 @@ def range_scale(ours: float | None, theirs: float) -> float:
     return float(np.clip(ours / theirs, *SCALE_LIMITS)) if theirs > 0 else 1.0
 
 
+def activity_at(activity: np.ndarray, times: np.ndarray) -> np.ndarray:
+    """(len(times),) bool: voice activity on the 10 ms grid read at `times` (seconds on its sound's clock)."""
+    if not len(activity):
+        return np.zeros(len(times), bool)
+    return np.asarray(activity, bool)[np.clip(np.floor(np.asarray(times) / FRAME_SECONDS).astype(int), 0,
+                                              len(activity) - 1)]
+
+
 def driver_mouth(driver: Track, video: Path, target: Track, own_range: float | None, times: np.ndarray,
-                 from_video_start: bool) -> tuple[np.ndarray, float]:
+                 clock: np.ndarray, speaking: np.ndarray) -> tuple[np.ndarray, float]:
     """(N, C) the dubbing actor's mouth departures from their rest at `times` (seconds on the dialogue's clock),
-    scaled to the target's range, and the scale. Before the driver's first frame and after its last: rest."""
+    scaled to the target's range, and the scale; `clock` is each driver frame's moment on that clock and
+    `speaking` whether the dialogue is heard then. Before the driver's first frame and after its last: rest."""
     if not driver.valid.any():
         raise DvpError(f"{video}: no face was tracked in any frame; the dubbing actor's mouth must be visible")
     if driver.expression_names != target.expression_names:
         raise DvpError("the dubbing actor and the target were tracked with different expression models; re-track "
                        "both with this dvp")
     controls, gap = tracked_mouth(driver)
-    sound = probe_audio(video)
-    speaking = np.zeros(len(driver), bool)
-    if sound:
-        activity = voice_activity(read_audio(video))
-        rows = np.floor(frame_times(video, len(driver)) / FRAME_SECONDS).astype(int)
-        speaking = activity[np.clip(rows, 0, len(activity) - 1)] if len(activity) else speaking
     valid = driver.valid
     rest = rest_pose(controls[valid], ~speaking[valid], gap[valid])
     speaking_valid = speaking & valid
@@ -238,7 +242,6 @@ def driver_mouth(driver: Track, video: Path, target: Track, own_range: float | N
                                              else gap[valid]))
     holds, _ = hold_invalid(driver)
     departures = (controls[holds] - rest) * scale
-    clock = frame_times(video, len(driver), from_video_start=from_video_start)
     out = np.stack([np.interp(times, clock, departures[:, c], left=0.0, right=0.0)
                     for c in range(departures.shape[1])], axis=1)
     return out.astype(np.float32), scale
