@@ -38,7 +38,9 @@ class VideoReader:
     filter repeats or drops frames, so variable-rate input comes out constant.
     Non-square pixels are resampled to square ones and rotation metadata is
     applied, so `width` x `height` is the display size. `frame_count` is the
-    number of frames iteration is expected to yield.
+    number of frames iteration is expected to yield: from `first_frame` (0 by
+    default; frames before it are decoded and dropped, so the frames are exactly
+    those a read from the start gives there), at most `max_frames` of them.
 
     Each iteration runs one ffmpeg process; breaking out of the loop or leaving
     the `with` block stops it. A file that fails to decode part-way raises
@@ -56,7 +58,7 @@ class VideoReader:
     """
 
     def __init__(self, path: str | Path, fps: Rate | None = None, max_frames: int | None = None,
-                 deep: bool = False, stored: bool = False, woven: bool = False) -> None:
+                 deep: bool = False, stored: bool = False, woven: bool = False, first_frame: int = 0) -> None:
         self.path = str(path)
         self.info: VideoInfo = probe(path)
         self.fps = as_rate(fps) if fps is not None else self.info.fps
@@ -68,8 +70,9 @@ class VideoReader:
             self.width, self.height = self.info.display_width, self.info.display_height
         # Frames on the fps grid from the file's start (a video stream that starts later has its first frame
         # repeated from there) to where its last frame ends, rounded half up as the fps filter does.
-        expected = _half_up((self.info.lead + self.info.duration) * self.fps)
+        expected = max(0, _half_up((self.info.lead + self.info.duration) * self.fps) - first_frame)
         self.frame_count = expected if max_frames is None else min(expected, max_frames)
+        self.first_frame = first_frame
         self._max_frames = max_frames
         self.deep = deep
         self._frames: Generator[Frame, None, None] | None = None
@@ -93,6 +96,8 @@ class VideoReader:
 
     def _stream(self) -> Generator[Frame, None, None]:
         filters = [f"fps={self.fps}"]
+        if self.first_frame:  # counted on the grid as a read from the start counts them (decoded, then dropped)
+            filters.append(f"trim=start_frame={self.first_frame},setpts=PTS-STARTPTS")
         # The YUV matrix a player uses: the tagged one, or where none is tagged the one for the size (ffmpeg would
         # take BT.601 whatever the size); 4:2:0 chroma of interlaced footage belongs to one field, not two rows.
         convert = f"in_color_matrix={self.info.resolved_colour.scaler_matrix}:flags={SWS_FLAGS}" + (
@@ -136,7 +141,8 @@ class VideoReader:
                 raise self._damaged_picture(index if first_complaint is None else first_complaint, errors)
             if process.returncode != 0 or size or (errors and index < self.frame_count):
                 raise MediaError(
-                    f"{self.path}: decoding failed at frame {index} of {self.frame_count} "
+                    f"{self.path}: decoding failed at frame {self.first_frame + index} of "
+                    f"{self.first_frame + self.frame_count} "
                     f"({failure_reason(process, stderr)}). The file is damaged or cut short (its first {index} frames "
                     f"decode): export, copy or download it again."
                 )

@@ -12,10 +12,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from prefect import flow
+from prefect import flow, unmapped
 
 from flows import tasks
 from flows.job_file import load_job
+
+CHUNK_FRAMES = 256  # frames a detection task takes: a multiple of the detector's segment (TrackOptions.segment)
 
 
 def work_folder(job_file: Path, work: str | os.PathLike | None) -> Path:
@@ -30,9 +32,9 @@ def shot_flow(job_file: str, work: str | None = None) -> dict:
     trains."""
     job = load_job(job_file)
     folder = str(work_folder(job.file, work))
-    target_track = tasks.track.submit(folder, str(job.target)) if job.model is None else None  # else: the model's
+    target_track = tracked(folder, job.target) if job.model is None else None  # else: the model's
     performer = job.source or job.driver
-    performer_track = tasks.track.submit(folder, str(performer)) if performer is not None else None
+    performer_track = tracked(folder, performer) if performer is not None else None
     model = str(job.model) if job.model else tasks.train.submit(folder, str(job.target), target_track, **job.train)
     made = tasks.job.submit(folder, job.kind, str(job.target), model, track=target_track,
                             source=_text(job.source), edits=_text(job.edits), audio=_text(job.audio),
@@ -46,6 +48,18 @@ def shot_flow(job_file: str, work: str | None = None) -> dict:
             "work": folder}
 
 
+def tracked(folder: str, video: str | os.PathLike, face: str | int = "largest", chunk: int = CHUNK_FRAMES):
+    """The video's track (a future): its faces detected in chunks of `chunk` frames as tasks side by side, then
+    followed, fitted and lit in one task."""
+    from base.reading import VideoReader
+
+    frames = VideoReader(video).frame_count
+    firsts = list(range(0, max(frames, 1), chunk))
+    counts = [chunk if first + chunk < frames else None for first in firsts]  # the last one: to the end
+    detections = tasks.detect.map(unmapped(folder), unmapped(str(video)), firsts, counts)
+    return tasks.track.submit(folder, str(video), face, detections=detections)
+
+
 def run_shot(job_file: str, work: str | None = None, dask_address: str | None = None,
              workers: int | None = None) -> dict:
     """The shot flow on the task runner asked for (see `flows.runners`)."""
@@ -56,14 +70,14 @@ def run_shot(job_file: str, work: str | None = None, dask_address: str | None = 
 
 
 @flow(name="track")
-def track_flow(video: str, work: str) -> str:
-    return tasks.track(work, video)
+def track_flow(video: str, work: str, face: str | int = "largest") -> str:
+    return tracked(work, video, face).result()
 
 
 @flow(name="train")
 def train_flow(video: str, work: str, preset: str = "cpu", minutes: float | None = None,
                mouth_minutes: float = 0.0) -> str:
-    return tasks.train(work, video, tasks.track(work, video), preset=preset, minutes=minutes,
+    return tasks.train(work, video, tracked(work, video), preset=preset, minutes=minutes,
                        mouth_minutes=mouth_minutes)
 
 

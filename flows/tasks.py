@@ -38,9 +38,10 @@ class Stage:
     name: str
     inputs: tuple[str, ...]
     suffix: str = ""
+    means: tuple[str, ...] = ()  # parameters that change how the artifact is made, not what it is
 
     def key(self, parameters: dict) -> str:
-        options = {k: v for k, v in parameters.items() if k not in self.inputs and k != "work"}
+        options = {k: v for k, v in parameters.items() if k not in (*self.inputs, *self.means, "work")}
         return stage_key(self.name, {k: parameters.get(k) for k in self.inputs}, options)
 
     def output(self, parameters: dict) -> Path:
@@ -83,7 +84,8 @@ def logger() -> logging.Logger:
         return logging.getLogger("dvp")
 
 
-TRACK = Stage("track", ("video",), ".track.npz")
+DETECT = Stage("detect", ("video",), ".faces.npz")
+TRACK = Stage("track", ("video",), ".track.npz", means=("detections",))
 TRAIN = Stage("train", ("video", "track"))
 EVALUATE = Stage("evaluate", ("video", "model"), ".json")
 JOB = Stage("job", ("target", "model", "track", "source", "edits", "audio", "driver", "performer_track",
@@ -91,14 +93,25 @@ JOB = Stage("job", ("target", "model", "track", "source", "edits", "audio", "dri
 RETRYING = {"persist_result": True, "retries": RETRIES, "retry_delay_seconds": RETRY_DELAY_S}
 
 
+@task(name="detect", cache_key_fn=DETECT.cache_key, **RETRYING)
+def detect(work: str, video: str, first: int, count: int | None) -> str:
+    """The faces in `count` frames of the video from frame `first` (to its end when `count` is None)."""
+    parameters = dict(locals())
+    from pipeline.tracking import TrackOptions, detect_faces
+
+    return DETECT.make(parameters, lambda output: detect_faces(video, output, first, count,
+                                                               TrackOptions(show_progress=False)))
+
+
 @task(name="track", cache_key_fn=TRACK.cache_key, **RETRYING)
-def track(work: str, video: str, face: str | int = "largest") -> str:
-    """The video's track."""
+def track(work: str, video: str, face: str | int = "largest", detections: list[str] | None = None) -> str:
+    """The video's track, from its faces detected in chunks when `detections` are given (the same track as one
+    pass: see `pipeline.tracking.detect_faces`)."""
     parameters = dict(locals())
     from pipeline.tracking import TrackOptions, track_video
 
     return TRACK.make(parameters, lambda output: track_video(
-        video, output, options=TrackOptions(face=face, show_progress=False)))
+        video, output, options=TrackOptions(face=face, show_progress=False), detections=detections))
 
 
 @task(name="train", cache_key_fn=TRAIN.cache_key, **RETRYING)

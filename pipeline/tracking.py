@@ -15,13 +15,14 @@ import resource
 import shutil
 import tempfile
 import time
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import cv2
 import numpy as np
 
-from base.atomic import write_json
+from base.atomic import replacing, write_json
 from base.errors import DvpError, NoFaceError
 from base.metrics import nme
 from base.progress import progress
@@ -29,11 +30,11 @@ from base.reading import VideoReader
 from base.writing import VideoWriter
 from pipeline.overlay import draw_overlay
 from reconstruction.camera import PinholeCamera
-from reconstruction.face_follow import FaceTracker
+from reconstruction.face_follow import FaceFollower, FaceTracker
 from reconstruction.face_model import FaceModel, default_model
 from reconstruction.fitting import ActorModel, FrameParams, estimate_identity, fit_frames, interocular_px
 from reconstruction.illumination import facing, fit_albedo, fit_lighting, vertex_normals
-from reconstruction.landmarks import create_detector
+from reconstruction.landmarks import FaceDetection, box_of, create_detector
 from reconstruction.temporal import RADIUS, fill_gaps, smooth
 from reconstruction.topology import NUM_MESH_VERTICES
 from reconstruction.track import Track, load_track
@@ -54,6 +55,7 @@ class TrackOptions:
     focal_length: float | None = None  # pixels; default from a 30 degree horizontal field of view
     max_gap: int = 5  # longest run of lost frames (at the video's rate) to interpolate
     smoothing: bool = True
+    segment: int = 256  # the detector starts afresh every this many frames, so frame ranges can be detected apart
     show_progress: bool = True
 
 
@@ -97,8 +99,10 @@ def _rss_mib() -> float:
 
 def track_video(video: str | os.PathLike, output: str | os.PathLike, preview: str | os.PathLike | None = None,
                 report: str | os.PathLike | None = None, options: TrackOptions | None = None,
-                model: FaceModel | None = None) -> dict:
-    """Track the face in `video` and write the Track to `output`; returns the report."""
+                model: FaceModel | None = None, detections: Sequence[str | os.PathLike] | None = None) -> dict:
+    """Track the face in `video` and write the Track to `output`; returns the report. With `detections` (the files
+    `detect_faces` wrote for consecutive frame ranges covering the video), the faces are taken from them instead of
+    being detected here: the track is the same as from one pass."""
     opts = options or TrackOptions()
     model = model or default_model()
     video, output = Path(video), Path(output)
@@ -110,8 +114,13 @@ def track_video(video: str | os.PathLike, output: str | os.PathLike, preview: st
     scratch_dir = Path(tempfile.mkdtemp(prefix=".dvp-tmp-", dir=output.parent))
     timings: dict[str, float] = {}
     try:
-        data, num_points, detect_s, decode_s = _detect_pass(reader, scratch_dir, opts)
-        timings["decode"], timings["landmarks"] = decode_s, detect_s
+        if detections is None:
+            runs = [_detect_pass(reader, 0, scratch_dir, opts)]
+        else:
+            runs = _load_detections(detections, video, reader.frame_count, opts)
+        timings["decode"] = sum(run["decode_s"] for run in runs)
+        timings["landmarks"] = sum(run["landmarks_s"] for run in runs)
+        data, num_points = _follow(runs, scratch_dir, opts)
         peaks = {"landmarks": _rss_mib()}
         frames = len(data["valid"]) if data else 0
         detected = np.asarray(data["valid"]).astype(bool) if data else np.zeros(0, bool)
@@ -194,28 +203,114 @@ def _timed(items, clock: list[float]):
         yield item
 
 
-def _detect_pass(reader: VideoReader, folder: Path, opts: TrackOptions):
-    tracker = FaceTracker(lambda n: create_detector(opts.backend, max_faces=n), opts.face, opts.max_faces)
+def detect_faces(video: str | os.PathLike, output: str | os.PathLike, first: int = 0, count: int | None = None,
+                 options: TrackOptions | None = None) -> dict:
+    """Detect the faces in `count` frames of `video` from frame `first` (a multiple of the options' `segment`) and
+    write them to `output` (.npz, atomically), for `track_video(detections=...)`. Frame ranges detected apart, by
+    as many processes or machines, give the same track as one pass: the detector starts afresh at every segment
+    either way, and the face is chosen and followed over the whole shot afterwards."""
+    opts = options or TrackOptions()
+    video, output = Path(video), Path(output)
+    if first < 0 or first % opts.segment:
+        raise DvpError(f"frame ranges to detect start on a multiple of {opts.segment} frames (the detector's "
+                       f"segment), not at frame {first}")
+    reader = VideoReader(video, first_frame=first, max_frames=count)
+    scratch_dir = Path(tempfile.mkdtemp(prefix=".dvp-tmp-", dir=output.parent))
+    try:
+        run = _detect_pass(reader, first, scratch_dir, opts)
+        with replacing(output) as temporary, open(temporary, "wb") as f:
+            np.savez(f, counts=run["counts"], points=run["points"], colours=run["colours"], first=np.int64(first),
+                     to_end=np.bool_(count is None or len(run["counts"]) < count),
+                     seconds=np.array([run["decode_s"], run["landmarks_s"]]),
+                     detector=np.array([opts.backend, str(opts.max_faces), str(opts.segment)]))
+    finally:
+        shutil.rmtree(scratch_dir, ignore_errors=True)
+    return {"video": video.name, "first": first, "frames": len(run["counts"]), "faces": int(run["counts"].sum()),
+            "detections": output.name}
+
+
+def _detect_pass(reader: VideoReader, first: int, folder: Path, opts: TrackOptions) -> dict:
+    """Every face in the reader's frames (frame `first` onwards), the detector started afresh at each segment; the
+    faces of each frame as a count and, per face, its points and the colours under them, on disk."""
+    def start() -> FaceTracker:
+        return FaceTracker(lambda n: create_detector(opts.backend, max_faces=n), opts.max_faces)
+
+    tracker = start()
     num_points = tracker.detector.num_points
-    scratch = _Scratch(folder, {"points": ((num_points, 3), "float32"),
-                                "colours": ((NUM_MESH_VERTICES, 3), "uint8"), "valid": ((), "uint8")})
+    per_frame = _Scratch(folder, {"face_counts": ((), "uint8")})
+    per_face = _Scratch(folder, {"face_points": ((num_points, 3), "float32"),
+                                 "face_colours": ((NUM_MESH_VERTICES, 3), "uint8")})
     decode_clock = [0.0]
-    missing = np.full((num_points, 3), np.nan, np.float32)
-    no_colour = np.zeros((NUM_MESH_VERTICES, 3), np.uint8)
     started = time.perf_counter()
     try:
         frames = progress(_timed(reader, decode_clock), reader.frame_count, "landmarks", opts.show_progress)
-        for index, frame in enumerate(frames):
-            face = tracker.update(frame, index)
-            if face is None:
-                scratch.append(points=missing, colours=no_colour, valid=np.uint8(0))
-            else:
-                scratch.append(points=face.points, colours=_sample_colours(frame, face.points), valid=np.uint8(1))
+        for offset, frame in enumerate(frames):
+            index = first + offset
+            if offset and index % opts.segment == 0:
+                tracker.close()
+                tracker = start()
+            faces = tracker.detect(frame, index)
+            per_frame.append(face_counts=np.uint8(len(faces)))
+            for face in faces:
+                per_face.append(face_points=face.points, face_colours=_sample_colours(frame, face.points))
     finally:
         tracker.close()
         reader.close()
-    detect_s = time.perf_counter() - started - decode_clock[0]
-    return scratch.finish(), num_points, detect_s, decode_clock[0]
+    counts = per_frame.finish().get("face_counts", np.zeros(0, np.uint8))
+    faces = per_face.finish() or {"face_points": np.zeros((0, num_points, 3), np.float32),
+                                  "face_colours": np.zeros((0, NUM_MESH_VERTICES, 3), np.uint8)}
+    return {"first": first, "counts": counts, "points": faces["face_points"], "colours": faces["face_colours"],
+            "decode_s": decode_clock[0], "landmarks_s": time.perf_counter() - started - decode_clock[0]}
+
+
+def _load_detections(files: Sequence[str | os.PathLike], video: Path, frame_count: int, opts: TrackOptions) -> list:
+    """The runs of faces `detect_faces` wrote, checked to cover the video's frames in order, once, with these
+    options' detector."""
+    wanted = [opts.backend, str(opts.max_faces), str(opts.segment)]
+    loaded = []
+    for file in files:
+        with np.load(file) as data:
+            loaded.append((file, data["detector"].tolist(), bool(data["to_end"]), {
+                "first": int(data["first"]), "counts": data["counts"], "points": data["points"],
+                "colours": data["colours"], "decode_s": float(data["seconds"][0]),
+                "landmarks_s": float(data["seconds"][1])}))
+    runs, expected, to_end = [], 0, False
+    for file, detector, to_end, run in sorted(loaded, key=lambda item: item[3]["first"]):
+        if detector != wanted:
+            raise DvpError(f"{file}: its faces were detected with backend, max faces and segment {detector}, "
+                           f"this track asks for {wanted}; detect the frames again with the same options")
+        if run["first"] != expected:
+            raise DvpError(f"{file} starts at frame {run['first']}, but the detections before it end at frame "
+                           f"{expected}: detect frames {expected}-{run['first'] - 1} of {video.name} too")
+        expected += len(run["counts"])
+        runs.append(run)
+    if not to_end:
+        raise DvpError(f"the detections cover frames 0-{expected - 1} of {video.name} (about {frame_count} "
+                       f"frames), not to its end: detect the frames from {expected} to the end too")
+    return runs
+
+
+def _follow(runs: list[dict], folder: Path, opts: TrackOptions) -> tuple[dict[str, np.ndarray], int]:
+    """The followed face's points and colours in every frame (NaN and black where it is not found), and whether it
+    was, from runs of detected faces in frame order."""
+    num_points = runs[0]["points"].shape[1]
+    follower = FaceFollower(opts.face)
+    scratch = _Scratch(folder, {"points": ((num_points, 3), "float32"),
+                                "colours": ((NUM_MESH_VERTICES, 3), "uint8"), "valid": ((), "uint8")})
+    missing = np.full((num_points, 3), np.nan, np.float32)
+    no_colour = np.zeros((NUM_MESH_VERTICES, 3), np.uint8)
+    for run in runs:
+        offsets = np.concatenate([[0], np.cumsum(run["counts"], dtype=np.int64)])
+        for i in range(len(run["counts"])):
+            rows = range(offsets[i], offsets[i + 1])
+            faces = [FaceDetection(points=run["points"][r], box=box_of(run["points"][r])) for r in rows]
+            face = follower.update(faces, run["first"] + i)
+            if face is None:
+                scratch.append(points=missing, colours=no_colour, valid=np.uint8(0))
+            else:
+                row = rows[next(j for j, f in enumerate(faces) if f is face)]
+                scratch.append(points=face.points, colours=run["colours"][row], valid=np.uint8(1))
+    return scratch.finish(), num_points
 
 
 def _clean_landmarks(data: dict, store: _Scratch, opts: TrackOptions, model: FaceModel, num_points: int):

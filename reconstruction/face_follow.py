@@ -62,37 +62,41 @@ SINGLE_FACE_AFTER = 5  # frames in a row with exactly one face before the fast p
 
 
 class FaceTracker:
-    """A detector and a follower together, with a fast path for shots of one person.
+    """A detector with a fast path for shots of one person; it returns every face it sees in each frame.
 
     Looking for several faces costs mediapipe a face-detector run on every frame
     (a third slower than one face; the docs give the rates). So the tracker looks for
     up to `max_faces` until the shot has shown exactly one face for a few frames,
     then asks for one face only. If the single-face detector ever returns
-    someone the follower rejects (our actor left and another person is there),
-    it goes back to looking for several faces for the rest of the shot.
+    someone other than the face seen so far, it goes back to looking for several
+    faces for as long as it runs. Which face is the actor is decided afterwards
+    by a `FaceFollower` over the faces of the whole shot, so that runs of frames
+    detected apart (by a tracker each) are followed as one.
     """
 
-    def __init__(self, make_detector, choose: str | int = "largest", max_faces: int = 3):
+    def __init__(self, make_detector, max_faces: int = 3):
         self._make = make_detector
-        self.follower = FaceFollower(choose)
+        self._seen = FaceFollower("largest")  # only to notice someone else; the actor is chosen later
         self.max_faces = max_faces
         self.detector = make_detector(max_faces)
         self.single = max_faces == 1
         self._alone = 0
         self._fast_path_allowed = max_faces > 1
 
-    def update(self, frame: np.ndarray, index: int) -> FaceDetection | None:
+    def detect(self, frame: np.ndarray, index: int) -> list[FaceDetection]:
         faces = self.detector.detect(frame)
-        face = self.follower.update(faces, index)
+        face = self._seen.update(faces, index)
         if self.single and face is None and faces and self.max_faces > 1:
             self._switch(self.max_faces)  # someone else: back to looking for everyone, for good
             self._fast_path_allowed = False
-            return self.follower.update(self.detector.detect(frame), index)
+            faces = self.detector.detect(frame)
+            self._seen.update(faces, index)
+            return faces
         if not self.single and self._fast_path_allowed:
             self._alone = self._alone + 1 if (len(faces) == 1 and face is not None) else 0
             if self._alone >= SINGLE_FACE_AFTER:
                 self._switch(1)
-        return face
+        return faces
 
     def _switch(self, max_faces: int) -> None:
         self.detector.close()

@@ -58,7 +58,7 @@ class ScriptedDetector:
 
 
 def test_tracker_takes_the_single_face_fast_path_and_falls_back_when_another_person_appears():
-    from reconstruction.face_follow import SINGLE_FACE_AFTER, FaceTracker
+    from reconstruction.face_follow import SINGLE_FACE_AFTER, FaceFollower, FaceTracker
 
     ours, other = face(100, 100, 80), face(400, 100, 80)
 
@@ -69,9 +69,10 @@ def test_tracker_takes_the_single_face_fast_path_and_falls_back_when_another_per
         return [other] if max_faces == 1 else [other, ours]
 
     log = []
-    tracker = FaceTracker(lambda n: ScriptedDetector(script, n, log), "largest", max_faces=3)
+    tracker = FaceTracker(lambda n: ScriptedDetector(script, n, log), max_faces=3)
+    follower = FaceFollower("largest")
     frames = [np.full((2, 2, 3), i, np.uint8) for i in range(30)]
-    got = [tracker.update(f, i) for i, f in enumerate(frames)]
+    got = [follower.update(tracker.detect(f, i), i) for i, f in enumerate(frames)]
     assert log[:2] == [3, 1], "switched to one face after a run of single-face frames"
     assert tracker.single is False and log[-1] == 3, "switched back when the one face was someone else"
     assert all(g is ours for g in got), "our actor is never lost or swapped"
