@@ -7,6 +7,7 @@ when a farm command runs, so the other commands start as fast as before.
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 from pipeline import cli
 
@@ -33,6 +34,19 @@ def _add_farm(sub: argparse._SubParsersAction) -> None:
     watch.add_argument("--once", action="store_true", help="stop when the inbox holds no job file")
     watch.add_argument("--poll", type=float, default=2.0, help="seconds between looks at the inbox (default 2)")
     _where(watch)
+    serve = farm.add_parser("serve", help="serve the flows as Prefect deployments (runs on demand and on a schedule)",
+                            description="Serve every flow as a deployment named `farm` (shot/farm, dub/farm, ...), "
+                                        "run on demand from the Prefect UI, the API or `prefect deployment run "
+                                        "shot/farm -p job_file=JOB.yaml`, and with --inbox the inbox/farm "
+                                        "deployment on a schedule. Needs a Prefect server that keeps running: "
+                                        "`prefect server start`, and PREFECT_API_URL set to it.")
+    serve.add_argument("--inbox", help="a watch folder to look into on a schedule (as `dvp farm watch --once`)")
+    when = serve.add_mutually_exclusive_group()
+    when.add_argument("--every", type=float, default=60.0, metavar="SECONDS",
+                      help="seconds between scheduled looks at the inbox (default 60)")
+    when.add_argument("--cron", help="a cron schedule for the inbox instead, e.g. '*/5 * * * *'")
+    serve.add_argument("--limit", type=int, default=1, help="flow runs at a time in this process (default 1)")
+    _where(serve)
 
 
 def _where(p: argparse.ArgumentParser) -> None:
@@ -49,18 +63,33 @@ def _run_farm(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise cli.DvpError("--workers takes a number of worker processes, 1 or more")
-    if args.farm_command == "watch":
-        from flows.inbox import watch
-        from flows.shot import run_shot
-
-        counts = watch(args.inbox, lambda job, work: run_shot(job, work, args.dask_address, args.workers),
-                       once=args.once, poll=args.poll)
-        cli._summary(counts)
-        return 0
-    load_job(args.job)  # mistakes in the job file are reported before Prefect starts
+    if args.farm_command == "run":
+        load_job(args.job)  # mistakes in the job file are reported before Prefect starts
+    from flows.server import prefect_server
     from flows.shot import run_shot
 
-    return cli._finish(args, run_shot(args.job, args.work, args.dask_address, args.workers))
+    if args.farm_command == "serve":
+        from prefect.settings import PREFECT_API_URL
+
+        if not PREFECT_API_URL.value():
+            raise cli.DvpError("dvp farm serve needs a Prefect server that keeps running (schedules are made by its "
+                               "scheduler): start one with `prefect server start` and set PREFECT_API_URL, e.g. "
+                               "`prefect config set PREFECT_API_URL=http://127.0.0.1:4200/api`")
+        if args.inbox is not None and not Path(args.inbox).is_dir():
+            raise cli.DvpError(f"the inbox {args.inbox} is not a folder; create it first")
+        from flows.serving import serve_farm
+
+        serve_farm(args.inbox, args.every, args.cron, args.dask_address, args.workers, args.limit)
+        return 0
+    with prefect_server():
+        if args.farm_command == "watch":
+            from flows.inbox import watch
+
+            counts = watch(args.inbox, lambda job, work: run_shot(job, work, args.dask_address, args.workers),
+                           once=args.once, poll=args.poll)
+            cli._summary(counts)
+            return 0
+        return cli._finish(args, run_shot(args.job, args.work, args.dask_address, args.workers))
 
 
 FARM = {"farm": (_add_farm, _run_farm)}

@@ -15,7 +15,8 @@ from pathlib import Path
 from prefect import flow, unmapped
 
 from flows import tasks
-from flows.job_file import load_job
+from flows.job_file import ShotJob, load_job
+from flows.runs import noted
 
 CHUNK_FRAMES = 256  # frames a detection task takes: a multiple of the detector's segment (TrackOptions.segment)
 
@@ -32,6 +33,11 @@ def shot_flow(job_file: str, work: str | None = None) -> dict:
     trains."""
     job = load_job(job_file)
     folder = str(work_folder(job.file, work))
+    with noted(folder):
+        return _shot(job, folder)
+
+
+def _shot(job: ShotJob, folder: str) -> dict:
     target_track = tracked(folder, job.target) if job.model is None else None  # else: the model's
     performer = job.source or job.driver
     performer_track = tracked(folder, performer) if performer is not None else None

@@ -76,6 +76,32 @@ def test_a_shot_flow_tracks_trains_edits_and_a_second_run_is_served_from_its_wor
         elsewhere = shot_flow(str(job), str(tmp_path / "elsewhere"))
         assert Path(elsewhere["track"]).parent == tmp_path / "elsewhere" and Path(elsewhere["track"]).is_file()
     assert not list(tmp_path.rglob(".dvp-tmp-*"))
+    messages = prefect_log_messages()
+    assert any(m.startswith("landmarks: ") and "frames/s" in m for m in messages), "progress reached Prefect's logs"
+
+
+def prefect_log_messages() -> list[str]:
+    """Every log line of the test server's runs (its text search fails on SQLite)."""
+    from prefect.client.orchestration import get_client
+
+    messages = []
+    with get_client(sync_client=True) as client:
+        while page := client.read_logs(limit=200, offset=len(messages)):
+            messages += [entry.message for entry in page]
+    return messages
+
+
+def test_progress_is_logged_while_a_stage_runs_not_only_at_its_end(monkeypatch, caplog):
+    import logging
+
+    from base import progress
+
+    monkeypatch.setattr(progress, "LOG_EVERY_S", 0.0)
+    with caplog.at_level(logging.INFO, logger="dvp"):
+        assert list(progress.progress(range(4), 4, "fitting", enabled=False)) == [0, 1, 2, 3]
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines[0].startswith("fitting: 1/4 frames (25 %)") and "left" in lines[0]
+    assert lines[-1].startswith("fitting: 4 frames in")
 
 
 def test_dvp_farm_run_refuses_a_bad_job_file_before_prefect_starts(tmp_path, capsys):
@@ -116,8 +142,14 @@ def test_the_shot_flow_on_two_dask_workers_gives_the_same_track_and_frames(harne
     assert all(np.array_equal(a, b) for a, b in zip(*frames, strict=True)), "the same frames"
 
 
-def farm_run(job, *args):
-    """`dvp farm run JOB ARGS` in a process of its own session, against the test's Prefect server."""
+def farm_run(job, *args, own_server=False):
+    """`dvp farm run JOB ARGS` in a process of its own session (see `farm`)."""
+    return farm("run", job, *args, own_server=own_server)
+
+
+def farm(*args, own_server=False):
+    """`dvp farm ARGS` in a process of its own session, against the test's Prefect server, or with
+    `own_server` against a temporary one it starts itself (on the test server's database)."""
     import os
     import subprocess
     import sys
@@ -125,7 +157,9 @@ def farm_run(job, *args):
     from prefect.settings import get_current_settings
 
     env = {**os.environ, **get_current_settings().to_environment_variables(exclude_unset=True)}
-    command = f"from flows.cli import main; main(['farm', 'run', {str(job)!r}, *{[str(a) for a in args]!r}])"
+    if own_server:
+        env.pop("PREFECT_API_URL", None)
+    command = f"from flows.cli import main; main(['farm', *{[str(a) for a in args]!r}])"
     return subprocess.Popen([sys.executable, "-c", command], env=env, start_new_session=True,
                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
@@ -142,17 +176,20 @@ def test_a_shot_flow_killed_mid_training_resumes_from_its_finished_tasks(harness
     job = write_job(tmp_path, target=str(video), job="edit", edits=str(tmp_path / "smile.yaml"),
                     output="out/edited.mov", train={"preset": "tiny", "steps": 400}, options={"verify": False})
     (tmp_path / "smile.yaml").write_text("version: 1\nedits:\n  - frames: [5, 30]\n    expression: {smile: 0.6}\n")
-    run = farm_run(job)
+    run = farm_run(job, own_server=True)
     work = tmp_path / "shot.work"
     deadline = time.monotonic() + 300
     while not list(work.glob("train-*/checkpoint.pt")):
         assert run.poll() is None and time.monotonic() < deadline, "the flow ended before training checkpointed"
         time.sleep(0.2)
-    os.killpg(run.pid, signal.SIGKILL)
+    os.kill(run.pid, signal.SIGKILL)  # the command's process alone, as an out-of-memory kill would
     run.wait()
-    time.sleep(0.5)
-    assert subprocess.run(["pgrep", "-g", str(run.pid)], capture_output=True).stdout == b"", "nothing left running"
+    deadline = time.monotonic() + 30
+    while subprocess.run(["pgrep", "-g", str(run.pid)], capture_output=True).stdout:
+        assert time.monotonic() < deadline, "the temporary Prefect server (or another child) outlived the command"
+        time.sleep(0.2)
     assert not list(tmp_path.rglob(".dvp-tmp-*")) and not (tmp_path / "out").exists()
+    killed = json.loads((work / ".flow-run.json").read_text())["run"]
     [track] = work.glob("track-*.track.npz")
     load_track(track)  # complete
     made = track.stat().st_mtime_ns
@@ -162,6 +199,15 @@ def test_a_shot_flow_killed_mid_training_resumes_from_its_finished_tasks(harness
     steps = [entry["step"] for entry in history]
     assert steps == sorted(set(steps)) and steps[-1] == 400, "training carried on from its checkpoint to the end"
     assert probe(result["output"]).frame_count == 40
+    assert run_state(killed) == "CRASHED", "the killed run, left Running, was marked Crashed by the next"
+    assert not (work / ".flow-run.json").exists()
+
+
+def run_state(run_id: str) -> str:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        return client.read_flow_run(run_id).state.type.value
 
 
 def test_a_job_file_is_taken_only_once_fully_written(tmp_path, monkeypatch):
@@ -203,3 +249,57 @@ def test_the_watch_folder_files_jobs_as_done_or_failed_with_a_reason(harness, as
     reason = (box / "failed" / "bad.reason.txt").read_text()
     assert "bad.yaml: the edits" in reason and "nowhere.yaml does not exist" in reason
     assert not list(box.glob("*.yaml")) and not list(box.glob(".*.working"))
+
+
+def test_the_farm_deployments_are_every_flow_and_a_scheduled_inbox(tmp_path):
+    from flows.serving import deployments
+
+    made = deployments(tmp_path, every=90)
+    names = {d.flow_name for d in made}
+    assert names == {"shot", "track", "train", "evaluate", "reenact", "edit", "dub", "inbox"}
+    assert all(d.name == "farm" for d in made)
+    [inbox] = [d for d in made if d.flow_name == "inbox"]
+    assert inbox.parameters["inbox"] == str(tmp_path.resolve())
+    assert inbox.schedules[0].schedule.interval.total_seconds() == 90
+    assert not any(d.schedules for d in made if d.flow_name != "inbox"), "the other flows run on demand"
+
+
+def test_dvp_farm_serve_runs_a_shot_asked_for_through_the_api(harness, astro, tmp_path):
+    import os
+    import signal
+
+    from prefect.client.orchestration import get_client
+    from prefect.deployments import run_deployment
+
+    video, _ = astro
+    (tmp_path / "smile.yaml").write_text("version: 1\nedits:\n  - frames: [5, 30]\n    expression: {smile: 0.6}\n")
+    job = write_job(tmp_path, target=str(video), job="edit", edits="smile.yaml", output="out/served.mov",
+                    train={"preset": "tiny", "steps": 20}, options={"verify": False})
+    serving = farm("serve")
+    try:
+        deadline = time.monotonic() + 180
+        with get_client(sync_client=True) as client:
+            while True:
+                assert serving.poll() is None and time.monotonic() < deadline, "dvp farm serve did not come up"
+                try:
+                    client.read_deployment_by_name("shot/farm")
+                    break
+                except Exception:
+                    time.sleep(1)
+        run = run_deployment("shot/farm", parameters={"job_file": str(job)}, timeout=600)
+        assert run.state.is_completed(), run.state
+        assert probe(tmp_path / "out" / "served.mov").frame_count == 40
+    finally:
+        os.killpg(serving.pid, signal.SIGTERM)
+        serving.wait(timeout=60)
+
+
+def test_dvp_farm_serve_asks_for_a_server_of_its_own(monkeypatch, capsys):
+    from prefect.settings import PREFECT_API_URL, temporary_settings
+
+    from flows.cli import main
+
+    monkeypatch.delenv("PREFECT_API_URL", raising=False)
+    with temporary_settings(updates={PREFECT_API_URL: None}):
+        assert main(["farm", "serve"]) == 2
+    assert "prefect server start" in capsys.readouterr().err

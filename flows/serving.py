@@ -1,0 +1,53 @@
+"""`dvp farm serve`: the flows as Prefect deployments, served by this process, and the inbox looked into on a
+schedule.
+
+Every flow is deployed under the name `farm` (`shot/farm`, `dub/farm`, ...): a run can be asked for from the Prefect
+UI, the API or `prefect deployment run 'shot/farm' -p job_file=...`, and this process runs it. With an inbox, the
+`inbox/farm` deployment runs on a schedule and takes the job files waiting there, as `dvp farm watch --once` does.
+Serving needs a server that keeps running (`prefect server start`): schedules are made by its scheduler service.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from prefect import flow
+
+from flows import shot
+from flows.inbox import watch
+
+DEPLOYMENT = "farm"
+FLOWS = (shot.shot_flow, shot.track_flow, shot.train_flow, shot.evaluate_flow, shot.reenact_flow, shot.edit_flow,
+         shot.dub_flow)
+
+
+@flow(name="inbox")
+def inbox_flow(inbox: str, dask_address: str | None = None, workers: int | None = None) -> dict:
+    """Run the job files waiting in `inbox`, once each, then file them as done or failed."""
+    return watch(inbox, lambda job, work: shot.run_shot(job, work, dask_address, workers), once=True, poll=1.0)
+
+
+def deployments(inbox: str | os.PathLike | None = None, every: float = 60.0, cron: str | None = None,
+                dask_address: str | None = None, workers: int | None = None) -> list:
+    """The farm's deployments: every flow on demand, and the inbox on a schedule (every `every` seconds, or on
+    `cron`) when one is given. Their tasks run where `dask_address` or `workers` say (see `flows.runners`)."""
+    from flows.runners import task_runner
+
+    runner = task_runner(dask_address, workers)
+    made = [(f.with_options(task_runner=runner) if runner is not None else f).to_deployment(
+        name=DEPLOYMENT, tags=["dvp"]) for f in FLOWS]
+    if inbox is not None:
+        schedule = {"cron": cron} if cron else {"interval": every}
+        made.append(inbox_flow.to_deployment(
+            name=DEPLOYMENT, tags=["dvp"], parameters={"inbox": str(Path(inbox).resolve()),
+                                                       "dask_address": dask_address, "workers": workers},
+            **schedule))
+    return made
+
+
+def serve_farm(inbox: str | os.PathLike | None = None, every: float = 60.0, cron: str | None = None,
+               dask_address: str | None = None, workers: int | None = None, limit: int = 1) -> None:
+    """Serve the farm's deployments until stopped, running at most `limit` flow runs at a time."""
+    from prefect import serve
+
+    serve(*deployments(inbox, every, cron, dask_address, workers), limit=limit, print_starting_message=True)
