@@ -11,17 +11,21 @@ border because the mask is zero there.
 Colour matching: the network's colours can drift slightly from the shot's. In
 a ring just outside the face (where output and target both show the same
 hair, skin or background) the per-channel mean difference is measured and
-removed from the output, smoothed over time (exponential, `colour_smoothing`)
-so the correction itself cannot flicker.
+removed from the output, smoothed over the last few composited frames (weights
+falling as `1 - colour_smoothing` per frame) so the correction itself cannot
+flicker.
 """
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass
 
 import cv2
 import numpy as np
 
 from rendering.crop import CropBox
+
+COLOUR_MEMORY = 8  # composited frames the colour correction averages over
 
 
 @dataclass
@@ -33,7 +37,10 @@ class CompositeSettings:
 
 
 class Compositor:
-    """Blends network crops into frames of one shot, carrying the colour correction from frame to frame."""
+    """Blends network crops into frames of one shot, carrying the colour correction from frame to frame: the
+    offset between the painted and the real face at the mask's edge, averaged over the last `COLOUR_MEMORY`
+    composited frames with weights falling by `1 - colour_smoothing` a frame. A finite memory, so that a segment
+    of the output made apart (`pipeline.segments`) can rebuild it from the frames just before it."""
 
     def __init__(self, crop: CropBox, size: int, settings: CompositeSettings | None = None):
         self.crop, self.size = crop, size
@@ -42,7 +49,7 @@ class Compositor:
                        0, 1)
         ramp = 0.5 - 0.5 * np.cos(np.pi * ramp)  # smooth start and end
         self._border = np.minimum(ramp[:, None], ramp[None, :]).astype(np.float32)
-        self._offset: np.ndarray | None = None
+        self._offsets: deque[np.ndarray] = deque(maxlen=COLOUR_MEMORY)  # newest first
 
     def soft_mask(self, face_masks: list[np.ndarray]) -> np.ndarray:
         """(S, S) float mask in [0, 1] from uint8 face masks (S, S) of the new and the original face."""
@@ -66,9 +73,8 @@ class Compositor:
         out = output.astype(np.float32)
         ring = (mask > 0.05) & (mask < 0.5)
         if ring.sum() > 20:
-            offset = (real[ring] - out[ring]).mean(0)
-            a = self.settings.colour_smoothing
-            self._offset = offset if self._offset is None else (1 - a) * self._offset + a * offset
-        if self._offset is not None:
-            out = out + self._offset
+            self._offsets.appendleft((real[ring] - out[ring]).mean(0))
+        if self._offsets:
+            weights = (1 - self.settings.colour_smoothing) ** np.arange(len(self._offsets))
+            out = out + np.tensordot(weights / weights.sum(), np.array(self._offsets), axes=1).astype(np.float32)
         return self.crop.paste(frame, out, mask)

@@ -130,9 +130,55 @@ class Job:
     options: JobOptions = field(default_factory=JobOptions)
 
 
+@dataclass
+class Prepared:
+    """A job decided before its first frame (steps 1-5, and the sound): what synthesis needs, whether it makes the
+    output in one pass (`run_job`) or in segments made apart (`pipeline.segments`)."""
+
+    fmt: str
+    translator: Translator | None
+    eyes: TrainedPathway | None
+    mouth: TrainedPathway | None
+    device: object
+    scale: float
+    track: Track  # the target's
+    driven: Driven
+    found: object  # the coverage (`pipeline.coverage.Coverage`), None without a model
+    sound: Path | None
+    timecode: str | None
+    synthesis: SynthesisOptions
+    crop: CropBox | None
+    retrieval: MouthRetrieval | None
+
+    @property
+    def frames(self) -> int:
+        return len(self.driven.performance.track)
+
+
 def run_job(job: Job) -> dict:
     """Run `job` (see the module notes); returns its report, also written to `options.report` when given."""
     started = time.perf_counter()
+    o, output = job.options, Path(job.output)
+    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent if output.parent.is_dir() else None) \
+            as scratch:
+        scratch = Path(scratch)
+        p = prepare(job, scratch)
+        preview = Path(o.preview) if o.preview else None
+        with p.driven.preview_left or contextlib.nullcontext() as frames:
+            left = iter(frames) if preview and frames is not None else None
+            stats = synthesise(p.driven.performance, p.translator, p.crop, p.track, Path(job.target), output,
+                               p.synthesis, p.driven.fade, preview, left, job.drive.preview_labels, p.eyes, p.mouth,
+                               p.retrieval)
+        result = report(job, p, stats, scratch)
+    result["seconds"] = round(time.perf_counter() - started, 1)
+    if o.report is not None:
+        write_json(o.report, result)
+    return result
+
+
+def prepare(job: Job, scratch: Path) -> Prepared:
+    """Steps 1-5 of the module notes and the output's sound; what is made on the way (a track made now, a dub's
+    sound) is written in `scratch`."""
     o, drive = job.options, job.drive
     target, output = Path(job.target), Path(job.output)
     fmt = check_paths({"target video": target, **drive.inputs()}, output, o.fmt)
@@ -153,54 +199,62 @@ def run_job(job: Job) -> dict:
         translator = Translator(job.model, device=device)
         eyes = TrainedPathway.of(EYE_PATHWAY, job.model, device) if o.eyes else None
         mouth = TrainedPathway.of(MOUTH_PATHWAY, job.model, device) if o.mouth else None
-    with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
-        scratch = Path(scratch)
-        if translator is not None:
-            track, scale = model_target(translator, target, o.track, scratch, o.show_progress, o.face)
-            for pathway in (eyes, mouth):
-                if pathway is not None:
-                    pathway.rescale(scale)
-        else:
-            track, scale = load_or_track(target, o.track, scratch, o.show_progress, "target", o.face), 1.0
-        retrieval = MouthRetrieval.of_shot(target, track, o.show_progress) \
-            if translator is not None and o.retrieval else None
-        timecode = probe(target).timecode
-        driven = drive.perform(track, target, timecode, scratch, o)
-        performance = driven.performance
-        painted = network_frames(driven, o.gaze_warp)
-        found = None
-        if translator is None:
-            refuse_without_model(drive, painted & performance.track.valid)
-        else:
-            found = check_coverage(performance.track, translator, np.flatnonzero(painted))
-        sound = driven.audio if driven.audio is not None and o.audio is None else \
-            choose_audio(audio, drive.source, target, output_seconds(performance), fmt)
-        options = SynthesisOptions(fmt=fmt, audio=sound,
-                                   timecode=timecode, rasterizer=o.rasterizer, show_progress=o.show_progress,
-                                   gaze_warp=o.gaze_warp, gaze_gain=o.gaze_gain, pose_calibration=o.pose_calibration,
-                                   keep_depth=o.keep_depth)
-        crop = CropBox(**translator.manifest["crop"]).scaled(scale) if translator is not None else None
-        preview = Path(o.preview) if o.preview else None
-        with driven.preview_left or contextlib.nullcontext() as frames:
-            left = iter(frames) if preview and frames is not None else None
-            stats = synthesise(performance, translator, crop, track, target, output, options, driven.fade,
-                               preview, left, drive.preview_labels, eyes, mouth, retrieval)
-        result = {"job": drive.kind, "target": target.name,
-                  "model": str(translator.folder) if translator is not None else None,
-                  "model_step": translator.step if translator is not None else None,
-                  "model_scale": scale, "device": str(device) if device is not None else None,
-                  "output": str(output), "format": fmt, **driven.report,
-                  "audio": options.audio.name if options.audio else None, "timecode": timecode, **stats}
-        if driven.measure is not None:
-            result.update(driven.measure(output))
-        if found is not None:
-            result["coverage"] = found.report()
-        if o.verify:
-            result["faithfulness"] = verify_output(output, performance.track, driven.scored, scratch,
-                                                   o.show_progress, found)
-    result["seconds"] = round(time.perf_counter() - started, 1)
-    if o.report is not None:
-        write_json(o.report, result)
+    if translator is not None:
+        track, scale = model_target(translator, target, o.track, scratch, o.show_progress, o.face)
+        for pathway in (eyes, mouth):
+            if pathway is not None:
+                pathway.rescale(scale)
+    else:
+        track, scale = load_or_track(target, o.track, scratch, o.show_progress, "target", o.face), 1.0
+    retrieval = MouthRetrieval.of_shot(target, track, o.show_progress) \
+        if translator is not None and o.retrieval else None
+    timecode = probe(target).timecode
+    driven = drive.perform(track, target, timecode, scratch, o)
+    performance = driven.performance
+    painted = network_frames(driven, o.gaze_warp)
+    found = None
+    if translator is None:
+        refuse_without_model(drive, painted & performance.track.valid)
+    else:
+        found = check_coverage(performance.track, translator, np.flatnonzero(painted))
+    sound = driven.audio if driven.audio is not None and o.audio is None else \
+        choose_audio(audio, drive.source, target, output_seconds(performance), fmt)
+    synthesis = SynthesisOptions(fmt=fmt, audio=sound, timecode=timecode, rasterizer=o.rasterizer,
+                                 show_progress=o.show_progress, gaze_warp=o.gaze_warp, gaze_gain=o.gaze_gain,
+                                 pose_calibration=o.pose_calibration, keep_depth=o.keep_depth)
+    crop = CropBox(**translator.manifest["crop"]).scaled(scale) if translator is not None else None
+    return Prepared(fmt, translator, eyes, mouth, device, scale, track, driven, found, sound, timecode, synthesis,
+                    crop, retrieval)
+
+
+def report(job: Job, p: Prepared, stats: dict, scratch: Path) -> dict:
+    """Step 7: the job's report on its written output, verified when the options ask."""
+    intended = p.driven.performance.track if job.options.verify else None
+    return finish_report(describe(job, p), stats, Path(job.output), p.driven.measure, p.found, intended,
+                         p.driven.scored, scratch, job.options.show_progress)
+
+
+def describe(job: Job, p: Prepared) -> dict:
+    """What the report says of a job before its output exists."""
+    return {"job": job.drive.kind, "target": Path(job.target).name,
+            "model": str(p.translator.folder) if p.translator is not None else None,
+            "model_step": p.translator.step if p.translator is not None else None,
+            "model_scale": p.scale, "device": str(p.device) if p.device is not None else None,
+            "output": str(job.output), "format": p.fmt, **p.driven.report,
+            "audio": p.sound.name if p.sound else None, "timecode": p.timecode}
+
+
+def finish_report(described: dict, stats: dict, output: Path, measure: Callable[[Path], dict] | None, found,
+                  intended: Track | None, scored: np.ndarray | None, scratch: Path, show_progress: bool) -> dict:
+    """The report: what `describe` said, the synthesis `stats`, what the drive reads back from the output
+    (`measure`), the coverage `found`, and with an `intended` track the output tracked again and scored on it."""
+    result = {**described, **stats}
+    if measure is not None:
+        result.update(measure(output))
+    if found is not None:
+        result["coverage"] = found.report()
+    if intended is not None:
+        result["faithfulness"] = verify_output(output, intended, scored, scratch, show_progress, found)
     return result
 
 

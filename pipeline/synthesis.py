@@ -49,10 +49,11 @@ from base.plates import Plates
 from base.progress import progress
 from base.reading import VideoReader, frames_in_order
 from base.writing import VideoWriter, open_output
-from pipeline.compositing import CompositeSettings, Compositor
+from pipeline.compositing import COLOUR_MEMORY, CompositeSettings, Compositor
+from pipeline.eyes.gaze_calibration import GazeCalibration
 from pipeline.eyes.settings import DEFAULT as EYE_DEFAULTS
 from pipeline.eyes.settings import EyeSettings
-from pipeline.eyes.stage import EyeStage
+from pipeline.eyes.stage import EyeStage, gaze_calibration
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
 from pipeline.transfer import Performance
 from reconstruction.fitting import actor_from_track
@@ -67,6 +68,7 @@ from translation.pathways import TrainedPathway
 PREVIEW_HEIGHT = 360
 BATCH_FRAME_BYTES = 256 * 2**20  # target frames held per batch: 43 at 1080p, 10 at 4K, 3 at 4K with 16-bit plates
 WARP_BATCH = 64  # frames per batch when no network runs
+ALIGN = 256  # batches are powers of two up to this, so a segment starting on a multiple of it has one pass's batches
 
 
 @dataclass
@@ -119,19 +121,19 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
                preview: Path | None = None, preview_left: Iterator[np.ndarray] | None = None,
                preview_labels: tuple[str, ...] = ("source", "conditioning", "output"),
                eyes: TrainedPathway | None = None, mouth: TrainedPathway | None = None,
-               retrieval: MouthRetrieval | None = None) -> dict:
+               retrieval: MouthRetrieval | None = None, frames: tuple[int, int] | None = None,
+               calibrated: Calibrations | None = None) -> dict:
     """Write the output video (and optionally a side-by-side preview of `preview_left`, or the target, the
     conditioning and the output); returns statistics. `eyes` and `mouth`: the model's pathways, which repaint the
-    eyes and the mouth of every frame the network paints; `retrieval` paints the mouth of those frames last."""
+    eyes and the mouth of every frame the network paints; `retrieval` paints the mouth of those frames last.
+    `frames` (first, stop): only those output frames, as a segment of the output (see `pipeline.segments`): they
+    are the frames one pass would make there, given the same `calibrated` (measured for the whole job by
+    `calibrate`; measured here when not given)."""
     started = time.perf_counter()
-    n = len(performance.track)
-    fade = np.ones(n) if fade is None else np.asarray(fade, dtype=np.float64)
-    eyes_only = np.zeros(n, bool)
-    if options.gaze_warp and performance.eyes_only is not None:
-        eyes_only = np.asarray(performance.eyes_only, bool)
-    valid = performance.track.valid
-    painted = np.where(eyes_only, 0.0, fade) * valid if translator is not None else np.zeros(n)  # network's frames
-    warped = eyes_only & (fade > 0) & valid
+    total = len(performance.track)
+    first, stop = frames if frames is not None else (0, total)
+    n = stop - first
+    fade, painted, warped = frame_weights(performance, translator is not None, fade, options.gaze_warp)
     info = VideoReader(target_video)
     plates = Plates.of(info.info, options.fmt, options.keep_depth, options.draft)
     actor = actor_from_track(target_track)
@@ -139,23 +141,30 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
             open_output(output, options.fmt, info.fps, *plates.size, options.audio, options.timecode,
                         options.draft, plates.deep, plates.sar, plates.field_order, plates.colour) as writer:
         scratch = Path(scratch)
+        if calibrated is None:
+            calibrated = calibrate(performance, translator, crop, target_track, target_video, painted, fade, options,
+                                   scratch)
         head = None
         if translator is not None:
-            head = HeadPainter.build(performance, translator, crop, target_track, target_video, actor, painted,
-                                     options, scratch, mouth, retrieval)
-        eye_stage = EyeStage.build(performance, target_track, actor, target_video, fade, options.gaze_warp,
-                                   options.gaze_gain, scratch, options.show_progress, eyes,
-                                   head.conditioned if head else None, head.posed if head else None,
-                                   resolve(options.rasterizer) if eyes is not None else "builtin", options.eyes)
-        batch_size = max(1, min(head.batch_frames if head else WARP_BATCH,
-                                BATCH_FRAME_BYTES // plates.frame_bytes))
+            head = HeadPainter(performance, translator, crop, target_track, actor, painted, calibrated.pose, options,
+                               mouth, retrieval)
+        eye_stage = EyeStage(performance, target_track, actor, calibrated.gaze, eyes,
+                             head.conditioned if head else None, head.posed if head else None,
+                             resolve(options.rasterizer) if eyes is not None else "builtin", options.eyes)
+        batch_size = aligned_batch(min(head.batch_frames if head else WARP_BATCH,
+                                        BATCH_FRAME_BYTES // plates.frame_bytes))
+        lead = head.lead_in(first, batch_size) if head is not None else first
         labels = preview_labels if head else (preview_labels[0], preview_labels[-1])
         side_by_side = SideBySide(preview, info.fps, info.height, labels, options.audio)
-        frames = frames_in_order(target_video, performance.target_frames, scratch, plates.deep, plates.stored,
-                                 plates.woven)
+        frames = frames_in_order(target_video, performance.target_frames[lead:stop], scratch, plates.deep,
+                                 plates.stored, plates.woven)
         with side_by_side, contextlib.closing(eye_stage):
-            for batch in _batches(frames, plates, n, batch_size, options):
+            for batch in _batches(frames, plates, lead, first, stop, batch_size, options):
                 rows = np.flatnonzero(painted[batch.idx] > 0)  # the rows the network paints
+                if batch.idx[0] < first:  # before the segment: only to rebuild the colour correction's memory
+                    rendered = head.render(batch.idx)
+                    head.composite(batch, head.translate(batch, rows, rendered), rendered, fade, counted=False)
+                    continue
                 results, rendered = list(batch.frames), None
                 if head is not None:
                     rendered = head.render(batch.idx)
@@ -180,18 +189,67 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
             "peak_memory_mib": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def _batches(frames: Iterator[np.ndarray], plates: Plates, n: int, size: int,
+def aligned_batch(frames: int) -> int:
+    """The largest power of two up to `frames` and `ALIGN`: the network's arithmetic depends (in its last bits) on
+    which frames share a batch, so segments of the output made apart must cut them where one pass does."""
+    return 1 << (max(1, min(frames, ALIGN)).bit_length() - 1)
+
+
+def frame_weights(performance: Performance, network: bool, fade: np.ndarray | None,
+                  gaze_warp: bool) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per output frame: its fade (1 where none is given), how much of it the network paints (0 without a network,
+    and in frames whose only change is the gaze when the gaze warp makes it), and whether only the warp changes it."""
+    total = len(performance.track)
+    fade = np.ones(total) if fade is None else np.asarray(fade, dtype=np.float64)
+    eyes_only = np.zeros(total, bool)
+    if gaze_warp and performance.eyes_only is not None:
+        eyes_only = np.asarray(performance.eyes_only, bool)
+    valid = performance.track.valid
+    painted = np.where(eyes_only, 0.0, fade) * valid if network else np.zeros(total)
+    return fade, painted, eyes_only & (fade > 0) & valid
+
+
+def _batches(frames: Iterator[np.ndarray], plates: Plates, lead: int, first: int, stop: int, size: int,
              options: SynthesisOptions) -> Iterator[Batch]:
-    """The output frames in batches of `size`, with a progress bar."""
+    """Output frames `lead` to `stop` in batches that end on multiples of `size` (so a segment's batches are those
+    of one pass) and before `first` (where the segment starts, after its lead-in), with a progress bar."""
     batch = Batch(np.zeros(0, int), [], [])
-    for j in progress(range(n), n, options.stage, options.show_progress):
+    for j in progress(range(lead, stop), stop - lead, options.stage, options.show_progress):
         plate = next(frames)
         batch.plates.append(plate)
         batch.frames.append(plates.work(plate))
-        if len(batch.frames) == size or j == n - 1:
+        if (j + 1) % size == 0 or j + 1 == first or j == stop - 1:
             batch.idx = np.arange(j + 1 - len(batch.frames), j + 1)
             yield batch
             batch = Batch(np.zeros(0, int), [], [])
+
+
+@dataclass
+class Calibrations:
+    """What a job measures once, before its first frame: how much of the asked head pose the network paints (a pilot
+    pass), and how much of a gaze turn tracking reads back (on the target)."""
+
+    pose: PoseCalibration
+    gaze: GazeCalibration | None  # None: no gaze warp
+
+
+def calibrate(performance: Performance, translator: Translator | None, crop: CropBox | None, target_track,
+              target_video: Path, painted: np.ndarray, fade: np.ndarray, options: SynthesisOptions,
+              scratch: Path) -> Calibrations:
+    """The job's calibrations (see `Calibrations`), each the identity when switched off or when nothing needs it."""
+    posed = PoseCalibration(note="switched off" if translator is not None else "no network")
+    if translator is not None and options.pose_calibration:
+        pilot_options = replace(options, fmt="mp4", audio=None, timecode=None, gaze_warp=False,
+                                pose_calibration=False, stage="pose pilot", draft=True)
+
+        def pilot(part: Performance, video: Path) -> None:
+            synthesise(part, translator, crop, target_track, target_video, video, pilot_options)
+
+        posed = calibrate_pose(performance, target_track, painted, pilot, scratch,
+                               lead_in=translator.config.window - 1)
+    gaze = gaze_calibration(performance, target_track, target_video, fade, options.gaze_gain, scratch,
+                            options.show_progress, options.eyes) if options.gaze_warp else None
+    return Calibrations(posed, gaze)
 
 
 class HeadPainter:
@@ -216,26 +274,21 @@ class HeadPainter:
         self.synthesised = 0
         self.network_s = 0.0
 
-    @classmethod
-    def build(cls, performance: Performance, translator: Translator, crop: CropBox, target_track, target_video: Path,
-              actor, painted: np.ndarray, options: SynthesisOptions, scratch: Path,
-              mouth: TrainedPathway | None = None, retrieval: MouthRetrieval | None = None) -> HeadPainter:
-        """The painter of a job, with the pose calibration its pilot pass measured (or the identity when off)."""
-        posed = PoseCalibration(note="switched off")
-        if options.pose_calibration:
-            pilot_options = replace(options, fmt="mp4", audio=None, timecode=None, gaze_warp=False,
-                                    pose_calibration=False, stage="pose pilot", draft=True)
-
-            def pilot(part: Performance, video: Path) -> None:
-                synthesise(part, translator, crop, target_track, target_video, video, pilot_options)
-
-            posed = calibrate_pose(performance, target_track, painted, pilot, scratch,
-                                   lead_in=translator.config.window - 1)
-        return cls(performance, translator, crop, target_track, actor, painted, posed, options, mouth, retrieval)
-
     @property
     def batch_frames(self) -> int:
         return min(self.original.batch_frames, self.translator.batch_size * 4)
+
+    def lead_in(self, first: int, batch_size: int) -> int:
+        """Where a segment starting at output frame `first` must start painting for its frames to be those of one
+        pass: at the batch holding the last painted frames whose colour offsets the compositor remembers (twice as
+        many, since some add none); returns that frame, after pushing the conditioning its space-time window holds
+        from before it."""
+        before = np.flatnonzero(self.painted[:first] > 0)[-2 * COLOUR_MEMORY:]
+        lead = int(before[0]) // batch_size * batch_size if len(before) else first
+        held = np.arange(max(0, lead - (self.windows.frames - 1)), lead)
+        if len(held):
+            self.windows.push_batch(self.driven.render(held).stacked())
+        return lead
 
     def render(self, idx: np.ndarray) -> Rendered:
         """The driven conditioning of output frames `idx`, pushed through the space-time window (every frame is
@@ -256,14 +309,16 @@ class HeadPainter:
         self.network_s += time.perf_counter() - t0
         return Painted(rows, crops, real)
 
-    def composite(self, batch: Batch, painted: Painted, rendered: Rendered, fade: np.ndarray) -> list[np.ndarray]:
-        """The batch's target frames with the painted crops blended in (through the soft head mask, faded)."""
+    def composite(self, batch: Batch, painted: Painted, rendered: Rendered, fade: np.ndarray,
+                  counted: bool = True) -> list[np.ndarray]:
+        """The batch's target frames with the painted crops blended in (through the soft head mask, faded);
+        `counted`: whether they are output frames (not a segment's lead-in) for the statistics."""
         results = list(batch.frames)
         for r, k in enumerate(painted.rows):
             masks = [rendered.conditioning.mask[k, 0].numpy(), rendered.before[k, 0].numpy()]
             mask = self.compositor.soft_mask(masks) * fade[batch.idx[k]]
             results[k] = self.compositor.composite(batch.frames[k], painted.crops[r], mask, real=painted.real[r])
-            self.synthesised += 1
+            self.synthesised += counted
         return results
 
     def mouth(self, batch: Batch, painted: Painted, results: list[np.ndarray], fade: np.ndarray) -> list[np.ndarray]:

@@ -605,11 +605,12 @@ def test_the_painted_head_is_found_where_it_was_painted(astro):
                         expression=shown.expression, gaze=shown.gaze)
     asked.rotation[2] = shown.rotation[2] @ head_rotation(20, 0, 0)  # too far: a misdetection, not a painting
     head = PaintedHead(actor_from_track(track))
-    fitted, found = head.fit(frames, asked)
+    fitted, found = head.fit(frames, asked, np.array([10, 11, 12, 13]))
     assert found.tolist() == [True, True, False, False] and (head.fitted, head.kept) == (2, 2)
     asked.translation[1] += [3.0, 0.0, 0.0]  # 3 cm aside
     assert head.fit(frames[:2], FrameParams(rotation=asked.rotation[:2], translation=asked.translation[:2],
-                                            expression=asked.expression[:2], gaze=asked.gaze[:2]))[1].tolist() == \
+                                            expression=asked.expression[:2], gaze=asked.gaze[:2]),
+                    np.array([14, 15]))[1].tolist() == \
         [True, False]
     head.close()
     assert rotation_angle_deg(fitted.rotation[:2], shown.rotation[:2]).max() < 1.0

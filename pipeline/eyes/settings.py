@@ -1,7 +1,7 @@
 """Every threshold of the eye stage, in one place: what counts as open, how the warp blends, when a fit is trusted.
 
 The defaults are what `dvp reenact` and `dvp edit` run with; a study (or a test)
-can pass other values to `EyeStage.build` without touching module constants.
+can pass other values to `EyeStage` without touching module constants.
 """
 from __future__ import annotations
 

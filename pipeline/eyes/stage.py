@@ -54,21 +54,6 @@ class EyeStage:
         self.openings = EyeOpenings.of(actor)
         self.painted_head = PaintedHead(actor, settings) if calibration is not None else None
 
-    @classmethod
-    def build(cls, performance: Performance, target_track: Track, actor: ActorModel, target_video: Path,
-              fade: np.ndarray,
-              gaze_warp: bool, gaze_gain: float | None, scratch: Path, show_progress: bool = True,
-              pathway: TrainedPathway | None = None, conditioned: Track | None = None,
-              posed: PoseCalibration | None = None, backend: str = "builtin",
-              settings: EyeSettings = DEFAULT) -> EyeStage:
-        """The stage for a job, with its gaze calibration: given, measured on the target (only when some changed
-        frame turns the eyes sideways), or 1."""
-        calibration = None
-        if gaze_warp:
-            calibration = _gaze_calibration(performance, target_track, target_video, fade, gaze_gain, scratch,
-                                            show_progress, settings)
-        return cls(performance, target_track, actor, calibration, pathway, conditioned, posed, backend, settings)
-
     @property
     def warps(self) -> bool:
         return self.calibration is not None
@@ -97,7 +82,8 @@ class EyeStage:
         frame), and in which of them it was found."""
         if not len(painted):
             return None, np.zeros(0, bool)
-        return self.painted_head.fit([frames[k] for k in painted], track_params(self.conditioned, idx[painted]))
+        return self.painted_head.fit([frames[k] for k in painted], track_params(self.conditioned, idx[painted]),
+                                     idx[painted])
 
     def gaze_warp(self, idx: np.ndarray, frames: list[np.ndarray], targets: list[np.ndarray], painted: np.ndarray,
                   warped: np.ndarray, heads, found: np.ndarray, fade: np.ndarray) -> list[np.ndarray]:
@@ -129,9 +115,11 @@ class EyeStage:
             self.painted_head.close()
 
 
-def _gaze_calibration(performance: Performance, target_track: Track, target_video: Path, fade: np.ndarray,
-                      gaze_gain: float | None, scratch: Path, show_progress: bool,
-                      settings: EyeSettings) -> GazeCalibration:
+def gaze_calibration(performance: Performance, target_track: Track, target_video: Path, fade: np.ndarray,
+                     gaze_gain: float | None, scratch: Path, show_progress: bool,
+                     settings: EyeSettings = DEFAULT) -> GazeCalibration:
+    """The job's gaze calibration: the gain given, measured on the target (only when some changed frame turns the
+    eyes sideways), or 1."""
     if gaze_gain is not None:
         return given_gain(gaze_gain, settings)
     wanted = performance.track.gaze[:, :, 0] - target_track.gaze[performance.target_frames, :, 0]
