@@ -50,7 +50,10 @@ def _add_farm(sub: argparse._SubParsersAction) -> None:
 
 
 def _where(p: argparse.ArgumentParser) -> None:
-    """Where the tasks run (see `flows.runners`)."""
+    """Where the tasks run (see `flows.runners`), and how finely the output is cut into tasks."""
+    p.add_argument("--segment-frames", type=int, default=256, metavar="N",
+                   help="output frames each synthesis task makes, side by side, joined without re-encoding (default "
+                        "256; multiples of 256 give the frames of one pass; 0: the whole output in one task)")
     where = p.add_mutually_exclusive_group()
     where.add_argument("--dask-address", metavar="tcp://HOST:8786",
                        help="run the tasks on this Dask cluster (its workers need the same files at the same paths)")
@@ -63,6 +66,8 @@ def _run_farm(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise cli.DvpError("--workers takes a number of worker processes, 1 or more")
+    if args.segment_frames < 0:
+        raise cli.DvpError("--segment-frames takes a number of frames, or 0 for the whole output in one task")
     if args.farm_command == "run":
         load_job(args.job)  # mistakes in the job file are reported before Prefect starts
     from flows.server import prefect_server
@@ -79,17 +84,20 @@ def _run_farm(args: argparse.Namespace) -> int:
             raise cli.DvpError(f"the inbox {args.inbox} is not a folder; create it first")
         from flows.serving import serve_farm
 
-        serve_farm(args.inbox, args.every, args.cron, args.dask_address, args.workers, args.limit)
+        serve_farm(args.inbox, args.every, args.cron, args.dask_address, args.workers, args.limit,
+                   args.segment_frames)
         return 0
     with prefect_server():
         if args.farm_command == "watch":
             from flows.inbox import watch
 
-            counts = watch(args.inbox, lambda job, work: run_shot(job, work, args.dask_address, args.workers),
+            counts = watch(args.inbox, lambda job, work: run_shot(job, work, args.dask_address, args.workers,
+                                                                  args.segment_frames),
                            once=args.once, poll=args.poll)
             cli._summary(counts)
             return 0
-        return cli._finish(args, run_shot(args.job, args.work, args.dask_address, args.workers))
+        return cli._finish(args, run_shot(args.job, args.work, args.dask_address, args.workers,
+                                          args.segment_frames))
 
 
 FARM = {"farm": (_add_farm, _run_farm)}

@@ -19,6 +19,7 @@ from flows.job_file import ShotJob, load_job
 from flows.runs import noted
 
 CHUNK_FRAMES = 256  # frames a detection task takes: a multiple of the detector's segment (TrackOptions.segment)
+SEGMENT_FRAMES = 256  # output frames a synthesis task makes; multiples of 256 give the frames of one pass
 
 
 def work_folder(job_file: Path, work: str | os.PathLike | None) -> Path:
@@ -27,27 +28,27 @@ def work_folder(job_file: Path, work: str | os.PathLike | None) -> Path:
 
 
 @flow(name="shot", log_prints=True)
-def shot_flow(job_file: str, work: str | None = None) -> dict:
+def shot_flow(job_file: str, work: str | None = None, segment_frames: int = SEGMENT_FRAMES) -> dict:
     """Track and train when the job file gives no model, run the job of `job_file` and deliver its output. The
     target and the source (or the dubbing actor) are tracked side by side, and the source while the target's model
-    trains."""
+    trains; the output is made in segments of `segment_frames` side by side (0: in one pass)."""
     job = load_job(job_file)
     folder = str(work_folder(job.file, work))
     with noted(folder):
-        return _shot(job, folder)
+        return _shot(job, folder, segment_frames)
 
 
-def _shot(job: ShotJob, folder: str) -> dict:
+def _shot(job: ShotJob, folder: str, segment_frames: int) -> dict:
     target_track = tracked(folder, job.target) if job.model is None else None  # else: the model's
     performer = job.source or job.driver
     performer_track = tracked(folder, performer) if performer is not None else None
     model = str(job.model) if job.model else tasks.train.submit(folder, str(job.target), target_track, **job.train)
-    made = tasks.job.submit(folder, job.kind, str(job.target), model, track=target_track,
-                            source=_text(job.source), edits=_text(job.edits), audio=_text(job.audio),
-                            driver=_text(job.driver), performer_track=performer_track,
-                            music_effects=job.options.get("music_effects"),
-                            options={k: v for k, v in job.options.items() if k != "music_effects"},
-                            suffix=job.output.suffix or ".mov").result()
+    made = job_output(folder, segment_frames, job.kind, str(job.target), model, track=target_track,
+                      source=_text(job.source), edits=_text(job.edits), audio=_text(job.audio),
+                      driver=_text(job.driver), performer_track=performer_track,
+                      music_effects=job.options.get("music_effects"),
+                      options={k: v for k, v in job.options.items() if k != "music_effects"},
+                      suffix=job.output.suffix or ".mov").result()
     track = target_track.result() if target_track is not None else None
     model = model if isinstance(model, str) else model.result()
     return {"job": job.kind, "output": tasks.deliver(made, job.output), "model": model, "track": track,
@@ -66,13 +67,29 @@ def tracked(folder: str, video: str | os.PathLike, face: str | int = "largest", 
     return tasks.track.submit(folder, str(video), face, detections=detections)
 
 
-def run_shot(job_file: str, work: str | None = None, dask_address: str | None = None,
-             workers: int | None = None) -> dict:
+def job_output(folder: str, segment_frames: int, kind: str, target: str, model, **job):
+    """The job's output (a future): planned once, then made in segments of `segment_frames` frames as tasks side
+    by side and joined (`pipeline.segments`); in one task when `segment_frames` is 0 or the output is a PNG
+    sequence or the job asks for a preview, which segments do not make."""
+    if not segment_frames or job["suffix"] not in (".mp4", ".mov") or (job.get("options") or {}).get("preview"):
+        return tasks.job.submit(folder, kind, target, model, **job)
+    from pipeline.segments import chunks, planned_frames
+
+    plan = tasks.plan.submit(folder, kind, target, model, **job).result()
+    ranges = chunks(planned_frames(plan), segment_frames)
+    segments = tasks.segment.map(unmapped(folder), unmapped(plan), [a for a, _ in ranges], [b for _, b in ranges],
+                                 unmapped(job["suffix"]))
+    return tasks.join.submit(folder, kind, target, model, **job, plan=plan, segments=segments)
+
+
+def run_shot(job_file: str, work: str | None = None, dask_address: str | None = None, workers: int | None = None,
+             segment_frames: int = SEGMENT_FRAMES) -> dict:
     """The shot flow on the task runner asked for (see `flows.runners`)."""
     from flows.runners import task_runner
 
     runner = task_runner(dask_address, workers)
-    return (shot_flow.with_options(task_runner=runner) if runner is not None else shot_flow)(job_file, work)
+    return (shot_flow.with_options(task_runner=runner) if runner is not None else shot_flow)(
+        job_file, work, segment_frames)
 
 
 @flow(name="track")
@@ -93,21 +110,24 @@ def evaluate_flow(video: str, model: str, work: str) -> str:
 
 
 @flow(name="dub")
-def dub_flow(target: str, model: str, audio: str, output: str, work: str, options: dict | None = None) -> str:
-    return tasks.deliver(tasks.job(work, "dub", target, model, audio=audio, options=options,
-                                   suffix=Path(output).suffix or ".mov"), output)
+def dub_flow(target: str, model: str, audio: str, output: str, work: str, options: dict | None = None,
+             segment_frames: int = SEGMENT_FRAMES) -> str:
+    return tasks.deliver(job_output(work, segment_frames, "dub", target, model, audio=audio, options=options,
+                                    suffix=Path(output).suffix or ".mov").result(), output)
 
 
 @flow(name="reenact")
-def reenact_flow(target: str, model: str, source: str, output: str, work: str, options: dict | None = None) -> str:
-    return tasks.deliver(tasks.job(work, "reenact", target, model, source=source, options=options,
-                                   suffix=Path(output).suffix or ".mov"), output)
+def reenact_flow(target: str, model: str, source: str, output: str, work: str, options: dict | None = None,
+                 segment_frames: int = SEGMENT_FRAMES) -> str:
+    return tasks.deliver(job_output(work, segment_frames, "reenact", target, model, source=source, options=options,
+                                    suffix=Path(output).suffix or ".mov").result(), output)
 
 
 @flow(name="edit")
-def edit_flow(target: str, model: str | None, edits: str, output: str, work: str, options: dict | None = None) -> str:
-    return tasks.deliver(tasks.job(work, "edit", target, model, edits=edits, options=options,
-                                   suffix=Path(output).suffix or ".mov"), output)
+def edit_flow(target: str, model: str | None, edits: str, output: str, work: str, options: dict | None = None,
+              segment_frames: int = SEGMENT_FRAMES) -> str:
+    return tasks.deliver(job_output(work, segment_frames, "edit", target, model, edits=edits, options=options,
+                                    suffix=Path(output).suffix or ".mov").result(), output)
 
 
 def _text(path: Path | None) -> str | None:

@@ -33,7 +33,8 @@ DONE = ".complete"  # marks a finished model folder (one is written step by step
 @dataclass(frozen=True)
 class Stage:
     """How a task's parameters make its key: which are input files, which the work folder, and the suffix of its
-    artifact (a `suffix` parameter overrides it); every other parameter is an option."""
+    artifact (a `suffix` parameter overrides it; none: the artifact is a folder); every other parameter is an
+    option, except those that only say how the artifact is made (`means`)."""
 
     name: str
     inputs: tuple[str, ...]
@@ -45,7 +46,9 @@ class Stage:
         return stage_key(self.name, {k: parameters.get(k) for k in self.inputs}, options)
 
     def output(self, parameters: dict) -> Path:
-        return artifact(parameters["work"], self.name, self.key(parameters), parameters.get("suffix", self.suffix))
+        """The artifact's path; a stage without a suffix makes a folder, whatever `suffix` its parameters give."""
+        suffix = parameters.get("suffix", self.suffix) if self.suffix else ""
+        return artifact(parameters["work"], self.name, self.key(parameters), suffix)
 
     def cache_key(self, context: TaskRunContext, parameters: dict) -> str | None:
         """Prefect's cache key: the content key and the work folder (a record names an artifact in one folder, and
@@ -89,7 +92,9 @@ TRACK = Stage("track", ("video",), ".track.npz", means=("detections",))
 TRAIN = Stage("train", ("video", "track"))
 EVALUATE = Stage("evaluate", ("video", "model"), ".json")
 JOB = Stage("job", ("target", "model", "track", "source", "edits", "audio", "driver", "performer_track",
-                   "music_effects"), ".mov")
+                   "music_effects"), ".mov", means=("plan", "segments"))
+PLAN = Stage("plan", JOB.inputs)
+SEGMENT = Stage("segment", ("plan",), ".mov")
 RETRYING = {"persist_result": True, "retries": RETRIES, "retry_delay_seconds": RETRY_DELAY_S}
 
 
@@ -157,31 +162,75 @@ def job(work: str, kind: str, target: str, model: str | None, track: str | None 
         edits: str | None = None, audio: str | None = None, driver: str | None = None,
         performer_track: str | None = None, music_effects: str | None = None, options: dict | None = None,
         suffix: str = ".mov") -> str:
-    """A reenactment, edit or dub of the target, with its report beside it (verified unless the options say not);
-    `performer_track` is the source's (reenact) or the dubbing actor's (dub) track when it was made apart."""
+    """A reenactment, edit or dub of the target in one pass, with its report beside it (verified unless the options
+    say not); `performer_track` is the source's (reenact) or the dubbing actor's (dub) track when it was made
+    apart."""
     parameters = dict(locals())
+    from pipeline.job import run_job
+
+    return JOB.make(parameters, lambda output: run_job(_job(parameters, output, output.with_suffix(".json"))))
+
+
+@task(name="plan", cache_key_fn=PLAN.cache_key, **RETRYING)
+def plan(work: str, kind: str, target: str, model: str | None, track: str | None = None, source: str | None = None,
+         edits: str | None = None, audio: str | None = None, driver: str | None = None,
+         performer_track: str | None = None, music_effects: str | None = None, options: dict | None = None,
+         suffix: str = ".mov") -> str:
+    """The job (as `job` takes it) decided once, for its output to be made in segments: a plan folder."""
+    parameters = dict(locals())
+    from pipeline.segments import plan_job
+
+    def run(folder: Path) -> None:
+        plan_job(_job(parameters, folder / f"output{suffix}", None), folder)
+        write_json(folder / DONE, {"kind": kind})
+
+    return PLAN.make(parameters, run)
+
+
+@task(name="segment", cache_key_fn=SEGMENT.cache_key, **RETRYING)
+def segment(work: str, plan: str, first: int, stop: int, suffix: str) -> str:
+    """Output frames `first` to `stop` of a planned job."""
+    parameters = dict(locals())
+    from pipeline.segments import render_segment
+
+    return SEGMENT.make(parameters, lambda output: render_segment(plan, first, stop, output, show_progress=False))
+
+
+@task(name="join", cache_key_fn=JOB.cache_key, **RETRYING)
+def join(work: str, kind: str, target: str, model: str | None, track: str | None = None, source: str | None = None,
+         edits: str | None = None, audio: str | None = None, driver: str | None = None,
+         performer_track: str | None = None, music_effects: str | None = None, options: dict | None = None,
+         suffix: str = ".mov", plan: str | None = None, segments: list[str] | None = None) -> str:
+    """The job's output joined from its segments, with its report: the artifact `job` makes in one pass."""
+    parameters = dict(locals())
+    from pipeline.segments import join_job
+
+    return JOB.make(parameters, lambda output: join_job(plan, segments, output, report=output.with_suffix(".json"),
+                                                        show_progress=False))
+
+
+def _job(parameters: dict, output: Path, report: Path | None):
+    """The pipeline's job for a task's parameters (see `job`), writing `output`."""
     from pipeline.delivery import DeliverySettings
-    from pipeline.dubbing import DubSettings, dub
-    from pipeline.editing import edit
+    from pipeline.dubbing import DubSettings, dubbing
+    from pipeline.editing import editing
     from pipeline.job import JobOptions
-    from pipeline.reenactment import reenact
+    from pipeline.reenactment import reenactment
 
-    def run(output: Path) -> None:
-        given = dict(options or {})
-        delivery = DeliverySettings(Path(music_effects) if music_effects else None, given.pop("stems", False),
-                                    given.pop("loudness", None))
-        settings = DubSettings(given.pop("keep_length", False), given.pop("same_language", False), delivery)
-        run_options = JobOptions(track=Path(track) if track else None, report=output.with_suffix(".json"),
-                                 verify=given.pop("verify", True), show_progress=False, **given)
-        if kind == "reenact":
-            reenact(source, target, model, output, source_track=performer_track, options=run_options)
-        elif kind == "edit":
-            edit(target, model, edits, output, run_options)
-        else:
-            dub(target, model, output, audio=audio, driver=driver, driver_track=performer_track, settings=settings,
-                options=run_options)
-
-    return JOB.make(parameters, run)
+    p = parameters
+    given = dict(p["options"] or {})
+    delivery = DeliverySettings(Path(p["music_effects"]) if p["music_effects"] else None, given.pop("stems", False),
+                                given.pop("loudness", None))
+    settings = DubSettings(given.pop("keep_length", False), given.pop("same_language", False), delivery)
+    options = JobOptions(track=Path(p["track"]) if p["track"] else None, report=report,
+                         verify=given.pop("verify", True), show_progress=False, **given)
+    if p["kind"] == "reenact":
+        return reenactment(p["source"], p["target"], p["model"], output, source_track=p["performer_track"],
+                           options=options)
+    if p["kind"] == "edit":
+        return editing(p["target"], p["model"], p["edits"], output, options)
+    return dubbing(p["target"], p["model"], output, audio=p["audio"], driver=p["driver"],
+                   driver_track=p["performer_track"], settings=settings, options=options)
 
 
 def deliver(made: str, wanted: str | os.PathLike) -> str:

@@ -265,9 +265,17 @@ def dub(target: str | os.PathLike, model: str | os.PathLike, output: str | os.Pa
         settings: DubSettings | None = None, options: JobOptions | None = None) -> dict:
     """Dub `target` through its trained `model` with new dialogue (`audio`, or the `driver` video's sound), the
     mouth from the driver's video or from the audio model; returns the report."""
+    return run_job(dubbing(target, model, output, audio, driver, driver_track, audio_model, settings, options))
+
+
+def dubbing(target: str | os.PathLike, model: str | os.PathLike, output: str | os.PathLike,
+            audio: str | os.PathLike | None = None, driver: str | os.PathLike | None = None,
+            driver_track: str | os.PathLike | None = None, audio_model: str | os.PathLike | None = None,
+            settings: DubSettings | None = None, options: JobOptions | None = None) -> Job:
+    """The dub `dub` runs (see it), to run in one pass or in segments (`pipeline.segments`)."""
     options = options or JobOptions()
     settings = settings or DubSettings()
     settings.delivery.check(output_format(Path(output), options.fmt))
     drive = Dub(Path(audio) if audio else None, Path(driver) if driver else None,
                 Path(driver_track) if driver_track else None, Path(audio_model) if audio_model else None, settings)
-    return run_job(Job(Path(target), drive, Path(output), Path(model), options))
+    return Job(Path(target), drive, Path(output), Path(model), options)

@@ -51,5 +51,11 @@ def edit(target: str | os.PathLike, model: str | os.PathLike | None, spec: str |
          output: str | os.PathLike, options: JobOptions | None = None) -> dict:
     """Apply an edit spec to the target video through its trained model, or with no model when every edit is a
     gaze edit; returns the report."""
-    return run_job(Job(Path(target), EditSpec(Path(spec)), Path(output), Path(model) if model else None,
-                       options or JobOptions()))
+    return run_job(editing(target, model, spec, output, options))
+
+
+def editing(target: str | os.PathLike, model: str | os.PathLike | None, spec: str | os.PathLike,
+            output: str | os.PathLike, options: JobOptions | None = None) -> Job:
+    """The edit job `edit` runs (see it), to run in one pass or in segments (`pipeline.segments`)."""
+    return Job(Path(target), EditSpec(Path(spec)), Path(output), Path(model) if model else None,
+               options or JobOptions())

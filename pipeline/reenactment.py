@@ -60,5 +60,13 @@ def reenact(source: str | os.PathLike, target: str | os.PathLike, model: str | o
             output: str | os.PathLike, parts: tuple[str, ...] = PARTS, source_track: str | os.PathLike | None = None,
             source_face: str | int = "largest", options: JobOptions | None = None) -> dict:
     """Reenact `target` with the performance in `source` through the target's `model`; returns the report."""
+    return run_job(reenactment(source, target, model, output, parts, source_track, source_face, options))
+
+
+def reenactment(source: str | os.PathLike, target: str | os.PathLike, model: str | os.PathLike,
+                output: str | os.PathLike, parts: tuple[str, ...] = PARTS,
+                source_track: str | os.PathLike | None = None, source_face: str | int = "largest",
+                options: JobOptions | None = None) -> Job:
+    """The reenactment job `reenact` runs (see it), to run in one pass or in segments (`pipeline.segments`)."""
     drive = SourcePerformance(Path(source), Path(source_track) if source_track else None, source_face, parts)
-    return run_job(Job(Path(target), drive, Path(output), Path(model), options or JobOptions()))
+    return Job(Path(target), drive, Path(output), Path(model), options or JobOptions())

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from base.atomic import write_json
+from base.atomic import replacing, write_json
 from base.errors import DvpError
 from base.joining import join_segments
 from pipeline.coverage import Coverage
@@ -123,10 +123,11 @@ def render_segment(plan: str | os.PathLike, first: int, stop: int, segment: str 
             if job["retrieval"] else None
     calibrated = Calibrations(_restore(PoseCalibration, spec["calibrations"]["pose"]),
                               _restore(GazeCalibration, spec["calibrations"]["gaze"]))
-    stats = synthesise(performance, translator, crop, target_track, Path(spec["target"]), segment, options,
-                       arrays["fade"], eyes=eyes, mouth=mouth, retrieval=retrieval, frames=(first, stop),
-                       calibrated=calibrated)
-    write_json(segment.with_suffix(".json"), {"first": first, "stop": stop, **stats})
+    with replacing(segment) as temporary:  # the segment appears with its statistics beside it, or not at all
+        stats = synthesise(performance, translator, crop, target_track, Path(spec["target"]), temporary, options,
+                           arrays["fade"], eyes=eyes, mouth=mouth, retrieval=retrieval, frames=(first, stop),
+                           calibrated=calibrated)
+        write_json(segment.with_suffix(".json"), {"first": first, "stop": stop, **stats})
     return stats
 
 
@@ -164,6 +165,11 @@ def join_job(plan: str | os.PathLike, segments: list[str | os.PathLike], output:
     if report is not None:
         write_json(report, result)
     return result
+
+
+def planned_frames(plan: str | os.PathLike) -> int:
+    """How many output frames a planned job makes."""
+    return int(_read(Path(plan))["frames"])
 
 
 def chunks(frames: int, size: int) -> list[tuple[int, int]]:

@@ -59,21 +59,22 @@ def test_a_shot_flow_tracks_trains_edits_and_a_second_run_is_served_from_its_wor
     job = write_job(tmp_path, target=str(video), job="edit", edits="smile.yaml", output="out/edited.mov",
                     train={"preset": "tiny", "steps": 30}, options={"verify": False})
     began = time.perf_counter()
-    first = shot_flow(str(job))
+    first = shot_flow(str(job), segment_frames=16)
     took = time.perf_counter() - began
     output = tmp_path / "out" / "edited.mov"
     assert first["output"] == str(output) and probe(output).frame_count == 40
     assert json.loads(output.with_suffix(".json").read_text())["edited_frames"] > 0
     work = tmp_path / "shot.work"
     assert len(list(work.glob("track-*.track.npz"))) == 1 and len(list(work.glob("train-*"))) == 1
+    assert len(list(work.glob("plan-*"))) == 1 and len(list(work.glob("segment-*.mov"))) == 3, "made in segments"
     began = time.perf_counter()
-    second = shot_flow(str(job))
+    second = shot_flow(str(job), segment_frames=16)
     again = time.perf_counter() - began
     assert second == first
     assert again < took / 3, f"the second run took {again:.1f} s against {took:.1f} s"
     # Another work folder gets its own artifacts, run once or twice: Prefect's records never lend it the first's.
     for _ in range(2):
-        elsewhere = shot_flow(str(job), str(tmp_path / "elsewhere"))
+        elsewhere = shot_flow(str(job), str(tmp_path / "elsewhere"), segment_frames=16)
         assert Path(elsewhere["track"]).parent == tmp_path / "elsewhere" and Path(elsewhere["track"]).is_file()
     assert not list(tmp_path.rglob(".dvp-tmp-*"))
     messages = prefect_log_messages()
@@ -129,10 +130,11 @@ def test_the_shot_flow_on_two_dask_workers_gives_the_same_track_and_frames(harne
         job = write_job(tmp_path, target=str(video), job="edit", edits="smile.yaml", output=f"out/{name}.mov",
                         train={"preset": "tiny", "steps": 20}, options={"verify": False})
         if name == "threads":
-            results[name] = run_shot(str(job), str(tmp_path / f"{name}.work"))
+            results[name] = run_shot(str(job), str(tmp_path / f"{name}.work"), segment_frames=16)
         else:  # `dvp farm run --workers 2` in a process of its own: its cluster's helpers end with it
             report = tmp_path / "dask.json"
-            finished = farm_run(job, "--work", tmp_path / "dask.work", "--workers", "2", "--report", report)
+            finished = farm_run(job, "--work", tmp_path / "dask.work", "--workers", "2", "--report", report,
+                                "--segment-frames", "16")
             assert finished.wait(timeout=600) == 0
             results[name] = json.loads(report.read_text())
     tracks = [Path(results[name]["track"]).read_bytes() for name in ("threads", "dask")]
