@@ -59,6 +59,9 @@ def _where(p: argparse.ArgumentParser) -> None:
                        help="run the tasks on this Dask cluster (its workers need the same files at the same paths)")
     where.add_argument("--workers", type=int, metavar="N",
                        help="run the tasks on N local worker processes (a Dask LocalCluster started for the run)")
+    p.add_argument("--gpu", action="store_true",
+                   help="with --dask-address: train and synthesise only on the workers started with "
+                        "`--resources GPU=1` (tracking and joining run anywhere)")
 
 
 def _run_farm(args: argparse.Namespace) -> int:
@@ -66,6 +69,8 @@ def _run_farm(args: argparse.Namespace) -> int:
 
     if args.workers is not None and args.workers < 1:
         raise cli.DvpError("--workers takes a number of worker processes, 1 or more")
+    if args.gpu and args.dask_address is None:
+        raise cli.DvpError("--gpu sends tasks to the GPU workers of a Dask cluster: give --dask-address too")
     if args.segment_frames < 0:
         raise cli.DvpError("--segment-frames takes a number of frames, or 0 for the whole output in one task")
     if args.farm_command == "run":
@@ -85,19 +90,19 @@ def _run_farm(args: argparse.Namespace) -> int:
         from flows.serving import serve_farm
 
         serve_farm(args.inbox, args.every, args.cron, args.dask_address, args.workers, args.limit,
-                   args.segment_frames)
+                   args.segment_frames, args.gpu)
         return 0
     with prefect_server():
         if args.farm_command == "watch":
             from flows.inbox import watch
 
             counts = watch(args.inbox, lambda job, work: run_shot(job, work, args.dask_address, args.workers,
-                                                                  args.segment_frames),
+                                                                  args.segment_frames, args.gpu),
                            once=args.once, poll=args.poll)
             cli._summary(counts)
             return 0
         return cli._finish(args, run_shot(args.job, args.work, args.dask_address, args.workers,
-                                          args.segment_frames))
+                                          args.segment_frames, args.gpu))
 
 
 FARM = {"farm": (_add_farm, _run_farm)}

@@ -9,6 +9,7 @@ finished job is served from the work folder.
 """
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 
@@ -27,28 +28,42 @@ def work_folder(job_file: Path, work: str | os.PathLike | None) -> Path:
     return Path(work) if work else job_file.with_name(f"{job_file.stem}.work")
 
 
+def on_gpu(wanted: bool):
+    """Where tasks submitted in the block run on a Dask cluster: with `wanted`, only on workers started with
+    `--resources GPU=1` (training and synthesis); elsewhere, and with Prefect's own runner, anywhere."""
+    if not wanted:
+        return contextlib.nullcontext()
+    import dask
+
+    return dask.annotate(resources={"GPU": 1})
+
+
 @flow(name="shot", log_prints=True)
-def shot_flow(job_file: str, work: str | None = None, segment_frames: int = SEGMENT_FRAMES) -> dict:
+def shot_flow(job_file: str, work: str | None = None, segment_frames: int = SEGMENT_FRAMES,
+              gpu: bool = False) -> dict:
     """Track and train when the job file gives no model, run the job of `job_file` and deliver its output. The
     target and the source (or the dubbing actor) are tracked side by side, and the source while the target's model
-    trains; the output is made in segments of `segment_frames` side by side (0: in one pass)."""
+    trains; the output is made in segments of `segment_frames` side by side (0: in one pass). With `gpu`, training
+    and synthesis run on the Dask workers that have a GPU (see `on_gpu`)."""
     job = load_job(job_file)
     folder = str(work_folder(job.file, work))
     with noted(folder):
-        return _shot(job, folder, segment_frames)
+        return _shot(job, folder, segment_frames, gpu)
 
 
-def _shot(job: ShotJob, folder: str, segment_frames: int) -> dict:
+def _shot(job: ShotJob, folder: str, segment_frames: int, gpu: bool) -> dict:
     target_track = tracked(folder, job.target) if job.model is None else None  # else: the model's
     performer = job.source or job.driver
     performer_track = tracked(folder, performer) if performer is not None else None
-    model = str(job.model) if job.model else tasks.train.submit(folder, str(job.target), target_track, **job.train)
+    with on_gpu(gpu):
+        model = str(job.model) if job.model else tasks.train.submit(folder, str(job.target), target_track,
+                                                                    **job.train)
     made = job_output(folder, segment_frames, job.kind, str(job.target), model, track=target_track,
                       source=_text(job.source), edits=_text(job.edits), audio=_text(job.audio),
                       driver=_text(job.driver), performer_track=performer_track,
                       music_effects=job.options.get("music_effects"),
                       options={k: v for k, v in job.options.items() if k != "music_effects"},
-                      suffix=job.output.suffix or ".mov").result()
+                      suffix=job.output.suffix or ".mov", gpu=gpu).result()
     track = target_track.result() if target_track is not None else None
     model = model if isinstance(model, str) else model.result()
     return {"job": job.kind, "output": tasks.deliver(made, job.output), "model": model, "track": track,
@@ -67,29 +82,31 @@ def tracked(folder: str, video: str | os.PathLike, face: str | int = "largest", 
     return tasks.track.submit(folder, str(video), face, detections=detections)
 
 
-def job_output(folder: str, segment_frames: int, kind: str, target: str, model, **job):
+def job_output(folder: str, segment_frames: int, kind: str, target: str, model, gpu: bool = False, **job):
     """The job's output (a future): planned once, then made in segments of `segment_frames` frames as tasks side
     by side and joined (`pipeline.segments`); in one task when `segment_frames` is 0 or the output is a PNG
-    sequence or the job asks for a preview, which segments do not make."""
+    sequence or the job asks for a preview, which segments do not make. With `gpu`, on GPU workers."""
     if not segment_frames or job["suffix"] not in (".mp4", ".mov") or (job.get("options") or {}).get("preview"):
-        return tasks.job.submit(folder, kind, target, model, **job)
+        with on_gpu(gpu):
+            return tasks.job.submit(folder, kind, target, model, **job)
     from pipeline.segments import chunks, planned_frames
 
-    plan = tasks.plan.submit(folder, kind, target, model, **job).result()
-    ranges = chunks(planned_frames(plan), segment_frames)
-    segments = tasks.segment.map(unmapped(folder), unmapped(plan), [a for a, _ in ranges], [b for _, b in ranges],
-                                 unmapped(job["suffix"]))
+    with on_gpu(gpu):
+        plan = tasks.plan.submit(folder, kind, target, model, **job).result()
+        ranges = chunks(planned_frames(plan), segment_frames)
+        segments = tasks.segment.map(unmapped(folder), unmapped(plan), [a for a, _ in ranges],
+                                     [b for _, b in ranges], unmapped(job["suffix"]))
     return tasks.join.submit(folder, kind, target, model, **job, plan=plan, segments=segments)
 
 
 def run_shot(job_file: str, work: str | None = None, dask_address: str | None = None, workers: int | None = None,
-             segment_frames: int = SEGMENT_FRAMES) -> dict:
+             segment_frames: int = SEGMENT_FRAMES, gpu: bool = False) -> dict:
     """The shot flow on the task runner asked for (see `flows.runners`)."""
     from flows.runners import task_runner
 
     runner = task_runner(dask_address, workers)
     return (shot_flow.with_options(task_runner=runner) if runner is not None else shot_flow)(
-        job_file, work, segment_frames)
+        job_file, work, segment_frames, gpu)
 
 
 @flow(name="track")

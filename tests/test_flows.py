@@ -305,3 +305,26 @@ def test_dvp_farm_serve_asks_for_a_server_of_its_own(monkeypatch, capsys):
     with temporary_settings(updates={PREFECT_API_URL: None}):
         assert main(["farm", "serve"]) == 2
     assert "prefect server start" in capsys.readouterr().err
+
+
+def test_gpu_tasks_go_only_to_the_workers_that_have_a_gpu(harness):
+    from distributed import Scheduler, SpecCluster, Worker, get_worker
+    from prefect import flow, task
+    from prefect_dask import DaskTaskRunner
+
+    from flows.shot import on_gpu
+
+    @task
+    def where(_: int) -> str:
+        return get_worker().name
+
+    @flow
+    def spread(gpu: bool) -> list[str]:
+        with on_gpu(gpu):
+            return [f.result() for f in where.map(list(range(6)))]
+
+    workers = {"gpu": {"cls": Worker, "options": {"nthreads": 1, "resources": {"GPU": 1}, "name": "gpu"}},
+               "cpu": {"cls": Worker, "options": {"nthreads": 1, "name": "cpu"}}}
+    with SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {"dashboard_address": None}}) as cluster:
+        runner = DaskTaskRunner(address=cluster.scheduler_address)
+        assert set(spread.with_options(task_runner=runner)(True)) == {"gpu"}
