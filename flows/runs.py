@@ -6,6 +6,10 @@ manager ending a job) leaves its run Running for ever. A shot flow therefore not
 being killed. A run that finds a note of another run whose process is gone from this host marks that run Crashed
 before it carries on with the job. A note from another host, or from a process still alive, is left alone: that
 run may be working.
+
+For runs that are not run again, `dvp farm serve` also sets up Prefect's own remedy on its server: served runs send
+a heartbeat (`PREFECT_FLOWS_HEARTBEAT_FREQUENCY`), and an automation marks Crashed a run whose heartbeats stop for
+`SILENCE_S` without it ending.
 """
 from __future__ import annotations
 
@@ -19,6 +23,9 @@ from pathlib import Path
 from base.atomic import write_json
 
 NOTE = ".flow-run.json"
+HEARTBEAT_S = 60  # how often a served flow run reports that it is alive
+SILENCE_S = 300  # heartbeats missed for this long: the run's process is gone
+AUTOMATION = "dvp: crash zombie flow runs"
 
 
 @contextlib.contextmanager
@@ -75,3 +82,32 @@ def _mark_crashed(run: str) -> str | None:
         client.set_flow_run_state(run, Crashed(message="its process was killed; the job was run again"), force=True)
     logger().warning("flow run %s was left Running by a process that is gone: marked Crashed", run)
     return run
+
+
+def crash_silent_runs() -> str:
+    """Make sure the server has the automation that marks Crashed a flow run whose heartbeats stopped; its name."""
+    from datetime import timedelta
+
+    from prefect.automations import Automation
+    from prefect.client.schemas.objects import StateType
+    from prefect.events.actions import ChangeFlowRunState
+    from prefect.events.schemas.automations import EventTrigger, Posture
+    from prefect.events.schemas.events import ResourceSpecification
+
+    with contextlib.suppress(ValueError):
+        if Automation.read(name=AUTOMATION) is not None:
+            return AUTOMATION
+    Automation(
+        name=AUTOMATION,
+        description="dvp: a flow run that stopped sending heartbeats without ending was killed; mark it Crashed",
+        trigger=EventTrigger(
+            after={"prefect.flow-run.heartbeat"},
+            expect={"prefect.flow-run.heartbeat", "prefect.flow-run.Completed", "prefect.flow-run.Failed",
+                    "prefect.flow-run.Cancelled", "prefect.flow-run.Crashed"},
+            match=ResourceSpecification({"prefect.resource.id": ["prefect.flow-run.*"]}),
+            for_each={"prefect.resource.id"}, posture=Posture.Proactive, threshold=1,
+            within=timedelta(seconds=SILENCE_S)),
+        actions=[ChangeFlowRunState(state=StateType.CRASHED,
+                                    message=f"no heartbeat for {SILENCE_S} s: its process is gone")],
+    ).create()
+    return AUTOMATION

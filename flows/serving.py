@@ -55,8 +55,14 @@ def deployments(inbox: str | os.PathLike | None = None, every: float = 60.0, cro
 def serve_farm(inbox: str | os.PathLike | None = None, every: float = 60.0, cron: str | None = None,
                dask_address: str | None = None, workers: int | None = None, limit: int = 1,
                segment_frames: int = shot.SEGMENT_FRAMES, gpu: bool = False) -> None:
-    """Serve the farm's deployments until stopped, running at most `limit` flow runs at a time."""
+    """Serve the farm's deployments until stopped, running at most `limit` flow runs at a time. Served runs send
+    heartbeats, and the server marks Crashed those whose heartbeats stop (`flows.runs.crash_silent_runs`)."""
     from prefect import serve
+
+    from flows.runs import HEARTBEAT_S, crash_silent_runs
+
+    os.environ.setdefault("PREFECT_FLOWS_HEARTBEAT_FREQUENCY", str(HEARTBEAT_S))  # read by the runs' processes
+    crash_silent_runs()
 
     serve(*deployments(inbox, every, cron, dask_address, workers, segment_frames, gpu), limit=limit,
           print_starting_message=True)

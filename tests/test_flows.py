@@ -50,31 +50,34 @@ def test_job_file_mistakes_name_the_file_and_the_key(tmp_path, astro):
         assert "shot.yaml" in str(error.value)
 
 
-def test_a_shot_flow_tracks_trains_edits_and_a_second_run_is_served_from_its_work_folder(harness, astro, tmp_path):
+REAL_CLIP = "lp_d0.mp4"  # 78 frames of real footage
+SMILE = "version: 1\nedits:\n  - frames: [10, 60]\n    ease: 5\n    expression: {smile: 0.6}\n"
+
+
+def test_a_shot_flow_tracks_trains_edits_and_a_second_run_is_served_from_its_work_folder(harness, footage, tmp_path):
     from flows.shot import shot_flow
 
-    video, _ = astro
-    spec = tmp_path / "smile.yaml"
-    spec.write_text("version: 1\nedits:\n  - frames: [5, 30]\n    ease: 3\n    expression: {smile: 0.6}\n")
+    video = footage / REAL_CLIP
+    (tmp_path / "smile.yaml").write_text(SMILE)
     job = write_job(tmp_path, target=str(video), job="edit", edits="smile.yaml", output="out/edited.mov",
                     train={"preset": "tiny", "steps": 30}, options={"verify": False})
     began = time.perf_counter()
-    first = shot_flow(str(job), segment_frames=16)
+    first = shot_flow(str(job), segment_frames=32)
     took = time.perf_counter() - began
     output = tmp_path / "out" / "edited.mov"
-    assert first["output"] == str(output) and probe(output).frame_count == 40
+    assert first["output"] == str(output) and probe(output).frame_count == 78
     assert json.loads(output.with_suffix(".json").read_text())["edited_frames"] > 0
     work = tmp_path / "shot.work"
     assert len(list(work.glob("track-*.track.npz"))) == 1 and len(list(work.glob("train-*"))) == 1
     assert len(list(work.glob("plan-*"))) == 1 and len(list(work.glob("segment-*.mov"))) == 3, "made in segments"
     began = time.perf_counter()
-    second = shot_flow(str(job), segment_frames=16)
+    second = shot_flow(str(job), segment_frames=32)
     again = time.perf_counter() - began
     assert second == first
     assert again < took / 3, f"the second run took {again:.1f} s against {took:.1f} s"
     # Another work folder gets its own artifacts, run once or twice: Prefect's records never lend it the first's.
     for _ in range(2):
-        elsewhere = shot_flow(str(job), str(tmp_path / "elsewhere"), segment_frames=16)
+        elsewhere = shot_flow(str(job), str(tmp_path / "elsewhere"), segment_frames=32)
         assert Path(elsewhere["track"]).parent == tmp_path / "elsewhere" and Path(elsewhere["track"]).is_file()
     assert not list(tmp_path.rglob(".dvp-tmp-*"))
     messages = prefect_log_messages()
@@ -116,31 +119,30 @@ def test_dvp_farm_run_refuses_a_bad_job_file_before_prefect_starts(tmp_path, cap
     assert done.value.code == 0 and "dvp track" in capsys.readouterr().out
 
 
-def test_the_shot_flow_on_two_dask_workers_gives_the_same_track_and_frames(harness, astro, tmp_path):
+def test_the_shot_flow_on_two_dask_workers_gives_the_same_track_and_frames(harness, footage, tmp_path):
     import numpy as np
 
     from base.reading import VideoReader
     from flows.shot import run_shot
 
-    video, _ = astro
-    spec = tmp_path / "smile.yaml"
-    spec.write_text("version: 1\nedits:\n  - frames: [5, 30]\n    ease: 3\n    expression: {smile: 0.6}\n")
+    video = footage / REAL_CLIP
+    (tmp_path / "smile.yaml").write_text(SMILE)
     results = {}
     for name in ("threads", "dask"):
         job = write_job(tmp_path, target=str(video), job="edit", edits="smile.yaml", output=f"out/{name}.mov",
                         train={"preset": "tiny", "steps": 20}, options={"verify": False})
         if name == "threads":
-            results[name] = run_shot(str(job), str(tmp_path / f"{name}.work"), segment_frames=16)
+            results[name] = run_shot(str(job), str(tmp_path / f"{name}.work"), segment_frames=32)
         else:  # `dvp farm run --workers 2` in a process of its own: its cluster's helpers end with it
             report = tmp_path / "dask.json"
             finished = farm_run(job, "--work", tmp_path / "dask.work", "--workers", "2", "--report", report,
-                                "--segment-frames", "16")
+                                "--segment-frames", "32")
             assert finished.wait(timeout=600) == 0
             results[name] = json.loads(report.read_text())
     tracks = [Path(results[name]["track"]).read_bytes() for name in ("threads", "dask")]
     assert tracks[0] == tracks[1], "the same track, byte for byte"
     frames = [list(VideoReader(results[name]["output"])) for name in ("threads", "dask")]
-    assert len(frames[0]) == len(frames[1]) == 40
+    assert len(frames[0]) == len(frames[1]) == 78
     assert all(np.array_equal(a, b) for a, b in zip(*frames, strict=True)), "the same frames"
 
 
@@ -328,3 +330,14 @@ def test_gpu_tasks_go_only_to_the_workers_that_have_a_gpu(harness):
     with SpecCluster(workers=workers, scheduler={"cls": Scheduler, "options": {"dashboard_address": None}}) as cluster:
         runner = DaskTaskRunner(address=cluster.scheduler_address)
         assert set(spread.with_options(task_runner=runner)(True)) == {"gpu"}
+
+
+def test_the_served_farm_has_the_automation_that_crashes_silent_runs_once(harness):
+    from prefect.client.orchestration import get_client
+
+    from flows.runs import AUTOMATION, crash_silent_runs
+
+    assert crash_silent_runs() == crash_silent_runs() == AUTOMATION
+    with get_client(sync_client=True) as client:
+        [automation] = client.read_automations_by_name(AUTOMATION)
+    assert automation.actions[0].state.value == "CRASHED" and automation.trigger.posture.value == "Proactive"
