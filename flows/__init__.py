@@ -1,13 +1,12 @@
 """Prefect flows: thin orchestration over the plain functions of the other packages.
 
 The stages report their progress through the "dvp" logger (`base.progress`); Prefect is told to take that logger's
-records into a run's logs before it is first imported (through here), in this process and in Dask's workers alike.
+records into a run's logs before it is first imported (through here), in this process and in Dask's workers alike,
+and the tasks (`flows.tasks`) let its progress lines through.
 """
-import logging
 import os
 
 if "dvp" not in os.environ.get("PREFECT_LOGGING_EXTRA_LOGGERS", "").split(","):
     os.environ["PREFECT_LOGGING_EXTRA_LOGGERS"] = ",".join(
         filter(None, [os.environ.get("PREFECT_LOGGING_EXTRA_LOGGERS", ""), "dvp"]))
 os.environ.setdefault("PREFECT_LOGGING_TO_API_WHEN_MISSING_FLOW", "ignore")  # the watcher's lines outside a run
-logging.getLogger("dvp").setLevel(logging.INFO)  # progress is logged at INFO; on its own the logger passes warnings

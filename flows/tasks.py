@@ -25,6 +25,8 @@ from prefect.context import TaskRunContext
 from base.atomic import replacing, write_json
 from flows.content import artifact, stage_key
 
+logging.getLogger("dvp").setLevel(logging.INFO)  # progress is logged at INFO; the commands show warnings only
+
 RETRIES = 2
 RETRY_DELAY_S = 5
 DONE = ".complete"  # marks a finished model folder (one is written step by step, with checkpoints)

@@ -519,11 +519,77 @@ def _run_sync_check(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_animate(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("animate", help="bring a still portrait to life: a driver's motion or speech, no training",
+                       description="Fit the face model to every face of the photo and move it by a driver (its head "
+                                   "turns, expression, gaze and blinks relative to its own rest) or by speech (the "
+                                   "mouth from the audio-to-mouth model, a gentle sway and blinks): the photo is "
+                                   "warped by the moving mesh, the head, hair and neck following and the background "
+                                   "still, the mouth interior painted as the lips part, the eyeballs turned. No "
+                                   "trained network is needed. See `dvp drivers list` for the drivers at hand.")
+    p.add_argument("photo", help="the portrait (JPEG, PNG, TIFF, BMP; colour or grayscale; several faces are fine)")
+    p.add_argument("--driver", action="append", metavar="NAME_OR_VIDEO",
+                   help="a driver's name (built-in or from the library) or a video of a performer; repeat it to "
+                        "give each face its own, matched left to right")
+    p.add_argument("--audio", help="speech to make the faces say (WAV, MP3, or any file with sound)")
+    p.add_argument("-o", "--output", required=True, help="the video to write (.mp4: H.264, .mov: ProRes)")
+    p.add_argument("--seconds", type=float, help="length of the output (default: the driver's, or the speech's)")
+    p.add_argument("--no-gaze", action="store_true", help="keep the photo's eyeballs as they are")
+    p.add_argument("--no-mouth", action="store_true", help="do not paint the mouth interior")
+    p.add_argument("--verify", action="store_true",
+                   help="track the output again and score each face's head turns and expression against its driver")
+    _report(p, "the photo, the faces, the drivers, frames and speed (and the scores, with --verify)")
+    _quiet(p)
+
+
+def _run_animate(args: argparse.Namespace) -> int:
+    from pipeline.animation import AnimateOptions, animate
+
+    options = AnimateOptions(report=Path(args.report) if args.report else None, show_progress=not args.quiet,
+                             gaze=not args.no_gaze, mouth=not args.no_mouth, seconds=args.seconds,
+                             verify=args.verify)
+    _summary(animate(args.photo, args.output, args.driver, args.audio, options))
+    return 0
+
+
+def _add_drivers(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("drivers", help="the library of drivers for `dvp animate` (motion, not footage)",
+                       description="Drivers are performances kept as motion parameters: the built-in ones (made "
+                                   "from the face model: nod, shake, smile, blink, look-around, hello) and those "
+                                   "added from videos, kept in the user's data folder (or DVP_DRIVERS).")
+    verbs = p.add_subparsers(dest="drivers_command", required=True)
+    add = verbs.add_parser("add", help="track a video and keep its motion as a named driver")
+    add.add_argument("name", help="the driver's name (letters, digits, '.', '_', '-')")
+    add.add_argument("video", help="the performer's video")
+    _quiet(add)
+    verbs.add_parser("list", help="the drivers at hand")
+    remove = verbs.add_parser("remove", help="delete a driver from the library")
+    remove.add_argument("name")
+
+
+def _run_drivers(args: argparse.Namespace) -> int:
+    from pipeline import drivers
+
+    if args.drivers_command == "add":
+        _summary(drivers.add_driver(args.name, args.video, show_progress=not args.quiet))
+    elif args.drivers_command == "list":
+        listed = drivers.list_drivers()
+        for d in listed:
+            print(f"{d['name']:<16} {d['seconds']:>6.2f} s  {'built-in' if d['built_in'] else d['source']}",
+                  file=sys.stderr)
+        _summary({"library": str(drivers.library()), "drivers": listed})
+    else:
+        drivers.remove_driver(args.name)
+        _summary({"removed": args.name, "library": str(drivers.library())})
+    return 0
+
+
 COMMANDS = {"track": (_add_track, _run_track), "render": (_add_render, _run_render),
             "train": (_add_train, _run_train), "evaluate": (_add_evaluate, _run_evaluate),
             "reenact": (_add_reenact, _run_reenact), "edit": (_add_edit, _run_edit), "dub": (_add_dub, _run_dub),
             "train-audio": (_add_train_audio, _run_train_audio), "sync-check": (_add_sync_check, _run_sync_check),
-            "demo": (_add_demo, _run_demo)}
+            "demo": (_add_demo, _run_demo), "animate": (_add_animate, _run_animate),
+            "drivers": (_add_drivers, _run_drivers)}
 
 
 def _version() -> str:
