@@ -100,8 +100,9 @@ def fit_photo(image: np.ndarray, name: str, max_faces: int = 4) -> list[PhotoFac
     fitted = []
     for face in sorted(faces, key=lambda f: f.centre[0]):
         if face.size < MIN_FACE_PX:
-            raise NoFaceError(f"{name}: the face at x={face.centre[0]:.0f} is {face.size:.0f} pixels across; faces "
-                              f"must be at least about {MIN_FACE_PX}. Give a larger picture")
+            raise NoFaceError(f"{name} is {w}x{h}: the face at x={face.centre[0]:.0f} is {face.size:.0f} pixels "
+                              f"across, too small to fit; a face must be at least about {MIN_FACE_PX} pixels across. "
+                              "Give a larger picture")
         observed = face.points[None].astype(np.float64)
         identity = estimate_identity(model, camera, observed, "mediapipe")
         actor = ActorModel.build(model, identity, camera, "mediapipe", observed.shape[1])
