@@ -65,11 +65,20 @@ def code_version() -> str:
 
 
 def stage_key(stage: str, inputs: dict[str, str | os.PathLike | None], options: dict) -> str:
-    """The key of a stage run on `inputs` (files or folders, by role; None for an input not given) with `options`
-    (JSON-able)."""
+    """The key of a stage run on `inputs` (files or folders, or lists of them, by role; None for an input not given)
+    with `options` (JSON-able)."""
     described = {"stage": stage, "code": code_version(), "options": options,
-                 "inputs": {role: file_digest(p) if p is not None else None for role, p in sorted(inputs.items())}}
+                 "inputs": {role: _digests_of(p) for role, p in sorted(inputs.items())}}
     return hashlib.sha256(json.dumps(described, sort_keys=True, default=str).encode()).hexdigest()[:KEY_CHARS]
+
+
+def _digests_of(files):
+    """An input's digest: of a file or folder, of each of a list of them, or None."""
+    if files is None:
+        return None
+    if isinstance(files, list | tuple):
+        return [file_digest(f) for f in files]
+    return file_digest(files)
 
 
 def artifact(work: str | os.PathLike, stage: str, key: str, suffix: str = "") -> Path:

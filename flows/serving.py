@@ -18,7 +18,7 @@ from flows.inbox import watch
 
 DEPLOYMENT = "farm"
 FLOWS = (shot.shot_flow, shot.track_flow, shot.train_flow, shot.evaluate_flow, shot.reenact_flow, shot.edit_flow,
-         shot.dub_flow)
+         shot.dub_flow, shot.animate_flow)
 
 
 @flow(name="inbox")

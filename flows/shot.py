@@ -147,5 +147,14 @@ def edit_flow(target: str, model: str | None, edits: str, output: str, work: str
                                     suffix=Path(output).suffix or ".mov").result(), output)
 
 
+@flow(name="animate")
+def animate_flow(photo: str, output: str, work: str, drivers: list[str] | None = None, audio: str | None = None,
+                 seconds: float | None = None) -> str:
+    """A still portrait animated by drivers (names or videos) or by speech, verified, delivered to `output`."""
+    files = [d for d in drivers or [] if Path(d).suffix and Path(d).is_file()]
+    return tasks.deliver(tasks.animate(work, photo, drivers, audio, files, seconds,
+                                       suffix=Path(output).suffix or ".mp4"), output)
+
+
 def _text(path: Path | None) -> str | None:
     return str(path) if path is not None else None

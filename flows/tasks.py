@@ -96,6 +96,7 @@ EVALUATE = Stage("evaluate", ("video", "model"), ".json")
 JOB = Stage("job", ("target", "model", "track", "source", "edits", "audio", "driver", "performer_track",
                    "music_effects"), ".mov", means=("plan", "segments"))
 PLAN = Stage("plan", JOB.inputs)
+ANIMATE = Stage("animate", ("photo", "audio", "driver_files"), ".mp4")
 SEGMENT = Stage("segment", ("plan",), ".mov")
 RETRYING = {"persist_result": True, "retries": RETRIES, "retry_delay_seconds": RETRY_DELAY_S}
 
@@ -209,6 +210,19 @@ def join(work: str, kind: str, target: str, model: str | None, track: str | None
 
     return JOB.make(parameters, lambda output: join_job(plan, segments, output, report=output.with_suffix(".json"),
                                                         show_progress=False))
+
+
+@task(name="animate", cache_key_fn=ANIMATE.cache_key, **RETRYING)
+def animate(work: str, photo: str, drivers: list[str] | None = None, audio: str | None = None,
+            driver_files: list[str] | None = None, seconds: float | None = None, suffix: str = ".mp4") -> str:
+    """The photo animated by its drivers (names; `driver_files`: those that are videos, keyed on their content) or
+    by speech, with its report beside it."""
+    parameters = dict(locals())
+    from pipeline.animation import AnimateOptions
+    from pipeline.animation import animate as run
+
+    return ANIMATE.make(parameters, lambda output: run(photo, output, drivers, audio, AnimateOptions(
+        report=output.with_suffix(".json"), show_progress=False, seconds=seconds, verify=True)))
 
 
 def _job(parameters: dict, output: Path, report: Path | None):

@@ -260,7 +260,7 @@ def test_the_farm_deployments_are_every_flow_and_a_scheduled_inbox(tmp_path):
 
     made = deployments(tmp_path, every=90)
     names = {d.flow_name for d in made}
-    assert names == {"shot", "track", "train", "evaluate", "reenact", "edit", "dub", "inbox"}
+    assert names == {"shot", "track", "train", "evaluate", "reenact", "edit", "dub", "animate", "inbox"}
     assert all(d.name == "farm" for d in made)
     [inbox] = [d for d in made if d.flow_name == "inbox"]
     assert inbox.parameters["inbox"] == str(tmp_path.resolve())
@@ -341,3 +341,20 @@ def test_the_served_farm_has_the_automation_that_crashes_silent_runs_once(harnes
     with get_client(sync_client=True) as client:
         [automation] = client.read_automations_by_name(AUTOMATION)
     assert automation.actions[0].state.value == "CRASHED" and automation.trigger.posture.value == "Proactive"
+
+
+def test_the_animate_flow_animates_a_photo_and_serves_it_again_from_its_work_folder(harness, tmp_path):
+    import cv2
+    from skimage.data import astronaut
+
+    from flows.shot import animate_flow
+
+    photo = tmp_path / "astronaut.png"
+    cv2.imwrite(str(photo), cv2.cvtColor(astronaut(), cv2.COLOR_RGB2BGR))
+    made = animate_flow(str(photo), str(tmp_path / "out" / "nod.mp4"), str(tmp_path / "work"), ["nod"])
+    report = json.loads(Path(made).with_suffix(".json").read_text())
+    assert probe(made).frame_count == 75 and report["faithfulness"][0]["pose_error_deg"] <= 3.0
+    [artifact] = (tmp_path / "work").glob("animate-*.mp4")
+    stamp = artifact.stat().st_mtime_ns
+    assert animate_flow(str(photo), str(tmp_path / "out" / "nod.mp4"), str(tmp_path / "work"), ["nod"]) == made
+    assert artifact.stat().st_mtime_ns == stamp, "served from the work folder"
