@@ -2,7 +2,7 @@
 
 The stages report their progress through the "dvp" logger (`base.progress`); Prefect is told to take that logger's
 records into a run's logs before it is first imported (through here), in this process and in Dask's workers alike,
-and the tasks (`flows.tasks`) let its progress lines through.
+and the tasks (`flows.tasks.progress_logged`) let its progress lines through while they run.
 """
 import os
 

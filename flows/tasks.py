@@ -11,10 +11,12 @@ dies) are retried.
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import os
 import shutil
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,6 @@ from prefect.context import TaskRunContext
 
 from base.atomic import replacing, write_json
 from flows.content import artifact, stage_key
-
-logging.getLogger("dvp").setLevel(logging.INFO)  # progress is logged at INFO; the commands show warnings only
 
 RETRIES = 2
 RETRY_DELAY_S = 5
@@ -68,9 +68,35 @@ class Stage:
             logger().info("%s: done before (%s)", self.name, output.name)
             return str(output)
         output.parent.mkdir(parents=True, exist_ok=True)
-        run(output)
+        with progress_logged():
+            run(output)
         logger().info("%s: made %s", self.name, output.name)
         return str(output)
+
+
+_running = 0
+_running_lock = threading.Lock()
+_level_before = logging.NOTSET
+
+
+@contextlib.contextmanager
+def progress_logged():
+    """The stages' progress lines (the "dvp" logger at INFO) let through while a task runs, for the Prefect logs;
+    the logger's level is put back when the last task of the process ends (the commands show warnings only)."""
+    global _running, _level_before
+    log = logging.getLogger("dvp")
+    with _running_lock:
+        if _running == 0:
+            _level_before = log.level
+            log.setLevel(logging.INFO)
+        _running += 1
+    try:
+        yield
+    finally:
+        with _running_lock:
+            _running -= 1
+            if _running == 0:
+                log.setLevel(_level_before)
 
 
 def finished(path: Path) -> bool:

@@ -8,8 +8,10 @@ from pipeline.demo import run_demo
 def test_demo_runs_the_whole_job(tmp_path):
     said = []
     summary = run_demo(tmp_path, minutes=0.1, footage=None, show_progress=False, say=said.append)
-    assert said == summary["lines"] and len(said) == 6, "one line per step, as each finishes"
-    for name in ("target.track.npz", "model/checkpoint.pt", "model/loss_curve.png", "model/evaluation.mp4",
+    assert said == summary["lines"] and len(said) == 8, "one line per step, as each finishes"
+    assert said[0].startswith("animated_hello.mp4") and said[1].startswith("speaking.mp4"), "the photo comes first"
+    for name in ("animated_hello.mp4", "speaking.mp4",
+                 "target.track.npz", "model/checkpoint.pt", "model/loss_curve.png", "model/evaluation.mp4",
                  "model/eyes/checkpoint.pt",
                  "evaluation.json", "reenacted_by_driver.mp4", "reenacted_by_driver.preview.mp4", "edited.mp4"):
         assert (tmp_path / name).is_file(), name
