@@ -67,7 +67,7 @@ def main() -> None:
     if args.sheet:
         sheet = []
         for name, images in rows:
-            tiles = [cv2.resize(im[20:320, 80:380], (150, 150), interpolation=cv2.INTER_AREA) for im in images]
+            tiles = [cv2.resize(im[20:240, 115:335], (150, 150), interpolation=cv2.INTER_AREA) for im in images]
             label = np.full((150, 110, 3), 255, np.uint8)
             cv2.putText(label, name, (6, 80), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1, cv2.LINE_AA)
             sheet.append(np.concatenate([label, *tiles], 1))
