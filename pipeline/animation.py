@@ -41,7 +41,7 @@ from reconstruction.pose import head_rotations
 from reconstruction.topology import NUM_MESH_VERTICES
 from rendering.photo_warp import MeshWarp, warp
 
-MIN_FACE_PX = 40  # the smallest face (eye corner to eye corner, times 2.5) the landmark detector finds
+MIN_FACE_PX = 24  # the smallest face (the side of its landmarks' box, as an area's square root) measured to animate well
 SPEECH_FPS = 25
 BLINK_EVERY_S = 3.7
 

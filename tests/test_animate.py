@@ -62,7 +62,7 @@ def test_bad_photos_and_drivers_are_refused_clearly(photo, tmp_path, library):
         animate(blank, tmp_path / "o.mp4", ["nod"], options=quiet())
     tiny = tmp_path / "tiny.png"
     cv2.imwrite(str(tiny), cv2.resize(cv2.imread(str(photo)), (48, 48), interpolation=cv2.INTER_AREA))
-    with pytest.raises(NoFaceError, match=r"tiny.png is 48x48: .*too small.*at least about 40 pixels"):
+    with pytest.raises(NoFaceError, match=r"tiny.png is 48x48: .*too small.*at least about 24 pixels"):
         animate(tiny, tmp_path / "o.mp4", ["nod"], options=quiet())
     with pytest.raises(DvpError, match="no driver 'moonwalk'; the built-in drivers are nod, shake"):
         animate(photo, tmp_path / "o.mp4", ["moonwalk"], options=quiet())
