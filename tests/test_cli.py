@@ -17,6 +17,8 @@ VOCABULARY = {  # command: options it must offer, meaning the same thing everywh
     "demo": ["-o", "--report", "--device", "--quiet"],
     "train-audio": ["-o", "--report", "--quiet"],
     "sync-check": ["--report", "--track", "--quiet"],
+    "animate": ["-o", "--report", "--audio", "--quiet"],
+    "drivers": ["add", "list", "remove"],
 }
 
 
