@@ -41,7 +41,7 @@ from reconstruction.pose import head_rotations
 from reconstruction.topology import NUM_MESH_VERTICES
 from rendering.photo_warp import MeshWarp, warp
 
-MIN_FACE_PX = 24  # the smallest face (the side of its landmarks' box, as an area's square root) measured to animate well
+MIN_FACE_PX = 24  # the smallest face (the square root of its landmarks' box) measured to animate well
 SPEECH_FPS = 25
 BLINK_EVERY_S = 3.7
 
@@ -206,7 +206,8 @@ def animate(photo: str | os.PathLike, output: str | os.PathLike, drivers: list[s
         frames = max(1, int(round(o.seconds * float(fps))))
     h, w = image.shape[:2]
     topology = default_model().topology
-    warper = MeshWarp(topology.triangles, topology.region("face_oval"), w, h)
+    rims = np.concatenate([topology.region(r) for r in ("lips_inner", "right_eye", "left_eye")])
+    warper = MeshWarp(topology.triangles, topology.region("face_oval"), rims, w, h)
     openings = [EyeOpenings.of(f.actor) for f in faces]
     mouths = [MouthInterior.of(f.actor, f.params, image) for f in faces]
     sound = audio if audio is not None else _sound_of(drivers[0]) if drivers else None

@@ -36,11 +36,12 @@ FEATHER = 0.04  # face sizes over which the mesh's exact warp gives way to the f
 
 class MeshWarp:
     """Warps of one picture of `width` x `height` by a mesh of `triangles` (T, 3) whose outline (the vertices round
-    its edge, in order) is `outline`."""
+    its edge, in order) is `outline` and whose holes are ringed by the vertices `rims`."""
 
-    def __init__(self, triangles: np.ndarray, outline: np.ndarray, width: int, height: int):
+    def __init__(self, triangles: np.ndarray, outline: np.ndarray, rims: np.ndarray, width: int, height: int):
         self.triangles = torch.as_tensor(np.asarray(triangles, dtype=np.int64))
         self.outline = np.asarray(outline, dtype=np.int64)
+        self.rims = np.asarray(rims, dtype=np.int64)
         self.width, self.height = width, height
 
     def maps(self, was: np.ndarray, now: np.ndarray, depth: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -51,24 +52,35 @@ class MeshWarp:
         size = _face_size(now)
         moved = (was - now).astype(np.float32)
         shift = self._surroundings(moved[self.outline], now[self.outline], size)
-        fragments = rasterize(torch.as_tensor(now[None], dtype=torch.float32),
-                              torch.as_tensor(depth[None], dtype=torch.float32), self.triangles, h, w)
-        face = fragments.face_index[0].numpy()
+        # The face's box, with room for the feather: the mesh is rasterised there only.
+        sigma = max(0.5, FEATHER * size)
+        pad = int(3 * sigma) + 2
+        x0, y0 = np.maximum(np.floor(now.min(0)).astype(int) - pad, 0)
+        x1, y1 = np.minimum(np.ceil(now.max(0)).astype(int) + pad + 1, [w, h])
+        if x1 <= x0 or y1 <= y0:  # the face has left the picture
+            ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+            return xs + shift[..., 0], ys + shift[..., 1]
+        local = (now - [x0, y0]).astype(np.float32)
+        fragments = rasterize(torch.as_tensor(local[None]), torch.as_tensor(depth[None], dtype=torch.float32),
+                              self.triangles, y1 - y0, x1 - x0)
+        face = fragments.pix_to_face[0, ..., 0].numpy()  # one mesh: its own face indices
         inside = face >= 0
         bary = fragments.bary_coords[0, ..., 0, :].numpy()
         corners = self.triangles.numpy()[face[inside]]  # (P, 3) vertex indices
-        exact = np.zeros_like(shift)
+        exact = np.zeros((y1 - y0, x1 - x0, 2), np.float32)
         exact[inside] = np.einsum("pk,pkc->pc", bary[inside], moved[corners])
         # The mesh's holes (eyes, mouth) follow the points round them.
-        hull = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(hull, [np.round(now[self.outline]).astype(np.int32)], 1)
+        hull = np.zeros(inside.shape, np.uint8)
+        cv2.fillPoly(hull, [np.round(local[self.outline]).astype(np.int32)], 1)
         holes = (hull > 0) & ~inside
         if holes.any():
             ys, xs = np.nonzero(holes)
-            exact[ys, xs] = _spread(np.stack([xs, ys], 1).astype(np.float32), now, moved, HOLE_SPREAD * size)
+            at = np.stack([xs + x0, ys + y0], 1).astype(np.float32)
+            exact[ys, xs] = _spread(at, now[self.rims], moved[self.rims], HOLE_SPREAD * size)
         covered = (inside | holes).astype(np.float32)
-        weight = cv2.GaussianBlur(covered, (0, 0), max(0.5, FEATHER * size)) * covered
-        shift = weight[..., None] * exact + (1 - weight[..., None]) * shift
+        weight = (cv2.GaussianBlur(covered, (0, 0), sigma) * covered)[..., None]
+        box = shift[y0:y1, x0:x1]
+        shift[y0:y1, x0:x1] = weight * exact + (1 - weight) * box
         ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
         return xs + shift[..., 0], ys + shift[..., 1]
 
