@@ -90,13 +90,18 @@ class Motion:
                 from None
 
     def expression_for(self, names: list[str]) -> np.ndarray:
-        """The expression changes (N, len(names)) in the order of `names` (a control this motion lacks: 0)."""
-        index = {n: i for i, n in enumerate(self.expression_names)}
-        out = np.zeros((len(self), len(names)))
-        for j, n in enumerate(names):
-            if n in index:
-                out[:, j] = self.expression[:, index[n]]
-        return out
+        """The expression changes (N, len(names)) in the order of `names` (a control this motion lacks: 0); made
+        once per order of names, since it is asked for every frame."""
+        key = tuple(names)
+        cached = self.__dict__.setdefault("_aligned", {})
+        if key not in cached:
+            index = {n: i for i, n in enumerate(self.expression_names)}
+            out = np.zeros((len(self), len(names)))
+            for j, n in enumerate(names):
+                if n in index:
+                    out[:, j] = self.expression[:, index[n]]
+            cached[key] = out
+        return cached[key]
 
 
 def _pulse(t: np.ndarray, centre: float, width: float) -> np.ndarray:
