@@ -1,0 +1,127 @@
+"""The invisible watermark against attacks, on every clip of the footage folder.
+
+Each clip is marked as a job's output is (the first seconds, written as H.264 at the writer's quality), then
+attacked with ffmpeg: H.264 at CRF 28, a 50 % downscale, 10 % cropped off every border, brightness +-10 %, a cut to
+2 seconds, and all of them at once. The table gives, per attack, how many marked outputs still give their payload,
+and how many original clips give a payload (false positives), with the cost of marking (PSNR, frames/s) and of
+reading (frames/s).
+
+    python benchmarks/watermark.py [--seconds 6] [--clips a.mp4 b.mp4 ...] [--out FOLDER]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+FOOTAGE = Path(os.environ.get("DVP_FOOTAGE", ROOT.parent / "shared" / "footage"))
+
+import numpy as np  # noqa: E402
+
+from base.ffmpeg_process import ffmpeg_path  # noqa: E402
+from base.reading import VideoReader  # noqa: E402
+from base.writing import VideoWriter  # noqa: E402
+from pipeline import watermark as wm  # noqa: E402
+
+ATTACKS = {
+    "none": [],
+    "H.264 CRF 28": ["-crf", "28"],
+    "downscale 50 %": ["-vf", "scale=trunc(iw/4)*2:trunc(ih/4)*2"],
+    "crop 10 % each border": ["-vf", "crop=trunc(iw*0.4)*2:trunc(ih*0.4)*2"],
+    "brightness +10 %": ["-vf", "lutrgb=r=val*1.1:g=val*1.1:b=val*1.1"],
+    "brightness -10 %": ["-vf", "lutrgb=r=val*0.9:g=val*0.9:b=val*0.9"],
+    "2-s cut": ["CUT"],
+    "all at once": ["CUT", "-vf", "crop=trunc(iw*0.4)*2:trunc(ih*0.4)*2,scale=trunc(iw/4)*2:trunc(ih/4)*2,"
+                    "lutrgb=r=val*0.9:g=val*0.9:b=val*0.9", "-crf", "28"],
+}
+
+
+def attack(marked: Path, out: Path, args: list[str], seconds: float) -> Path:
+    cut = []
+    if "CUT" in args:
+        args = [a for a in args if a != "CUT"]
+        start = max(0.0, (seconds - 2.0) / 2)
+        cut = ["-ss", f"{start:.3f}", "-t", "2"]
+    crf = [] if "-crf" in args else ["-crf", "18"]
+    subprocess.run([ffmpeg_path(), "-v", "error", "-y", *cut, "-i", str(marked), *args, *crf, "-an",
+                    "-c:v", "libx264", "-pix_fmt", "yuv420p", str(out)], check=True)
+    return out
+
+
+def read(video: Path) -> tuple[wm.Detection, float]:
+    started = time.perf_counter()
+    acc = wm.Accumulator()
+    with VideoReader(video) as reader:
+        for frame in reader:
+            acc.add(frame)
+    found = wm.detect(acc.total, acc.frames)
+    return found, acc.frames / (time.perf_counter() - started)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--seconds", type=float, default=6.0, help="how much of each clip to mark")
+    parser.add_argument("--clips", nargs="*", help="clip names in the footage folder (default: every video)")
+    parser.add_argument("--out", type=Path, help="keep the marked and attacked videos here")
+    args = parser.parse_args()
+    folder = FOOTAGE
+    clips = [folder / c for c in args.clips] if args.clips else \
+        sorted(p for p in folder.iterdir() if p.suffix in (".mp4", ".mpg", ".mov"))
+    payload = wm.Payload.of("5eed0001", "0.1.0")
+    found = {name: 0 for name in ATTACKS}
+    false_positives, psnrs, mark_fps, read_fps, syncs = 0, [], [], [], {name: [] for name in ATTACKS}
+    with tempfile.TemporaryDirectory() as scratch:
+        work = args.out or Path(scratch)
+        work.mkdir(parents=True, exist_ok=True)
+        for clip in clips:
+            original, _ = read(clip)
+            false_positives += original.found
+            marked = work / f"{clip.stem}_marked.mp4"
+            reader = VideoReader(clip, max_frames=None)
+            n = int(round(args.seconds * float(reader.fps)))
+            reader = VideoReader(clip, max_frames=n)
+            w, h = reader.width + reader.width % 2, reader.height + reader.height % 2
+            marker, errors, spent = wm.Marker(payload, w, h), [], 0.0
+            with reader, VideoWriter(marked, reader.fps, w, h) as writer:
+                for frame in reader:
+                    frame = np.pad(frame, ((0, h - frame.shape[0]), (0, w - frame.shape[1]), (0, 0)), mode="edge")
+                    t = time.perf_counter()
+                    out = marker.mark(frame)
+                    spent += time.perf_counter() - t
+                    errors.append(np.mean((out.astype(np.float32) - frame) ** 2))
+                    writer.write(out)
+            psnrs.append(10 * np.log10(255 ** 2 / np.mean(errors)))
+            mark_fps.append(reader.frame_count / spent)
+            row = []
+            for name, how in ATTACKS.items():
+                video = marked if not how else attack(marked, work / f"{clip.stem}_{len(row)}.mp4", how, args.seconds)
+                got, fps = read(video)
+                read_fps.append(fps)
+                ok = got.found and got.payload == payload
+                found[name] += ok
+                syncs[name].append(got.sync)
+                row.append(f"{'ok' if ok else 'MISS'} {got.sync:.1f}")
+            print(f"{clip.name:24s} psnr {psnrs[-1]:.1f} original sync {original.sync:.1f} {original.found} | "
+                  + " | ".join(row), flush=True)
+    print()
+    print(f"| attack | payload read | sync peak median (min) |")
+    print("|---|---|---|")
+    for name in ATTACKS:
+        print(f"| {name} | {found[name]}/{len(clips)} | {statistics.median(syncs[name]):.1f} "
+              f"({min(syncs[name]):.1f}) |")
+    print(f"| originals (false positives) | {false_positives}/{len(clips)} | |")
+    print()
+    print(f"PSNR marked vs unmarked: median {statistics.median(psnrs):.1f} dB, min {min(psnrs):.1f} dB")
+    print(f"marking: median {statistics.median(mark_fps):.0f} frames/s; reading: median "
+          f"{statistics.median(read_fps):.0f} frames/s, min {min(read_fps):.0f}")
+
+
+if __name__ == "__main__":
+    main()
