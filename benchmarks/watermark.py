@@ -111,7 +111,7 @@ def main() -> None:
             print(f"{clip.name:24s} psnr {psnrs[-1]:.1f} original sync {original.sync:.1f} {original.found} | "
                   + " | ".join(row), flush=True)
     print()
-    print(f"| attack | payload read | sync peak median (min) |")
+    print("| attack | payload read | sync peak median (min) |")
     print("|---|---|---|")
     for name in ATTACKS:
         print(f"| {name} | {found[name]}/{len(clips)} | {statistics.median(syncs[name]):.1f} "

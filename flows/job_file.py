@@ -12,7 +12,9 @@
 Paths are relative to the job file's folder. `source` (reenact) and `edits`
 (edit) name the other jobs' inputs. Options are those of the job's command, in
 their Python spelling (`keep_length`, `same_language`, `stems`, `loudness`,
-`music_effects`, `verify`, `preview`, `eyes`, `mouth`, `retrieval`, ...).
+`music_effects`, `verify`, `preview`, `eyes`, `mouth`, `retrieval`, the marks'
+`visible_mark`, `mark_text`, `mark_corner`, `mark_size`, `mark_opacity`,
+`signing_key`, `signing_cert`, ...).
 Mistakes are reported with the file's name and the key at fault, before any work.
 """
 from __future__ import annotations
@@ -28,7 +30,7 @@ from base.errors import DvpError
 KINDS = {"reenact": "source", "edit": "edits", "dub": "audio"}
 KEYS = {"version", "target", "job", "output", "model", "train", "options", "source", "edits", "audio", "driver"}
 TRAIN_KEYS = {"preset", "minutes", "steps", "mouth_minutes", "eyes_minutes", "device"}
-FILE_OPTIONS = ("music_effects", "preview")
+FILE_OPTIONS = ("music_effects", "preview", "signing_key", "signing_cert")
 
 
 @dataclass(frozen=True)

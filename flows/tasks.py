@@ -257,6 +257,7 @@ def _job(parameters: dict, output: Path, report: Path | None):
     from pipeline.dubbing import DubSettings, dubbing
     from pipeline.editing import editing
     from pipeline.job import JobOptions
+    from pipeline.marking import MarkOptions
     from pipeline.reenactment import reenactment
 
     p = parameters
@@ -264,8 +265,9 @@ def _job(parameters: dict, output: Path, report: Path | None):
     delivery = DeliverySettings(Path(p["music_effects"]) if p["music_effects"] else None, given.pop("stems", False),
                                 given.pop("loudness", None))
     settings = DubSettings(given.pop("keep_length", False), given.pop("same_language", False), delivery)
+    marks = MarkOptions.of_settings(given)
     options = JobOptions(track=Path(p["track"]) if p["track"] else None, report=report,
-                         verify=given.pop("verify", True), show_progress=False, **given)
+                         verify=given.pop("verify", True), show_progress=False, marks=marks, **given)
     if p["kind"] == "reenact":
         return reenactment(p["source"], p["target"], p["model"], output, source_track=p["performer_track"],
                            options=options)

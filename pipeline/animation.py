@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from base.progress import progress
 from base.writing import open_output, output_format
 from pipeline.drivers import Motion, find_driver
 from pipeline.eyes.eyeball_warp import EyeOpenings, redirect_eyes
+from pipeline.marking import MarkOptions, marked, provenance
 from pipeline.mouth_interior import MouthInterior
 from reconstruction.camera import PinholeCamera
 from reconstruction.face_model import default_model
@@ -68,6 +69,7 @@ class AnimateOptions:
     audio_model: Path | None = None  # for speech (default: the one dvp ships)
     seconds: float | None = None  # how long: default the driver's length (the longest driver's), or the speech's
     verify: bool = False  # track the output again and score each face's motion against its driver's
+    marks: MarkOptions = field(default_factory=MarkOptions)  # the visible label and the manifest's signing pair
 
 
 def load_photo(path: str | os.PathLike) -> np.ndarray:
@@ -188,6 +190,7 @@ def animate(photo: str | os.PathLike, output: str | os.PathLike, drivers: list[s
     if bool(drivers) == (audio is not None):
         raise DvpError("give a driver (--driver NAME or VIDEO, repeated for several faces) or speech (--audio), "
                        "one of the two")
+    o.marks.check()
     image = load_photo(photo)
     faces = fit_photo(image, Path(photo).name)
     if audio is not None:
@@ -211,8 +214,13 @@ def animate(photo: str | os.PathLike, output: str | os.PathLike, drivers: list[s
     openings = [EyeOpenings.of(f.actor) for f in faces]
     mouths = [MouthInterior.of(f.actor, f.params, image) for f in faces]
     sound = audio if audio is not None else _sound_of(drivers[0]) if drivers else None
+    inputs = {"photo": Path(photo), "speech": Path(audio) if audio is not None else None,
+              **{f"driver video {i + 1}": Path(d) for i, d in enumerate(drivers or []) if Path(d).is_file()}}
+    settings = {"drivers": [m.name for m in motions], "frames": frames, "gaze": o.gaze, "mouth": o.mouth,
+                "format": fmt, "audio_model": o.audio_model}
+    record = provenance("animate", Path(photo).name, inputs, settings, o.marks, [(0, frames)])
     warp_s = 0.0
-    with open_output(output, fmt, fps, w + w % 2, h + h % 2, audio=sound) as writer:
+    with marked(open_output(output, fmt, fps, w + w % 2, h + h % 2, audio=sound), record.marks) as writer:
         for t in progress(range(frames), frames, "animate", o.show_progress):
             t0 = time.perf_counter()
             frame = image
@@ -225,7 +233,8 @@ def animate(photo: str | os.PathLike, output: str | os.PathLike, drivers: list[s
               "drivers": [m.name for m in motions], "audio": Path(audio).name if audio else None,
               "frames": frames, "fps": str(fps), "width": w, "height": h, "seconds": round(seconds, 2),
               "frames_per_second": round(frames / warp_s, 1) if warp_s else None,
-              "frames_per_second_with_encoding": round(frames / seconds, 1)}
+              "frames_per_second_with_encoding": round(frames / seconds, 1),
+              "marks": record.seal(output, writer.marking_seconds)}
     if o.verify:
         result["faithfulness"] = verify_animation(output, faces, motions, frames, o.show_progress)
     if o.report is not None:

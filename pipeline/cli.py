@@ -285,6 +285,36 @@ def _run_evaluate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_mark_options(p: argparse.ArgumentParser) -> None:
+    """How the output is marked and signed (see `pipeline.marking`)."""
+    from pipeline.label import CORNERS, DEFAULT_TEXT
+
+    g = p.add_argument_group("marks", "every output carries a visible label, an invisible watermark (job id and dvp's "
+                                      "version) and a signed C2PA manifest; `dvp verify` reads them back")
+    g.add_argument("--no-visible-mark", action="store_true",
+                   help="leave the visible label out (recorded in the manifest; the watermark stays)")
+    g.add_argument("--mark-text", default=DEFAULT_TEXT, help=f"the label's text (default {DEFAULT_TEXT!r})")
+    g.add_argument("--mark-corner", default="bottom-right", choices=CORNERS, help="where the label sits")
+    g.add_argument("--mark-size", type=float, default=0.04,
+                   help="the label's text height over the frame's height (default 0.04)")
+    g.add_argument("--mark-opacity", type=float, default=0.8, help="0.1 (faint) to 1 (solid); default 0.8")
+    g.add_argument("--signing-key", help="PEM private key the manifest is signed with (default: DVP_SIGNING_KEY, else "
+                                         "a local test pair made on first use)")
+    g.add_argument("--signing-cert", help="its PEM certificate chain, leaf first (default: DVP_SIGNING_CERT)")
+    g.add_argument("--job-id", help="8 hex digits for the watermark and manifest to carry (default: a hash of the "
+                                    "job's inputs and settings); e.g. a studio's own job number")
+
+
+def _mark_options(args: argparse.Namespace):
+    from pipeline.label import Label
+    from pipeline.marking import MarkOptions
+
+    return MarkOptions(visible=not args.no_visible_mark,
+                       label=Label(args.mark_text, args.mark_corner, args.mark_size, args.mark_opacity),
+                       signing_key=Path(args.signing_key) if args.signing_key else None,
+                       signing_cert=Path(args.signing_cert) if args.signing_cert else None, job_id=args.job_id)
+
+
 def _add_job_options(p: argparse.ArgumentParser, audio_default: str | None) -> None:
     """What every job that writes a changed target shot takes (see `pipeline.job.JobOptions`); a job whose sound is
     its own (a dub) takes no --audio choice (`audio_default` None)."""
@@ -327,6 +357,7 @@ def _add_job_options(p: argparse.ArgumentParser, audio_default: str | None) -> N
                         "network is asked for the inverse)")
     _device(p)
     _quiet(p)
+    _add_mark_options(p)
 
 
 def _job_options(args: argparse.Namespace):
@@ -337,7 +368,8 @@ def _job_options(args: argparse.Namespace):
                       verify=args.verify, rasterizer=args.rasterizer, device=args.device, eyes=not args.no_eyes,
                       mouth=not args.no_mouth, retrieval=args.retrieval, gaze_warp=not args.no_gaze_warp,
                       gaze_gain=args.gaze_gain,
-                      pose_calibration=not args.no_pose_calibration, show_progress=not args.quiet)
+                      pose_calibration=not args.no_pose_calibration, show_progress=not args.quiet,
+                      marks=_mark_options(args))
 
 
 def _print_result(report: dict) -> None:
@@ -540,6 +572,7 @@ def _add_animate(sub: argparse._SubParsersAction) -> None:
                    help="track the output again and score each face's head turns and expression against its driver")
     _report(p, "the photo, the faces, the drivers, frames and speed (and the scores, with --verify)")
     _quiet(p)
+    _add_mark_options(p)
 
 
 def _run_animate(args: argparse.Namespace) -> int:
@@ -547,7 +580,7 @@ def _run_animate(args: argparse.Namespace) -> int:
 
     options = AnimateOptions(report=Path(args.report) if args.report else None, show_progress=not args.quiet,
                              gaze=not args.no_gaze, mouth=not args.no_mouth, seconds=args.seconds,
-                             verify=args.verify)
+                             verify=args.verify, marks=_mark_options(args))
     _summary(animate(args.photo, args.output, args.driver, args.audio, options))
     return 0
 
@@ -584,12 +617,54 @@ def _run_drivers(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("verify", help="read a video's dvp watermark and C2PA manifest, and check them",
+                       description="Read the invisible watermark (job id, dvp's version, a confidence) from the "
+                                   "pictures and the C2PA manifest (embedded, or the sidecar VIDEO.c2pa), check the "
+                                   "manifest's signature and binding, and whether the decoded pictures still match "
+                                   "it. Exit status 0: a dvp mark or an intact manifest and nothing contradicting "
+                                   "them; 1: unmarked, or a manifest that does not match; 2: bad input.")
+    p.add_argument("video", help="the video (or PNG-sequence folder) to check")
+    p.add_argument("--manifest", help="a sidecar manifest to check against the video (default: VIDEO.c2pa)")
+    _report(p, "the watermark, the manifest and what it says, the verdict")
+    _quiet(p)
+
+
+def _run_verify(args: argparse.Namespace) -> int:
+    from pipeline.verification import verify
+
+    result = verify(args.video, args.manifest, show_progress=not args.quiet)
+    print(f"{Path(args.video).name}: {result['verdict']}", file=sys.stderr)
+    _finish(args, result, {k: result[k] for k in ("video", "ok", "verdict", "watermark", "watermark_matches_manifest")}
+            | {"manifest": {k: result["manifest"][k] for k in ("found", "where", "valid", "pictures_match", "job_id")}})
+    return 0 if result["ok"] else 1
+
+
+def _add_signing_pair(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("signing-pair", help="make a local test key and certificate for signing manifests",
+                       description="Write key.pem and cert.pem (an ES256 signing certificate issued by a test CA "
+                                   "made with it) to FOLDER, for --signing-key/--signing-cert or DVP_SIGNING_KEY/"
+                                   "DVP_SIGNING_CERT. Manifests signed with it verify as intact but not trusted: for "
+                                   "deliveries, sign with a certificate from a CA on the C2PA trust list.")
+    p.add_argument("folder", help="where to write the pair (made if missing; existing files are not overwritten)")
+    p.add_argument("--name", default="dvp local test", help="the certificate's common name")
+
+
+def _run_signing_pair(args: argparse.Namespace) -> int:
+    from pipeline.provenance import make_test_pair
+
+    pair = make_test_pair(Path(args.folder), args.name)
+    _summary({"key": str(pair.key), "cert": str(pair.cert)})
+    return 0
+
+
 COMMANDS = {"track": (_add_track, _run_track), "render": (_add_render, _run_render),
             "train": (_add_train, _run_train), "evaluate": (_add_evaluate, _run_evaluate),
             "reenact": (_add_reenact, _run_reenact), "edit": (_add_edit, _run_edit), "dub": (_add_dub, _run_dub),
             "train-audio": (_add_train_audio, _run_train_audio), "sync-check": (_add_sync_check, _run_sync_check),
             "demo": (_add_demo, _run_demo), "animate": (_add_animate, _run_animate),
-            "drivers": (_add_drivers, _run_drivers)}
+            "drivers": (_add_drivers, _run_drivers), "verify": (_add_verify, _run_verify),
+            "signing-pair": (_add_signing_pair, _run_signing_pair)}
 
 
 def _version() -> str:

@@ -14,7 +14,9 @@ what each such job needs, in this order:
 5. coverage: what the job asks against what the model was trained on;
 6. synthesis (`pipeline.synthesis`): render, translate, composite, eyes,
    write, with the chosen audio and the target's timecode;
-7. verification (`verify`) and the report.
+7. marks: every frame is labelled and watermarked on its way to the encoder,
+   and the finished output gets a signed C2PA manifest (`pipeline.marking`);
+8. verification (`verify`) and the report.
 
 A new kind of job is a new `Drive`: a few lines that say what drives the
 target, over the same runner.
@@ -42,6 +44,7 @@ from base.writing import output_format
 from pipeline.coverage import check_coverage, runs
 from pipeline.eyes.gaze_calibration import given_gain
 from pipeline.faithfulness import verify_output
+from pipeline.marking import MarkOptions, Provenance, provenance
 from pipeline.soundtrack import audio_source, choose_audio
 from pipeline.synthesis import SynthesisOptions, synthesise
 from pipeline.tracking import load_or_track
@@ -78,6 +81,11 @@ class JobOptions:
     gaze_gain: float | None = None  # the tracker's yaw gain for the gaze warp (default: measured on the target)
     pose_calibration: bool = True  # a pilot pass measures how much of the asked head pose the model paints
     show_progress: bool = True
+    marks: MarkOptions = field(default_factory=MarkOptions)  # the visible label and the manifest's signing pair
+
+
+# JobOptions fields that change no pixel of the output, left out of the job's identifier
+UNMARKED_OPTIONS = ("track", "preview", "report", "verify", "device", "show_progress", "marks")
 
 
 @dataclass
@@ -149,6 +157,7 @@ class Prepared:
     synthesis: SynthesisOptions
     crop: CropBox | None
     retrieval: MouthRetrieval | None
+    provenance: Provenance
 
     @property
     def frames(self) -> int:
@@ -169,6 +178,7 @@ def run_job(job: Job) -> dict:
             stats = synthesise(p.driven.performance, p.translator, p.crop, p.track, Path(job.target), output,
                                p.synthesis, p.driven.fade, preview, left, job.drive.preview_labels, p.eyes, p.mouth,
                                p.retrieval)
+        stats["marks"] = p.provenance.seal(output, stats.pop("marking_seconds"))
         result = report(job, p, stats, scratch)
     result["seconds"] = round(time.perf_counter() - started, 1)
     if o.report is not None:
@@ -183,6 +193,7 @@ def prepare(job: Job, scratch: Path) -> Prepared:
     target, output = Path(job.target), Path(job.output)
     fmt = check_paths({"target video": target, **drive.inputs()}, output, o.fmt)
     drive.check(o)
+    o.marks.check()
     if o.track is not None and o.face != "largest":
         raise DvpError("--face picks a face when the target is tracked now; the track given with --track already "
                        "follows one (make it with `dvp track TARGET --face N`)")
@@ -219,12 +230,26 @@ def prepare(job: Job, scratch: Path) -> Prepared:
         found = check_coverage(performance.track, translator, np.flatnonzero(painted))
     sound = driven.audio if driven.audio is not None and o.audio is None else \
         choose_audio(audio, drive.source, target, output_seconds(performance), fmt)
+    record = job_provenance(job, fmt, sound, driven)
     synthesis = SynthesisOptions(fmt=fmt, audio=sound, timecode=timecode, rasterizer=o.rasterizer,
                                  show_progress=o.show_progress, gaze_warp=o.gaze_warp, gaze_gain=o.gaze_gain,
-                                 pose_calibration=o.pose_calibration, keep_depth=o.keep_depth)
+                                 pose_calibration=o.pose_calibration, keep_depth=o.keep_depth, marks=record.marks)
     crop = CropBox(**translator.manifest["crop"]).scaled(scale) if translator is not None else None
     return Prepared(fmt, translator, eyes, mouth, device, scale, track, driven, found, sound, timecode, synthesis,
-                    crop, retrieval)
+                    crop, retrieval, record)
+
+
+def job_provenance(job: Job, fmt: str, sound: Path | None, driven: Driven) -> Provenance:
+    """The job's identifier and what its manifest will say: its inputs, the frames the drive changes."""
+    o = job.options
+    n = len(driven.performance.track)
+    changed = np.ones(n, bool) if driven.changed is None else np.asarray(driven.changed, bool)
+    inputs = {"target video": Path(job.target), **job.drive.inputs(), "model folder": job.model, "sound": sound}
+    settings = {k: v for k, v in vars(o).items() if k not in UNMARKED_OPTIONS}
+    extra = [{"action": "c2pa.dubbed", "description": f"the sound replaced by {sound.name}"}] \
+        if job.drive.kind == "dub" and sound is not None else []
+    return provenance(job.drive.kind, job.drive.name, inputs, {**settings, "format": fmt},
+                      o.marks, [(a, b + 1) for a, b in runs(np.flatnonzero(changed))], extra)
 
 
 def report(job: Job, p: Prepared, stats: dict, scratch: Path) -> dict:

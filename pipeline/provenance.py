@@ -18,6 +18,7 @@ gives "Trusted".
 """
 from __future__ import annotations
 
+import base64
 import datetime as dt
 import hashlib
 import io
@@ -52,6 +53,9 @@ SOURCE_TYPES = {"reenact": "compositeWithTrainedAlgorithmicMedia", "edit": "comp
                 "dub": "compositeWithTrainedAlgorithmicMedia", "animate": "trainedAlgorithmicMedia"}
 PARENT_ROLE = "target video"  # the footage a reenact, edit or dub changes: the manifest's parent ingredient
 JOB_LABEL, INGREDIENTS_LABEL = "org.dvp.job", "org.dvp.ingredients"
+# The invisible watermark, declared as C2PA's soft binding (c2pa requires one beside a c2pa.watermarked action):
+# its value is the payload the pictures carry, the job id's 4 bytes then the version's major, minor, patch.
+SOFT_BINDING, WATERMARK_ALG = "c2pa.soft-binding", "org.dvp.watermark.1"
 # Containers c2pa embeds a manifest in (BMFF); anything else gets a sidecar.
 EMBEDDED = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime"}
 # A sidecar's hard binding: c2pa's data hash over the bytes given, whatever they are.
@@ -435,8 +439,19 @@ def _manifest(claim: Claim, mime: str, binding: str) -> dict:
             {"label": "c2pa.actions.v2", "data": {"actions": requested}},
             {"label": JOB_LABEL, "data": _storable(job)},
             {"label": INGREDIENTS_LABEL, "data": _storable({"ingredients": claim.ingredients})},
+            *_soft_binding(claim),
         ],
     }
+
+
+def _soft_binding(claim: Claim) -> list[dict]:
+    """The watermark as a soft binding assertion, when the output carries one."""
+    if not claim.marks.get("watermark"):
+        return []
+    version = [int("".join(c for c in part if c.isdigit()) or 0) % 256 for part in claim.tool_version.split(".")[:3]]
+    value = bytes.fromhex(claim.job_id) + bytes(version + [0] * (3 - len(version)))
+    return [{"label": SOFT_BINDING, "data": {"alg": WATERMARK_ALG,
+                                             "blocks": [{"scope": {}, "value": base64.b64encode(value).decode()}]}}]
 
 
 def _action(item: dict, source_type: str) -> dict:

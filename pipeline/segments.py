@@ -34,6 +34,7 @@ from base.joining import join_segments
 from pipeline.coverage import Coverage
 from pipeline.eyes.gaze_calibration import GazeCalibration
 from pipeline.job import Job, describe, finish_report, prepare
+from pipeline.marking import Provenance
 from pipeline.pose_calibration import PoseCalibration
 from pipeline.synthesis import Calibrations, SynthesisOptions, calibrate, frame_weights, synthesise
 from pipeline.transfer import Performance
@@ -87,7 +88,7 @@ def plan_job(job: Job, folder: str | os.PathLike) -> dict:
         "synthesis": {k: getattr(p.synthesis, k) for k in ("fmt", "rasterizer", "gaze_warp", "gaze_gain",
                                                            "pose_calibration", "keep_depth")},
         "job": {"device": o.device, "eyes": o.eyes, "mouth": o.mouth, "retrieval": o.retrieval, "verify": o.verify},
-        "described": describe(job, p), "measure": _name_of(p.driven.measure),
+        "described": describe(job, p), "measure": _name_of(p.driven.measure), "provenance": p.provenance.plain(),
         "coverage": p.found.details if p.found is not None else None,
         "calibrations": {"pose": _plain(calibrated.pose), "gaze": _plain(calibrated.gaze)}})
     return summary
@@ -107,7 +108,8 @@ def render_segment(plan: str | os.PathLike, first: int, stop: int, segment: str 
     performance = Performance(track=load_track(folder / INTENDED), target_frames=arrays["target_frames"],
                               eyes_only=arrays["eyes_only"] if "eyes_only" in arrays else None)
     target_track = load_track(folder / TARGET)
-    options = SynthesisOptions(**spec["synthesis"], show_progress=show_progress, stage=f"frames {first}-{stop - 1}")
+    options = SynthesisOptions(**spec["synthesis"], show_progress=show_progress, stage=f"frames {first}-{stop - 1}",
+                               marks=Provenance.of_plain(spec["provenance"]).marks)
     translator, eyes, mouth, crop, retrieval = None, None, None, None, None
     job = spec["job"]
     if spec["model"] is not None:
@@ -155,6 +157,7 @@ def join_job(plan: str | os.PathLike, segments: list[str | os.PathLike], output:
         found = Coverage(outside={g: arrays[f"outside_{g}"] for g in groups}, details=spec["coverage"],
                          far_pose=arrays["far_pose"] if "far_pose" in arrays else None)
     stats = _merged(parts)
+    stats["marks"] = Provenance.of_plain(spec["provenance"]).seal(output, stats.pop("marking_seconds", 0.0))
     intended = load_track(folder / INTENDED) if spec["job"]["verify"] else None
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch:
         result = finish_report({**spec["described"], "output": str(output)}, stats, output,
@@ -188,6 +191,7 @@ def _merged(parts: list[dict]) -> dict:
     merged["seconds"] = round(seconds, 1)
     merged["frames_per_second"] = round(merged["frames"] / seconds, 2) if seconds else None
     merged["peak_memory_mib"] = max(p["peak_memory_mib"] for p in parts)
+    merged["marking_seconds"] = sum(p.get("marking_seconds", 0.0) for p in parts)
     for key in ("first", "stop"):
         merged.pop(key)
     return merged

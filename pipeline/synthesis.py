@@ -54,6 +54,7 @@ from pipeline.eyes.gaze_calibration import GazeCalibration
 from pipeline.eyes.settings import DEFAULT as EYE_DEFAULTS
 from pipeline.eyes.settings import EyeSettings
 from pipeline.eyes.stage import EyeStage, gaze_calibration
+from pipeline.marking import Marks, marked
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
 from pipeline.transfer import Performance
 from reconstruction.fitting import actor_from_track
@@ -86,6 +87,7 @@ class SynthesisOptions:
     stage: str = "synthesise"  # the progress bar's label
     draft: bool = False  # an output only to be tracked (a pilot pass): H.264 encoded fast
     keep_depth: bool = True  # a target of more than 8 bits keeps them in ProRes and PNG (see base.plates)
+    marks: Marks | None = None  # the label and watermark every output frame gets (`pipeline.marking`)
 
 
 @dataclass
@@ -138,8 +140,9 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
     plates = Plates.of(info.info, options.fmt, options.keep_depth, options.draft)
     actor = actor_from_track(target_track)
     with tempfile.TemporaryDirectory(prefix=".dvp-tmp-", dir=output.parent) as scratch, \
-            open_output(output, options.fmt, info.fps, *plates.size, options.audio, options.timecode,
-                        options.draft, plates.deep, plates.sar, plates.field_order, plates.colour) as writer:
+            marked(open_output(output, options.fmt, info.fps, *plates.size, options.audio, options.timecode,
+                               options.draft, plates.deep, plates.sar, plates.field_order, plates.colour),
+                   None if options.draft else options.marks) as writer:
         scratch = Path(scratch)
         if calibrated is None:
             calibrated = calibrate(performance, translator, crop, target_track, target_video, painted, fade, options,
@@ -183,6 +186,7 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
             "network_frames_per_second": round(synthesised / head.network_s, 1) if head and head.network_s else None,
             "bit_depth": 16 if plates.deep else 8, "pixel_aspect": plates.pixel_aspect,
             "field_order": plates.field_order, "colour": writer.colour.label(), **eye_stage.report(),
+            "marking_seconds": round(getattr(writer, "marking_seconds", 0.0), 2),
             "pose_calibration": head.posed.report() if head else None,
             "mouth_pathway_step": mouth.step if head and mouth is not None else None,
             "mouth_retrieval_frames": len(retrieval.library) if head and retrieval is not None else None,

@@ -45,7 +45,8 @@ GENERATORS = (0o133, 0o171)
 CODED_BITS = (PAYLOAD_BITS + CRC_BITS + CONSTRAINT - 1) * 2
 STRENGTH = 3.5  # the mark's RMS in textured areas, in 8-bit grey levels
 MAX_RMS = 2.2  # a frame's mark never exceeds this RMS (PSNR 41.3 dB against the unmarked frame)
-FLAT_SHARE = 0.4  # the share of it that flat areas get
+REACH = 16  # pixels: how far a change of the picture changes the mark around it (the texture measure's blurs)
+FLAT_SHARE = 0.15  # the share of it that flat areas get
 SEED = 20261206  # fixes which coefficients carry what; public: this is a mark, not a secret
 SYNC_THRESHOLD = 5.5  # the phase-correlation peak (in standard deviations) a mark needs, besides a valid CRC
 SCALES = (0.3, 2.6)  # the tile sizes detection searches, relative to TILE (a zoom-2 mark at 1.3x fits)
@@ -193,8 +194,8 @@ class Marker:
         grey = luma(frame) * (255.0 / top)
         delta = STRENGTH * texture(grey) * self.field
         rms = float(np.sqrt(np.mean(delta * delta)))
-        if rms > MAX_RMS:
-            delta *= MAX_RMS / rms
+        if rms > MAX_RMS:  # in steps of 1/32, so a small local change of the picture leaves the rest as it was
+            delta *= np.floor(32 * MAX_RMS / rms) / 32
         delta *= top / 255.0
         out = frame.astype(np.float32) + delta[..., None]
         return np.clip(np.rint(out), 0, top).astype(frame.dtype)

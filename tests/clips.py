@@ -1,4 +1,5 @@
-"""Test clips, and the ffmpeg that makes and inspects them: the imageio-ffmpeg wheel's, whatever ffmpeg is on PATH.
+"""Test clips, and the ffmpeg that makes and inspects them: the imageio-ffmpeg wheel's, whatever ffmpeg is on PATH;
+and frames as a job marks them (`as_marked`), to compare its output with.
 
 The code under test runs the ffmpeg on PATH when there is one. The clips it reads must be the same on every machine
 (ffmpeg 7's mp4 muxer, for one, ends a variable-rate clip a frame earlier than later releases), so every clip a test
@@ -43,3 +44,22 @@ def write_frames(path: Path, frames: list[np.ndarray], fps: float = 25) -> Path:
         for frame in frames:
             writer.write(frame)
     return path
+
+
+def as_marked(frame: np.ndarray, report: dict) -> np.ndarray:
+    """`frame` as the job whose `report` this is marks its output frames: its label, its watermark. A frame the job
+    passes through comes out exactly so; where it changed pixels, the mark differs up to `watermark.REACH` around."""
+    from pipeline.label import Label
+    from pipeline.marking import Marks, tool_version
+
+    marks = report["marks"]
+    label = Label(**marks["label"]) if marks["visible_label"] else None
+    return Marks(marks["job_id"], tool_version(), label).stamper(frame.shape[1], frame.shape[0])(frame)
+
+
+def near(mask: np.ndarray, reach: int) -> np.ndarray:
+    """`mask` grown by `reach` pixels: what a change inside it may touch once the output is marked."""
+    import cv2
+
+    return cv2.dilate(mask.astype(np.uint8), np.ones((2 * reach + 1, 2 * reach + 1), np.uint8)) > 0
+

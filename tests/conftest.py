@@ -20,6 +20,16 @@ def footage() -> Path:
     return FOOTAGE
 
 
+@pytest.fixture(scope="session", autouse=True)
+def signing_pair(tmp_path_factory):
+    """Outputs the tests make are signed with a pair of their own, never one in the user's data folder."""
+    from pipeline.provenance import make_test_pair
+
+    pair = make_test_pair(tmp_path_factory.mktemp("signing"))
+    os.environ["DVP_SIGNING_KEY"], os.environ["DVP_SIGNING_CERT"] = str(pair.key), str(pair.cert)
+    return pair
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Mark every test that uses real footage, so `-m "not footage"` leaves them out."""
     for item in items:

@@ -6,19 +6,23 @@ import pytest
 from pipeline import cli
 from pipeline.cli import main
 
+MARKS = ["--no-visible-mark", "--mark-text", "--mark-corner", "--mark-size", "--mark-opacity", "--signing-key",
+         "--signing-cert", "--job-id"]
 VOCABULARY = {  # command: options it must offer, meaning the same thing everywhere
     "track": ["-o", "--report", "--face", "--quiet"],
     "render": ["-o", "--report", "--track", "--quiet"],
     "train": ["-o", "--report", "--track", "--face", "--device", "--quiet"],
     "evaluate": ["-o", "--report", "--model", "--device", "--quiet"],
-    "reenact": ["-o", "--report", "--track", "--face", "--source-face", "--device", "--quiet"],
-    "edit": ["-o", "--report", "--track", "--face", "--device", "--quiet"],
-    "dub": ["-o", "--report", "--track", "--face", "--model", "--audio", "--device", "--quiet"],
+    "reenact": ["-o", "--report", "--track", "--face", "--source-face", "--device", "--quiet", *MARKS],
+    "edit": ["-o", "--report", "--track", "--face", "--device", "--quiet", *MARKS],
+    "dub": ["-o", "--report", "--track", "--face", "--model", "--audio", "--device", "--quiet", *MARKS],
     "demo": ["-o", "--report", "--device", "--quiet"],
     "train-audio": ["-o", "--report", "--quiet"],
     "sync-check": ["--report", "--track", "--quiet"],
-    "animate": ["-o", "--report", "--audio", "--quiet"],
+    "animate": ["-o", "--report", "--audio", "--quiet", *MARKS],
     "drivers": ["add", "list", "remove"],
+    "verify": ["--manifest", "--report", "--quiet"],
+    "signing-pair": ["--name"],
 }
 
 
