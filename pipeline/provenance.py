@@ -26,6 +26,7 @@ import json
 import logging
 import mimetypes
 import os
+import re
 import secrets
 import shutil
 from dataclasses import dataclass
@@ -39,8 +40,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from base.errors import DvpError
-from base.ffmpeg_process import forget_unfinished, track_unfinished
-from base.reading import VideoReader
+from base.ffmpeg_process import forget_unfinished, run_for_report, track_unfinished
 
 log = logging.getLogger("dvp")
 
@@ -61,7 +61,8 @@ EMBEDDED = {".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime"}
 # A sidecar's hard binding: c2pa's data hash over the bytes given, whatever they are.
 SIDECAR_FORMAT = "application/octet-stream"
 LISTING_HEADER = "dvp image sequence listing 1\n"
-PICTURES_METHOD = "sha256 of the decoded frames, rgb24 at stored size, in order"
+PICTURES_METHOD = "sha256 of the first video stream's packets as stored (a sequence: its picture files in order)"
+PICTURE_SUFFIXES = {".png", ".tif", ".tiff", ".dpx", ".exr", ".jpg", ".jpeg"}
 # Failure codes that say only that the certificate's CA is on no trust list c2pa knows (a local test pair, a
 # studio CA not configured as trusted): the manifest is still intact.
 TRUST_ONLY = {"signingCredential.untrusted", "timeStamp.untrusted"}
@@ -261,13 +262,22 @@ def _signer(signing: Signing) -> c2pa.Signer:
 
 
 def pictures_hash(video: Path) -> str:
-    """sha256 over the decoded frames (rgb24 at stored size, in order) of a video or PNG-sequence folder, streamed
-    frame by frame. Decoded pixels, so a remux of the same pictures still matches, and a re-encode does not."""
-    digest = hashlib.sha256()
-    with VideoReader(video, stored=True, woven=True) as reader:
-        for frame in reader:
-            digest.update(frame.data)
-    return digest.hexdigest()
+    """sha256 over the coded pictures: the first video stream's packets as stored (ffmpeg's hash muxer, no
+    decoding, so it costs a read of the file), or a PNG sequence's picture files in name order. A remux that
+    copies the stream (MP4 to MOV, a new audio track, a new manifest) still matches; any re-encoding does not."""
+    video = Path(video)
+    if video.is_dir():
+        digest = hashlib.sha256()
+        for picture in sorted(p for p in video.iterdir() if p.suffix.lower() in PICTURE_SUFFIXES):
+            digest.update(picture.read_bytes())
+        return digest.hexdigest()
+    run = run_for_report("-v", "error", "-i", str(video), "-map", "0:v:0", "-c", "copy", "-f", "hash", "-hash",
+                         "sha256", "-")
+    found = re.search(r"SHA256=([0-9a-f]{64})", run.stdout)
+    if run.returncode != 0 or found is None:
+        raise DvpError(f"{video}: its pictures cannot be read ({run.stderr.strip() or 'no video stream'}); give a "
+                       "video file or a PNG-sequence folder")
+    return found.group(1)
 
 
 def file_sha256(path: Path) -> str:

@@ -54,7 +54,7 @@ from pipeline.eyes.gaze_calibration import GazeCalibration
 from pipeline.eyes.settings import DEFAULT as EYE_DEFAULTS
 from pipeline.eyes.settings import EyeSettings
 from pipeline.eyes.stage import EyeStage, gaze_calibration
-from pipeline.marking import Marks, marked
+from pipeline.marking import MarkedWriter, Marks, marked
 from pipeline.pose_calibration import PoseCalibration, calibrate_pose
 from pipeline.transfer import Performance
 from reconstruction.fitting import actor_from_track
@@ -158,7 +158,7 @@ def synthesise(performance: Performance, translator: Translator | None, crop: Cr
                                         BATCH_FRAME_BYTES // plates.frame_bytes))
         lead = head.lead_in(first, batch_size) if head is not None else first
         labels = preview_labels if head else (preview_labels[0], preview_labels[-1])
-        side_by_side = SideBySide(preview, info.fps, info.height, labels, options.audio)
+        side_by_side = SideBySide(preview, info.fps, info.height, labels, options.audio, options.marks)
         frames = frames_in_order(target_video, performance.target_frames[lead:stop], scratch, plates.deep,
                                  plates.stored, plates.woven)
         with side_by_side, contextlib.closing(eye_stage):
@@ -364,13 +364,14 @@ def fit_height(image: np.ndarray, height: int) -> np.ndarray:
 
 class SideBySide:
     """A preview video of labelled panels side by side (each `PREVIEW_HEIGHT` high at most), with the output's
-    sound, opened at the first row; as a context manager it is discarded, not left half-written, when the job
-    fails."""
+    sound and its marks, opened at the first row; as a context manager it is discarded, not left half-written, when
+    the job fails."""
 
-    def __init__(self, path: Path | None, fps, frame_height: int, labels: tuple[str, ...], audio: Path | None = None):
-        self.path, self.fps, self.labels, self.audio = path, fps, labels, audio
+    def __init__(self, path: Path | None, fps, frame_height: int, labels: tuple[str, ...], audio: Path | None = None,
+                 marks: Marks | None = None):
+        self.path, self.fps, self.labels, self.audio, self.marks = path, fps, labels, audio, marks
         self.height = min(PREVIEW_HEIGHT, frame_height) // 2 * 2
-        self._writer: VideoWriter | None = None
+        self._writer: VideoWriter | MarkedWriter | None = None
 
     def write(self, images: list[np.ndarray]) -> None:
         if self.path is None:
@@ -380,7 +381,8 @@ class SideBySide:
             cv2.putText(panel, label, (8, 22), cv2.FONT_HERSHEY_SIMPLEX, 0.6, (255, 255, 255), 1, cv2.LINE_AA)
         row = np.concatenate(panels, axis=1)
         if self._writer is None:
-            self._writer = VideoWriter(self.path, self.fps, row.shape[1], row.shape[0], audio=self.audio)
+            self._writer = marked(VideoWriter(self.path, self.fps, row.shape[1], row.shape[0], audio=self.audio),
+                                  self.marks)
         if row.shape[1] != self._writer.width:
             row = cv2.resize(row, (self._writer.width, self._writer.height))
         self._writer.write(row)

@@ -49,8 +49,11 @@ REACH = 16  # pixels: how far a change of the picture changes the mark around it
 FLAT_SHARE = 0.15  # the share of it that flat areas get
 SEED = 20261206  # fixes which coefficients carry what; public: this is a mark, not a secret
 SYNC_THRESHOLD = 5.5  # the phase-correlation peak (in standard deviations) a mark needs, besides a valid CRC
-SCALES = (0.3, 2.6)  # the tile sizes detection searches, relative to TILE (a zoom-2 mark at 1.3x fits)
+SCALES = (0.3, 1.6)  # the tile sizes detection searches, relative to TILE in the picture as read
 SEARCH_SIDE = 384  # the centre the scale search looks at, in pixels (the whole picture is read at the best scale)
+HALVED_FROM = 900  # pictures at least this high (and wide) get a zoom-2 mark, and are read at half size
+REFINE = 21  # scales tried over the whole picture around the centre's best
+DECODES = 5  # of those, how many of the highest sync peaks are decoded
 
 
 @dataclass(frozen=True)
@@ -190,32 +193,41 @@ class Marker:
         if frame.shape[:2] != (self.height, self.width):
             raise ValueError(f"the marker was made for {self.width}x{self.height} frames, not "
                              f"{frame.shape[1]}x{frame.shape[0]}")
-        top = 65535.0 if frame.dtype == np.uint16 else 255.0
-        grey = luma(frame) * (255.0 / top)
+        deep = frame.dtype == np.uint16
+        grey = luma(frame) * (255.0 / 65535.0) if deep else luma(frame)
         delta = STRENGTH * texture(grey) * self.field
         rms = float(np.sqrt(np.mean(delta * delta)))
         if rms > MAX_RMS:  # in steps of 1/32, so a small local change of the picture leaves the rest as it was
             delta *= np.floor(32 * MAX_RMS / rms) / 32
-        delta *= top / 255.0
-        out = frame.astype(np.float32) + delta[..., None]
-        return np.clip(np.rint(out), 0, top).astype(frame.dtype)
+        if deep:
+            out = frame.astype(np.int32) + np.rint(delta * 257.0).astype(np.int32)[..., None]
+            return np.clip(out, 0, 65535).astype(np.uint16)
+        step = np.rint(delta).astype(np.int16)
+        return cv2.add(frame, cv2.merge([step, step, step]), dtype=cv2.CV_8U)  # saturating
 
 
 def zoom_for(width: int, height: int) -> int:
-    return 2 if min(width, height) >= 900 else 1
+    return 2 if min(width, height) >= HALVED_FROM else 1
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
+    """Rec. 601 luma as float32 (8-bit frames rounded to whole levels, which costs the mark nothing)."""
+    if frame.dtype == np.uint8:
+        return cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY).astype(np.float32)
     f = frame.astype(np.float32)
     return 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
 
 
 def texture(grey: np.ndarray) -> np.ndarray:
-    """How much of the mark each pixel takes: FLAT_SHARE on flat areas, 1 where the picture has texture to hide it
-    (local contrast of about 6 grey levels and more)."""
-    detail = grey - cv2.GaussianBlur(grey, (0, 0), 1.5)
-    contrast = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 4.0))
-    return np.clip(contrast / 6.0, FLAT_SHARE, 1.0)
+    """How much of the mark each pixel takes: FLAT_SHARE on flat areas, rising with the local contrast to 1 where
+    the picture has texture to hide it (about 3.5 grey levels of detail). Measured at half size: it varies slowly,
+    and this is most of the marking's cost."""
+    h, w = grey.shape
+    small = cv2.resize(grey, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    detail = small - cv2.GaussianBlur(small, (0, 0), 0.75)
+    contrast = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 2.0))
+    share = np.clip(FLAT_SHARE + contrast / 4.0, FLAT_SHARE, 1.0)
+    return cv2.resize(share, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
@@ -232,6 +244,8 @@ class Accumulator:
         grey = luma(frame)
         if frame.dtype == np.uint16:
             grey *= 255.0 / 65535.0
+        if min(grey.shape) >= HALVED_FROM:  # a large picture's mark has zoom 2: read at half size, as a zoom-1 mark
+            grey = cv2.resize(grey, ((grey.shape[1] + 1) // 2, (grey.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
         white = whiten(grey)
         if self.total is None:
             self.total = white
@@ -292,21 +306,25 @@ def detect(total: np.ndarray, frames: int) -> Detection:
         if peak > best[0]:
             best = (peak, scale)
         scale *= 1 + step
-    # refine over the whole picture
-    fine = best[1]
-    span = best[1] * step
-    for scale in np.linspace(best[1] - span, best[1] + span, 9):
-        peak, _ = sync_peak(fold(total, TILE * scale))
-        if peak > best[0] or scale == fine:
-            best = (peak, scale) if peak > best[0] else best
-    sync, scale = best
-    folded = fold(total, TILE * scale)
-    sync, shift = sync_peak(folded)
-    soft = read_soft_bits(folded, shift)
-    bits, agreement = decode(soft)
-    payload = Payload.of_bits(bits[:PAYLOAD_BITS]) if crc_ok(bits) else None
-    found = payload is not None and sync >= SYNC_THRESHOLD
-    return Detection(found, payload if found else None, sync, agreement, scale, shift, frames)
+    # refined over the whole picture; the sync peak wanders a little with the scale (an attack's resampling moves
+    # the tile by fractions of a pixel), so the best few are decoded and the first whose CRC holds wins
+    span = best[1] * step * 1.5
+    refined = []
+    for scale in np.linspace(best[1] - span, best[1] + span, REFINE):
+        folded = fold(total, TILE * scale)
+        peak, shift = sync_peak(folded)
+        refined.append((peak, scale, shift, folded))
+    refined.sort(key=lambda item: -item[0])
+    tried = None
+    for peak, scale, shift, folded in refined[:DECODES]:
+        if peak < SYNC_THRESHOLD and tried is not None:
+            break
+        bits, agreement = decode(read_soft_bits(folded, shift))
+        if tried is None:
+            tried = Detection(False, None, peak, agreement, scale, shift, frames)
+        if peak >= SYNC_THRESHOLD and crc_ok(bits):
+            return Detection(True, Payload.of_bits(bits[:PAYLOAD_BITS]), peak, agreement, scale, shift, frames)
+    return tried
 
 
 def read_soft_bits(folded: np.ndarray, shift: tuple[int, int]) -> np.ndarray:
