@@ -51,7 +51,8 @@ SEED = 20261206  # fixes which coefficients carry what; public: this is a mark, 
 SYNC_THRESHOLD = 5.5  # the phase-correlation peak (in standard deviations) a mark needs, besides a valid CRC
 SCALES = (0.3, 1.6)  # the tile sizes detection searches, relative to TILE in the picture as read
 SEARCH_SIDE = 384  # the centre the scale search looks at, in pixels (the whole picture is read at the best scale)
-HALVED_FROM = 900  # pictures at least this high (and wide) get a zoom-2 mark, and are read at half size
+ZOOM_2_FROM = 900  # pictures at least this high (and wide) get a zoom-2 mark: a 256-pixel tile
+HALVED_FROM = 640  # pictures at least this high (and wide) are read at half size (a zoom-2 mark cropped, too)
 REFINE = 21  # scales tried over the whole picture around the centre's best
 DECODES = 5  # of those, how many of the highest sync peaks are decoded
 
@@ -207,7 +208,7 @@ class Marker:
 
 
 def zoom_for(width: int, height: int) -> int:
-    return 2 if min(width, height) >= HALVED_FROM else 1
+    return 2 if min(width, height) >= ZOOM_2_FROM else 1
 
 
 def luma(frame: np.ndarray) -> np.ndarray:
@@ -244,7 +245,7 @@ class Accumulator:
         grey = luma(frame)
         if frame.dtype == np.uint16:
             grey *= 255.0 / 65535.0
-        if min(grey.shape) >= HALVED_FROM:  # a large picture's mark has zoom 2: read at half size, as a zoom-1 mark
+        if min(grey.shape) >= HALVED_FROM:  # a large picture read at half size: a zoom-2 mark as a zoom-1 one
             grey = cv2.resize(grey, ((grey.shape[1] + 1) // 2, (grey.shape[0] + 1) // 2), interpolation=cv2.INTER_AREA)
         white = whiten(grey)
         if self.total is None:
