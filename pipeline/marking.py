@@ -105,9 +105,8 @@ class Stamper:
         self.marker = Marker(Payload.of(marks.job_id, marks.version), width, height)
 
     def __call__(self, frame: np.ndarray) -> np.ndarray:
-        if self.label is not None:
-            frame = self.label.stamp(np.array(frame))
-        return self.marker.mark(frame)
+        marked = self.marker.mark(frame)  # a new array: the label is blended into it in place
+        return self.label.stamp(marked) if self.label is not None else marked
 
 
 class MarkedWriter:

@@ -188,6 +188,7 @@ class Marker:
         reps = (-(-height // pattern.shape[0]), -(-width // pattern.shape[1]))
         self.field = np.tile(pattern, reps)[:height, :width].astype(np.float32)
         self.width, self.height = width, height
+        self._buffers: dict[str, np.ndarray] = {}
 
     def mark(self, frame: np.ndarray) -> np.ndarray:
         """`frame` (H, W, 3) uint8 or uint16 RGB, marked; a new array."""
@@ -195,16 +196,23 @@ class Marker:
             raise ValueError(f"the marker was made for {self.width}x{self.height} frames, not "
                              f"{frame.shape[1]}x{frame.shape[0]}")
         deep = frame.dtype == np.uint16
-        grey = luma(frame) * (255.0 / 65535.0) if deep else luma(frame)
-        delta = STRENGTH * texture(grey) * self.field
-        rms = float(np.sqrt(np.mean(delta * delta)))
+        grey = luma(frame) * (255.0 / 65535.0) if deep else cv2.cvtColor(frame, cv2.COLOR_RGB2GRAY)
+        # full-size work in buffers kept from frame to frame: allocating them anew costs as much as the work
+        share = cv2.resize(shrunk_texture(grey, 2 * self.zoom), (self.width, self.height),
+                           dst=self._buffers.get("share"), interpolation=cv2.INTER_LINEAR)
+        delta = cv2.multiply(share, self.field, dst=self._buffers.get("delta"), scale=STRENGTH)
+        self._buffers.update(share=share, delta=delta)
+        rms = float(cv2.norm(delta, cv2.NORM_L2)) / np.sqrt(delta.size)
         if rms > MAX_RMS:  # in steps of 1/32, so a small local change of the picture leaves the rest as it was
             delta *= np.floor(32 * MAX_RMS / rms) / 32
         if deep:
             out = frame.astype(np.int32) + np.rint(delta * 257.0).astype(np.int32)[..., None]
             return np.clip(out, 0, 65535).astype(np.uint16)
-        step = np.rint(delta).astype(np.int16)
-        return cv2.add(frame, cv2.merge([step, step, step]), dtype=cv2.CV_8U)  # saturating
+        step = self._buffers.setdefault("step", np.empty(delta.shape, np.int16))
+        np.copyto(step, np.rint(delta, out=delta), casting="unsafe")
+        steps = cv2.merge([step, step, step], dst=self._buffers.get("steps"))
+        self._buffers["steps"] = steps
+        return cv2.add(frame, steps, dtype=cv2.CV_8U)  # saturating
 
 
 def zoom_for(width: int, height: int) -> int:
@@ -219,16 +227,21 @@ def luma(frame: np.ndarray) -> np.ndarray:
     return 0.299 * f[..., 0] + 0.587 * f[..., 1] + 0.114 * f[..., 2]
 
 
-def texture(grey: np.ndarray) -> np.ndarray:
+def texture(grey: np.ndarray, shrink: int = 2) -> np.ndarray:
     """How much of the mark each pixel takes: FLAT_SHARE on flat areas, rising with the local contrast to 1 where
-    the picture has texture to hide it (about 3.5 grey levels of detail). Measured at half size: it varies slowly,
-    and this is most of the marking's cost."""
+    the picture has texture to hide it (about 3.5 grey levels of detail)."""
     h, w = grey.shape
-    small = cv2.resize(grey, ((w + 1) // 2, (h + 1) // 2), interpolation=cv2.INTER_AREA)
+    return cv2.resize(shrunk_texture(grey, shrink), (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def shrunk_texture(grey: np.ndarray, shrink: int) -> np.ndarray:
+    """`texture`, `shrink` times smaller (twice the mark's zoom): it varies slowly, and at full size it would be
+    most of the marking's cost."""
+    h, w = grey.shape
+    small = cv2.resize(grey, (-(-w // shrink), -(-h // shrink)), interpolation=cv2.INTER_AREA).astype(np.float32)
     detail = small - cv2.GaussianBlur(small, (0, 0), 0.75)
     contrast = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 2.0))
-    share = np.clip(FLAT_SHARE + contrast / 4.0, FLAT_SHARE, 1.0)
-    return cv2.resize(share, (w, h), interpolation=cv2.INTER_LINEAR)
+    return np.clip(FLAT_SHARE + contrast / 4.0, FLAT_SHARE, 1.0)
 
 
 # --- reading ----------------------------------------------------------------------------------------------------
