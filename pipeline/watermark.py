@@ -238,7 +238,7 @@ def shrunk_texture(grey: np.ndarray, shrink: int) -> np.ndarray:
     """`texture`, `shrink` times smaller (twice the mark's zoom): it varies slowly, and at full size it would be
     most of the marking's cost."""
     h, w = grey.shape
-    small = cv2.resize(grey, (-(-w // shrink), -(-h // shrink)), interpolation=cv2.INTER_AREA).astype(np.float32)
+    small = cv2.resize(grey.astype(np.float32), (-(-w // shrink), -(-h // shrink)), interpolation=cv2.INTER_AREA)
     detail = small - cv2.GaussianBlur(small, (0, 0), 0.75)
     contrast = np.sqrt(cv2.GaussianBlur(detail * detail, (0, 0), 2.0))
     return np.clip(FLAT_SHARE + contrast / 4.0, FLAT_SHARE, 1.0)

@@ -156,6 +156,18 @@ def test_tampered_pictures_fail_verification(animated, tmp_path):
     assert not result["ok"] and "does NOT match" in result["verdict"]
 
 
+def test_a_tampered_manifest_fails_verification(animated, tmp_path):
+    tampered = tmp_path / "tampered.mp4"
+    data = bytearray(animated.read_bytes())
+    said = data.find(b"the photo astronaut.png animated")  # an action's description, inside the signed manifest
+    assert said > 0
+    data[said + 4:said + 9] = b"PHOTO"
+    tampered.write_bytes(bytes(data))
+    result = verify(tampered, show_progress=False)
+    assert result["manifest"]["found"] and not result["manifest"]["valid"] and result["manifest"]["problems"]
+    assert not result["ok"] and result["watermark"]["found"], "the pictures' own mark still names the job"
+
+
 def test_another_videos_manifest_does_not_match(animated, footage, tmp_path):
     from pipeline.provenance import Claim, default_signing, pictures_hash, sidecar_path, sign_output
 
