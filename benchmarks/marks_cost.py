@@ -1,10 +1,10 @@
 """What the marks cost a real job, and how fast `dvp verify` reads them back.
 
 Runs `dvp reenact` (TARGET driven by SOURCE with MODEL; any preset, since marking does not depend on training)
-three times in this process: once to warm up, then with the frames written unmarked and the output left unsigned (the marks
-switched off here, for the measurement only: dvp itself has no such switch), then as shipped. The difference is what labelling,
-watermarking and sealing cost the job, whatever else shares the cores (the encoder, the network). Then
-`dvp verify` reads the marked output, against the output's running time.
+three times in this process: once to warm up, then with the frames written unmarked and the output left unsigned
+(the marks switched off here, for the measurement only: dvp itself has no such switch), then as shipped. The
+difference is what labelling, watermarking and sealing cost the job, whatever else shares the cores (the encoder,
+the network). Then `dvp verify` reads the marked output, against the output's running time.
 
     python benchmarks/marks_cost.py MODEL TARGET SOURCE [--out DIR] [--format mov|mp4]
 """
