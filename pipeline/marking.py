@@ -174,7 +174,8 @@ class Provenance:
         return {"job": self.job, "marks": {**asdict(self.marks), "label": asdict(self.marks.label)
                                            if self.marks.label is not None else None},
                 "ingredients": self.ingredients, "actions": self.actions,
-                "signing": {"key": str(self.signing.key), "cert": str(self.signing.cert)}}
+                "signing": {"key": str(Path(self.signing.key).resolve()),
+                            "cert": str(Path(self.signing.cert).resolve())}}
 
     @classmethod
     def of_plain(cls, plain: dict) -> Provenance:
