@@ -7,7 +7,7 @@ of them at once. The table gives, per attack, how many outputs still give the jo
 clips give a payload (false positives); then the cost of the watermark on the clip's frames (PSNR of marked
 against unmarked, frames/s) and the speed of reading (frames/s).
 
-    python benchmarks/watermark.py [--seconds 6] [--clips a.mp4 b.mp4 ...] [--out FOLDER]
+    python benchmarks/watermark.py [--seconds 6] [--clips a.mp4 b.mp4 ...] [--out FOLDER | --reread FOLDER]
 """
 from __future__ import annotations
 
@@ -106,6 +106,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=6.0, help="how much of each clip to edit")
     parser.add_argument("--clips", nargs="*", help="clip names in the footage folder (default: every video)")
     parser.add_argument("--out", type=Path, help="keep the outputs and attacked videos here")
+    parser.add_argument("--reread", type=Path, help="read again the outputs and attacked videos an earlier run kept "
+                                                    "with --out, rather than making them (after a change to reading)")
     args = parser.parse_args()
     folder = FOOTAGE
     clips = [folder / c for c in args.clips] if args.clips else \
@@ -118,13 +120,23 @@ def main() -> None:
         for clip in clips:
             original, _ = read(clip)
             false_positives += original.found
-            marked, payload, trimmed = edited(clip, args.seconds, work)
+            if args.reread:
+                work = args.reread
+                marked, trimmed = work / f"{clip.stem}_edited.mp4", work / f"{clip.stem}_first.mp4"
+                marks = json.loads((work / f"{clip.stem}_edited.json").read_text())["marks"]
+                payload = wm.Payload.of(marks["job_id"], marks_version())
+            else:
+                marked, payload, trimmed = edited(clip, args.seconds, work)
             psnr, fps = mark_cost(trimmed, payload)
             psnrs.append(psnr)
             mark_fps.append(fps)
             row = []
             for name, how in ATTACKS.items():
-                video = marked if not how else attack(marked, work / f"{clip.stem}_{len(row)}.mp4", how, args.seconds)
+                video = work / f"{clip.stem}_{len(row)}.mp4"
+                if not how:
+                    video = marked
+                elif not args.reread:
+                    attack(marked, video, how, args.seconds)
                 got, fps = read(video)
                 read_fps.append(fps)
                 ok = got.found and got.payload == payload

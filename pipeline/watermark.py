@@ -53,8 +53,9 @@ SCALES = (0.3, 1.6)  # the tile sizes detection searches, relative to TILE in th
 SEARCH_SIDE = 384  # the centre the scale search looks at, in pixels (the whole picture is read at the best scale)
 ZOOM_2_FROM = 900  # pictures at least this high (and wide) get a zoom-2 mark: a 256-pixel tile
 HALVED_FROM = 640  # pictures at least this high (and wide) are read at half size (a zoom-2 mark cropped, too)
-REFINE = 21  # scales tried over the whole picture around the centre's best
-DECODES = 5  # of those, how many of the highest sync peaks are decoded
+SPAN = 3.0  # how far around the centre's best scale the whole picture is searched, in the coarse search's steps
+REFINE = 31  # scales tried there
+DECODES = 5  # of those, how many of the highest sync peaks (local maxima over the scales) are decoded
 
 
 @dataclass(frozen=True)
@@ -322,15 +323,17 @@ def detect(total: np.ndarray, frames: int) -> Detection:
         scale *= 1 + step
     # refined over the whole picture; the sync peak wanders a little with the scale (an attack's resampling moves
     # the tile by fractions of a pixel), so the best few are decoded and the first whose CRC holds wins
-    span = best[1] * step * 1.5
+    span = best[1] * step * SPAN
     refined = []
     for scale in np.linspace(best[1] - span, best[1] + span, REFINE):
         folded = fold(total, TILE * scale)
         peak, shift = sync_peak(folded)
         refined.append((peak, scale, shift, folded))
-    refined.sort(key=lambda item: -item[0])
+    peaks = [item for k, item in enumerate(refined)  # the local maxima over the scales, highest first
+             if item[0] >= max(refined[max(k - 1, 0)][0], refined[min(k + 1, len(refined) - 1)][0])]
+    peaks.sort(key=lambda item: -item[0])
     tried = None
-    for peak, scale, shift, folded in refined[:DECODES]:
+    for peak, scale, shift, folded in peaks[:DECODES]:
         if peak < SYNC_THRESHOLD and tried is not None:
             break
         bits, agreement = decode(read_soft_bits(folded, shift))
