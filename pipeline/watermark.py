@@ -19,13 +19,15 @@ The scheme lives in the frequency domain of a square tile:
 - The pattern is added to the luma only (the same amount to R, G and B), scaled
   by the local texture, so flat areas get a fraction of it.
 
-Detection whitens each frame (high-pass, divided by the local contrast) and sums
-the frames: the fixed mark adds up while moving content averages out. The sum is
-folded onto one tile for each candidate scale; a downscale shrinks the tile's
-period, a crop only shifts the tile, and a brightness change scales both mark
-and picture. The scale whose folded tile correlates best with the
-synchronisation pattern (phase correlation, which also gives the shift) wins;
-the shift is undone in the spectrum and the payload's coefficients are read.
+Detection whitens each frame (the sign of its fine detail) and sums the frames:
+the fixed mark adds up while moving content averages out. The sum is folded
+onto one tile for each candidate scale; a downscale shrinks the tile's period,
+a crop only shifts the tile, and a brightness change scales both mark and
+picture. The folded tile's phase correlation with the synchronisation pattern
+gives a peak and the shift; for the highest peaks over the scales the shift is
+undone in the spectrum, the synchronisation coefficients measure ring by ring
+how much mark each coefficient carries, and the payload is decoded until its
+CRC holds.
 """
 from __future__ import annotations
 
