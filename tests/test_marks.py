@@ -215,3 +215,16 @@ def test_signing_pair_command(tmp_path):
     again = subprocess.run([sys.executable, "-m", "pipeline.cli", "signing-pair", str(tmp_path / "pair")],
                            capture_output=True, text=True)
     assert again.returncode == 2 and "already exist" in again.stderr
+
+
+def test_a_job_files_mark_options_are_taken_out_of_its_options(tmp_path):
+    settings = {"visible_mark": False, "mark_text": "SYNTHETIC", "mark_corner": "top-left", "job_id": "00c0ffee",
+                "signing_key": str(tmp_path / "k.pem"), "signing_cert": str(tmp_path / "c.pem"), "verify": True}
+    options = MarkOptions.of_settings(settings)
+    assert settings == {"verify": True}, "what the job's own options take is left"
+    assert not options.visible and options.label.text == "SYNTHETIC" and options.label.corner == "top-left"
+    assert options.job_id == "00c0ffee" and options.signing_key == tmp_path / "k.pem"
+    with pytest.raises(DvpError, match="does not exist"):
+        options.check()
+    with pytest.raises(DvpError, match="8 hexadecimal digits"):
+        MarkOptions(job_id="shot-12").check()
