@@ -31,7 +31,6 @@ CRC holds.
 """
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import cv2
@@ -280,12 +279,12 @@ def whiten(grey: np.ndarray) -> np.ndarray:
     return np.sign(grey - cv2.GaussianBlur(grey, (0, 0), 2.0)).astype(np.float32)
 
 
-def fold(picture: np.ndarray, period: float, offset: tuple[int, int] = (0, 0)) -> np.ndarray:
+def fold(picture: np.ndarray, period: float) -> np.ndarray:
     """`picture` averaged onto one tile of TILE pixels, its tiles being `period` pixels wide."""
     h, w = picture.shape
     step = TILE / period
-    ys = ((np.arange(h) + offset[0]) * step).astype(np.int64) % TILE
-    xs = ((np.arange(w) + offset[1]) * step).astype(np.int64) % TILE
+    ys = (np.arange(h) * step).astype(np.int64) % TILE
+    xs = (np.arange(w) * step).astype(np.int64) % TILE
     index = (ys[:, None] * TILE + xs[None, :]).ravel()
     sums = np.bincount(index, picture.ravel(), TILE * TILE)
     counts = np.bincount(index, None, TILE * TILE)
@@ -460,7 +459,3 @@ def decode(soft: np.ndarray) -> tuple[np.ndarray, float]:
     agreement = float(np.mean(np.sign(soft[:len(coded)]) == coded))
     return info, agreement
 
-
-def job_id_of(*parts: str) -> str:
-    """An 8-hex-digit job identifier from what defines the job (its inputs' hashes, its options)."""
-    return hashlib.sha256("\n".join(parts).encode()).hexdigest()[:8]
